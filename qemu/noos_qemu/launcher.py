@@ -1,0 +1,80 @@
+"""Build the QEMU command line that boots the noos image."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from noos_qemu.accel import choose_accel
+from noos_qemu.image import BootImage
+from noos_qemu.profiles import OVMF_CODE, OVMF_VARS, Profile
+
+QEMU = "qemu-system-x86_64"
+
+
+@dataclass
+class Launch:
+    """What to boot and how; `command()` turns it into argv."""
+
+    image: BootImage
+    profile: Profile
+    # Where the guest's serial console goes: ["mon:stdio"] for a person at a
+    # terminal, a file for the test driver.
+    serial: str = "mon:stdio"
+    network: bool = True
+    memory: str | None = None
+    cpus: int | None = None
+    extra: list[str] = field(default_factory=list)
+
+    def command(self, workdir: Path) -> list[str]:
+        accel = choose_accel(QEMU, self.image.kernel)
+        cpu = "host" if accel == "kvm" else "max"
+        accel_arg = "kvm" if accel == "kvm" else "tcg,thread=multi"
+        argv = [
+            QEMU,
+            "-machine",
+            "q35",
+            "-accel",
+            accel_arg,
+            "-cpu",
+            cpu,
+            "-smp",
+            str(self.cpus or self.profile.cpus),
+            "-m",
+            self.memory or self.profile.memory,
+            "-nodefaults",
+            "-no-user-config",
+            "-display",
+            "none",
+            "-serial",
+            self.serial,
+            "-device",
+            "virtio-rng-pci",
+            # A throw-away snapshot: the image file itself is never written.
+            "-drive",
+            f"if=none,id=root,format=raw,snapshot=on,file={self.image.disk}",
+            "-device",
+            "virtio-blk-pci,drive=root,bootindex=1",
+            "-nic",
+            "user,model=virtio-net-pci" if self.network else "none",
+        ]
+        if self.profile.firmware == "uefi":
+            variables = workdir / "OVMF_VARS.fd"
+            shutil.copyfile(OVMF_VARS, variables)
+            argv += [
+                "-drive",
+                f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+                "-drive",
+                f"if=pflash,format=raw,unit=1,file={variables}",
+            ]
+        else:
+            argv += [
+                "-kernel",
+                str(self.image.kernel),
+                "-initrd",
+                str(self.image.initrd),
+                "-append",
+                self.image.kernel_command_line(),
+            ]
+        return argv + self.extra

@@ -1,0 +1,32 @@
+"""noos SDK: Python clients of the noos D-Bus services.
+
+Async clients (`System`) and their blocking twins (`SyncSystem`) talk to the
+system bus, or to the bus named by $NOOS_BUS_ADDRESS or by `address`. Failed
+calls raise the errors of `noos.errors`.
+"""
+
+from noos.bus import Connection
+from noos.errors import (
+    Busy,
+    Internal,
+    InvalidArgument,
+    NoosError,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
+from noos.system import Model, SyncSystem, System
+
+__all__ = [
+    "Busy",
+    "Connection",
+    "Internal",
+    "InvalidArgument",
+    "Model",
+    "NoosError",
+    "NotFound",
+    "PermissionDenied",
+    "SyncSystem",
+    "System",
+    "Unavailable",
+]

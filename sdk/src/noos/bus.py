@@ -1,0 +1,149 @@
+"""Connections to the bus that the noos services are on."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from dbus_fast import BusType, Message, MessageType
+from dbus_fast.aio import MessageBus
+from dbus_fast.errors import DBusFastError
+
+from noos.errors import Unavailable, from_dbus
+
+BUS_ADDRESS_ENV = "NOOS_BUS_ADDRESS"
+
+# At most this many calls of one connection wait for their replies at once. The
+# system bus refuses more than 128 pending replies per connection
+# (max_replies_per_connection), and dbus-fast drops its connection when about 500
+# calls are in flight (it does not handle EAGAIN on the socket).
+DEFAULT_MAX_IN_FLIGHT = 128
+
+PROPERTIES_INTERFACE = "org.freedesktop.DBus.Properties"
+
+BusT = TypeVar("BusT", bound=MessageBus)
+
+# What a broken connection raises out of dbus-fast: socket errors, EOF, auth failures.
+CONNECTION_ERRORS = (OSError, EOFError, DBusFastError)
+
+
+def bus_address(explicit: str | None = None) -> str | None:
+    """The bus to use: `explicit`, else $NOOS_BUS_ADDRESS, else None (the system bus)."""
+    return explicit or os.environ.get(BUS_ADDRESS_ENV) or None
+
+
+def describe_bus(address: str | None) -> str:
+    return f"the bus at {address}" if address else "the system bus"
+
+
+def system_or_address(address: str | None) -> MessageBus:
+    """An unconnected dbus-fast bus for `address`, the system bus when it is None."""
+    return MessageBus(bus_address=address, bus_type=BusType.SYSTEM)
+
+
+async def connect_bus(address: str | None, make_bus: Callable[[str | None], BusT]) -> BusT:
+    """Connect `make_bus(address)`; `Unavailable`, saying why, when that fails."""
+    try:
+        bus = make_bus(address)
+        await bus.connect()
+    except CONNECTION_ERRORS as exc:
+        raise Unavailable(f"cannot connect to {describe_bus(address)}: {reason(exc)}") from exc
+    return bus
+
+
+async def disconnect_bus(bus: MessageBus) -> None:
+    """Disconnect `bus`, if it is still connected, and wait until it is."""
+    if bus.connected:
+        bus.disconnect()
+        await bus.wait_for_disconnect()  # type: ignore[no-untyped-call]  # untyped in dbus-fast
+
+
+def reason(exc: BaseException) -> str:
+    """A one-line account of a connection failure, for people."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+class Connection:
+    """A client's connection to the bus, with a bound on its calls in flight.
+
+    Calls past the bound wait here for a free slot instead of overrunning the
+    bus. Several clients may share one connection.
+    """
+
+    def __init__(
+        self,
+        bus: MessageBus,
+        address: str | None,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    ) -> None:
+        self.bus = bus
+        self.address = address
+        self._slots = asyncio.Semaphore(max_in_flight)
+
+    @classmethod
+    async def open(
+        cls,
+        address: str | None = None,
+        *,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    ) -> Self:
+        """Connect to `address`, else $NOOS_BUS_ADDRESS, else the system bus."""
+        address = bus_address(address)
+        return cls(await connect_bus(address, system_or_address), address, max_in_flight)
+
+    async def call(
+        self,
+        destination: str,
+        path: str,
+        interface: str,
+        member: str,
+        signature: str = "",
+        body: Sequence[Any] = (),
+    ) -> list[Any]:
+        """Call a method and return the reply's body; a `NoosError` if it fails."""
+        message = Message(
+            destination=destination,
+            path=path,
+            interface=interface,
+            member=member,
+            signature=signature,
+            body=list(body),
+        )
+        async with self._slots:
+            try:
+                reply = await self.bus.call(message)
+            except CONNECTION_ERRORS as exc:
+                raise Unavailable(
+                    f"lost the connection to {describe_bus(self.address)}: {reason(exc)}"
+                ) from exc
+        if reply.message_type is MessageType.ERROR:
+            error_name = reply.error_name or "org.freedesktop.DBus.Error.Failed"
+            text = reply.body[0] if reply.body and isinstance(reply.body[0], str) else error_name
+            raise from_dbus(error_name, text)
+        return list(reply.body)
+
+    async def get_property(self, destination: str, path: str, interface: str, name: str) -> Any:
+        """The value of a property (unwrapped from its variant)."""
+        body = await self.call(
+            destination, path, PROPERTIES_INTERFACE, "Get", "ss", (interface, name)
+        )
+        return body[0].value
+
+    async def close(self) -> None:
+        await disconnect_bus(self.bus)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -1,0 +1,5 @@
+"""The `noos` command."""
+
+from noos.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,56 @@
+"""The base of the typed clients of the noos services."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+from noos.bus import Connection
+
+
+class Client:
+    """A client of one interface of one noos service, over a `Connection`.
+
+    A subclass names the service (`bus_name`, `object_path`, `interface`) and
+    writes one typed async method per D-Bus member on top of `_call` and
+    `_get`; `noos.sync.blocking` then derives its blocking twin.
+    """
+
+    bus_name: ClassVar[str]
+    object_path: ClassVar[str]
+    interface: ClassVar[str]
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    @classmethod
+    async def connect(cls, address: str | None = None) -> Self:
+        """A client on a connection of its own (see `Connection.open` for `address`)."""
+        return cls(await Connection.open(address))
+
+    async def close(self) -> None:
+        """Close the client's connection (and so every client sharing it)."""
+        await self.connection.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _call(self, member: str, signature: str = "", *args: Any) -> list[Any]:
+        """Call `member` of the interface; the reply's body."""
+        return await self.connection.call(
+            self.bus_name, self.object_path, self.interface, member, signature, args
+        )
+
+    async def _get(self, name: str) -> Any:
+        """The value of the interface's property `name`."""
+        return await self.connection.get_property(
+            self.bus_name, self.object_path, self.interface, name
+        )

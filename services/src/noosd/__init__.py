@@ -1,0 +1,1 @@
+"""noos system services (org.noos.*) and the runtime they share (`noosd.runtime`)."""

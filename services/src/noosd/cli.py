@@ -1,0 +1,83 @@
+"""`noosd`: run one noos service, or list those registered."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from noos.bus import BUS_ADDRESS_ENV, bus_address
+from noosd.runtime.errors import StartupError
+from noosd.runtime.gate import DEFAULT_MAX_IN_FLIGHT
+from noosd.runtime.host import HostOptions
+from noosd.runtime.introspection import write_interfaces
+from noosd.runtime.logs import LOG_LEVELS, configure_logging
+from noosd.runtime.registry import UnknownService, load_service, registered_services
+from noosd.runtime.run import run_service
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="noosd",
+        description="Run one noos D-Bus service until SIGTERM or SIGINT.",
+    )
+    parser.add_argument("service", nargs="?", help="the service to run (see --list)")
+    parser.add_argument("--list", action="store_true", help="list the registered services")
+    parser.add_argument(
+        "--bus",
+        metavar="ADDRESS",
+        help=f"the bus to serve on (default: ${BUS_ADDRESS_ENV}, else the system bus)",
+    )
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    parser.add_argument(
+        "--max-in-flight",
+        type=positive_int,
+        default=DEFAULT_MAX_IN_FLIGHT,
+        metavar="N",
+        help="calls served at once; more fail with org.noos.Error.Busy "
+        f"(default: {DEFAULT_MAX_IN_FLIGHT})",
+    )
+    parser.add_argument(
+        "--write-interfaces",
+        type=Path,
+        metavar="DIR",
+        help="write the service's introspection XML files into DIR, and exit",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.list:
+        for name, point in sorted(registered_services().items()):
+            print(f"{name}\t{point.value}")
+        return 0
+    if not args.service:
+        parser().error("name a service to run, or --list")
+    try:
+        service_class = load_service(args.service)
+    except UnknownService as error:
+        print(f"noosd: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.write_interfaces:
+        for path in write_interfaces(service_class(), args.write_interfaces):
+            print(path)
+        return 0
+    configure_logging(f"noosd-{args.service}", args.log_level)
+    options = HostOptions(bus_address=bus_address(args.bus), max_in_flight=args.max_in_flight)
+    try:
+        return asyncio.run(run_service(service_class(), options))
+    except StartupError as error:
+        print(f"noosd: cannot start {service_class.bus_name}: {error}", file=sys.stderr)
+        return EXIT_FAILURE

@@ -1,0 +1,29 @@
+"""The runtime shared by the noos services.
+
+A service is a `Service` subclass naming its bus name and object path and
+listing its `ServiceInterface`s, whose methods are marked `@noos_method()`;
+it registers itself in the `noosd.services` entry-point group, and
+`noosd NAME` serves it. Methods raise the errors of `noos.errors`, learn who
+calls them from `caller_uid()`, and check access to per-user data with
+`effective_uid()`. Everything else — the bus, the name, systemd notification,
+logging, the bound on calls in flight, clean shutdown — is the runtime's.
+"""
+
+from noosd.runtime.caller import caller_uid, effective_uid
+from noosd.runtime.calls import Call, current_call
+from noosd.runtime.errors import StartupError
+from noosd.runtime.host import HostOptions, ServiceHost
+from noosd.runtime.method import noos_method
+from noosd.runtime.service import Service
+
+__all__ = [
+    "Call",
+    "HostOptions",
+    "Service",
+    "ServiceHost",
+    "StartupError",
+    "caller_uid",
+    "current_call",
+    "effective_uid",
+    "noos_method",
+]

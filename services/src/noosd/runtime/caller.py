@@ -1,0 +1,119 @@
+"""Who is calling: the caller's uid, as the bus daemon knows it.
+
+A method never takes the caller's identity from its arguments: the bus daemon
+learnt each connection's uid from the kernel (SO_PEERCRED) when it connected,
+and `caller_uid` asks the daemon for it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from dbus_fast import Message, MessageType
+from dbus_fast.aio import MessageBus
+
+from noos.errors import PermissionDenied
+from noosd.runtime.calls import current_call
+
+DBUS_NAME = "org.freedesktop.DBus"
+DBUS_PATH = "/org/freedesktop/DBus"
+
+# Only a name's loss matters here: NameOwnerChanged with an empty new owner.
+DEPARTURES_RULE = (
+    "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+    "member='NameOwnerChanged',arg2=''"
+)
+
+ROOT_UID = 0
+
+_log = logging.getLogger(__name__)
+
+
+def bus_method_call(member: str, signature: str = "", *args: object) -> Message:
+    """A call of a method of the bus daemon itself."""
+    return Message(
+        destination=DBUS_NAME,
+        path=DBUS_PATH,
+        interface=DBUS_NAME,
+        member=member,
+        signature=signature,
+        body=list(args),
+    )
+
+
+class CallerUids:
+    """The uid behind each connection that calls the service, asked of the bus once.
+
+    Unique names are never reused in a bus's lifetime, so an entry never goes
+    stale; it is dropped when its connection leaves the bus only to keep the
+    cache as small as the set of live callers.
+    """
+
+    def __init__(self, bus: MessageBus) -> None:
+        self._bus = bus
+        self._uids: dict[str, int] = {}
+
+    def __contains__(self, unique_name: str) -> bool:
+        return unique_name in self._uids
+
+    async def watch_departures(self) -> None:
+        """Subscribe to the departures of connections, to forget them."""
+        self._bus.add_message_handler(self._forget_departed)
+        reply = await self._bus.call(bus_method_call("AddMatch", "s", DEPARTURES_RULE))
+        if reply.message_type is MessageType.ERROR:
+            raise RuntimeError(f"the bus refused to report departures: {reply.body}")
+
+    def _forget_departed(self, message: Message) -> None:
+        if (
+            message.message_type is MessageType.SIGNAL
+            and message.member == "NameOwnerChanged"
+            and message.sender == DBUS_NAME
+            and not message.body[2]
+        ):
+            self._uids.pop(message.body[0], None)
+
+    async def uid_of(self, unique_name: str) -> int:
+        """The uid of the connection `unique_name`."""
+        if (uid := self._uids.get(unique_name)) is not None:
+            return uid
+        reply = await self._bus.call(bus_method_call("GetConnectionUnixUser", "s", unique_name))
+        if reply.message_type is MessageType.ERROR:
+            # The caller left before the daemon could answer; no one is owed a reply.
+            raise PermissionDenied(f"cannot tell who {unique_name} is: {reply.body[0]}")
+        uid = int(reply.body[0])
+        self._uids[unique_name] = uid
+        return uid
+
+
+async def caller_uid() -> int:
+    """The uid of whoever made the method call being served."""
+    call = current_call()
+    sender = call.message.sender
+    if not sender:
+        raise PermissionDenied("the call has no sender to identify")
+    return await call.callers.uid_of(sender)
+
+
+def effective_uid(caller: int, for_uid: int | None = None) -> int:
+    """The uid whose data a call on per-user data acts on.
+
+    A caller acts on its own data. Root alone may act for another user, and
+    only by naming that user in `for_uid`, an argument of the method; each such
+    call is logged. `for_uid` None or negative means the caller itself, so a
+    D-Bus method takes it as an `i` where -1 means "myself". Anyone else naming
+    another user gets PermissionDenied.
+    """
+    if for_uid is None or for_uid < 0 or for_uid == caller:
+        return caller
+    if caller != ROOT_UID:
+        raise PermissionDenied(f"uid {caller} may not act for uid {for_uid}")
+    _log.info("uid 0 acts for uid %d in %s", for_uid, _served_member())
+    return for_uid
+
+
+def _served_member() -> str:
+    try:
+        message = current_call().message
+    except RuntimeError:
+        return "a call outside D-Bus"
+    return f"{message.interface}.{message.member}"

@@ -1,0 +1,69 @@
+"""`noos_method`: the decorator of every D-Bus method of a noos service."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, cast
+
+from dbus_fast.service import dbus_method
+
+from noosd.runtime.calls import current_call
+from noosd.runtime.errors import reported_as_dbus_errors
+
+P = ParamSpec("P")
+
+
+def noos_method(
+    name: str | None = None,
+) -> Callable[[Callable[P, Any]], Callable[P, None]]:
+    """Mark a method of a `ServiceInterface` as a D-Bus method of a noos service.
+
+    Use it as dbus-fast's `@dbus_method()`, with the same signature annotations
+    (`dbus_fast.annotations`). On top, each call
+    - counts against the service's bound on work in flight: past it the call
+      fails at once with Busy, and once the service stops, with Unavailable;
+    - reports failures as `reported_as_dbus_errors` does: noos errors by their
+      org.noos.Error.* names, bugs as Internal with the traceback in the log.
+
+    `async def` methods may take their time; a plain `def` answers at once
+    (it runs in the bus's dispatch, so it must not block).
+    """
+
+    def decorate(fn: Callable[P, Any]) -> Callable[P, None]:
+        member = name or fn.__name__
+        # dbus-fast runs a method as a task only if it is a coroutine function:
+        # hence two wrappers.
+        serve_call: Callable[P, Any]
+        if inspect.iscoroutinefunction(fn):
+            serve_async = cast(Callable[P, Awaitable[Any]], fn)
+
+            @functools.wraps(fn)
+            async def serve_call_async(*args: P.args, **kwargs: P.kwargs) -> Any:
+                with reported_as_dbus_errors(member), current_call().gate.admit():
+                    return await serve_async(*args, **kwargs)
+
+            serve_call = serve_call_async
+        else:
+
+            @functools.wraps(fn)
+            def serve_call_sync(*args: P.args, **kwargs: P.kwargs) -> Any:
+                with reported_as_dbus_errors(member), current_call().gate.admit():
+                    return fn(*args, **kwargs)
+
+            serve_call = serve_call_sync
+        return dbus_method(name)(with_evaluated_annotations(serve_call, fn))
+
+    return decorate
+
+
+def with_evaluated_annotations(wrapper: Callable[P, Any], fn: Callable[P, Any]) -> Callable[P, Any]:
+    """Give `wrapper` the signature of `fn`, its annotations evaluated.
+
+    dbus-fast reads the D-Bus signature from the annotations; evaluated here,
+    they also work in modules with `from __future__ import annotations`, where
+    dbus-fast would misread `-> None`.
+    """
+    wrapper.__signature__ = inspect.signature(fn, eval_str=True)  # type: ignore[attr-defined]
+    return wrapper

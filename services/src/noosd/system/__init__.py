@@ -1,0 +1,1 @@
+"""org.noos.System1: version, models and caller identity of the running noos."""

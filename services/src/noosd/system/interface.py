@@ -1,0 +1,69 @@
+"""The org.noos.System1 interface."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from dbus_fast import PropertyAccess, Variant
+from dbus_fast.annotations import DBusSignature, DBusStr, DBusUInt32
+from dbus_fast.service import ServiceInterface, dbus_property
+
+from noos.errors import InvalidArgument, NotFound
+from noosd.runtime import caller_uid, noos_method
+from noosd.system.models import find_models
+
+INTERFACE_NAME = "org.noos.System1"
+
+ModelList = Annotated[list[tuple[str, str, str]], DBusSignature("a(sss)")]
+VariantDict = Annotated[dict[str, Variant], DBusSignature("a{sv}")]
+
+
+class SystemInterface(ServiceInterface):
+    """What this noos is: its version and models; and who the caller is to it."""
+
+    def __init__(self, version: str, models_dir: Path) -> None:
+        super().__init__(INTERFACE_NAME)
+        self._version = version
+        self._models_dir = models_dir
+
+    @noos_method()
+    def Ping(self) -> DBusStr:
+        """'pong': the service is up and answering."""
+        return "pong"
+
+    @noos_method()
+    async def WhoAmI(self) -> DBusUInt32:
+        """The caller's uid, as the bus daemon knows it."""
+        return await caller_uid()
+
+    @noos_method()
+    def ModelInfo(self, name: DBusStr) -> VariantDict:
+        """All that is known of model `name`: name, kind, path, format, source, licence, size."""
+        if not name:
+            raise InvalidArgument("a model name must not be empty")
+        for model in find_models(self._models_dir):
+            if model.name == name:
+                return {
+                    "name": Variant("s", model.name),
+                    "kind": Variant("s", model.kind),
+                    "path": Variant("s", str(model.path)),
+                    "format": Variant("s", model.format),
+                    "source": Variant("s", model.source),
+                    "licence": Variant("s", model.licence),
+                    "size": Variant("t", model.size()),
+                }
+        raise NotFound(f"no model named {name!r} in {self._models_dir}")
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Version(self) -> DBusStr:
+        """The version of noosd."""
+        return self._version
+
+    # Read afresh on each Get: the directory is small, and may change under us.
+    @dbus_property(access=PropertyAccess.READ)
+    def Models(self) -> ModelList:
+        """The models: (name, kind, path) each."""
+        return [
+            (model.name, model.kind, str(model.path)) for model in find_models(self._models_dir)
+        ]

@@ -1,0 +1,23 @@
+"""org.noos.System1: the service behind `noos status`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib.metadata import version
+
+from dbus_fast.service import ServiceInterface
+
+from noosd.runtime import Service
+from noosd.system.interface import INTERFACE_NAME, SystemInterface
+from noosd.system.models import models_dir
+
+
+class SystemService(Service):
+    bus_name = INTERFACE_NAME
+    object_path = "/org/noos/System1"
+
+    def __init__(self) -> None:
+        self._interface = SystemInterface(version=version("noosd"), models_dir=models_dir())
+
+    def interfaces(self) -> Sequence[ServiceInterface]:
+        return [self._interface]

@@ -1,0 +1,120 @@
+"""org.noos.System1 on a real bus: its answers, its errors, its shipped XML."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from importlib import resources
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+from dbus_fast import introspection
+
+from noos import InvalidArgument, Model, NotFound, System
+from noos.bus import Connection
+from noosd.runtime import HostOptions, ServiceHost
+from noosd.runtime.registry import load_service, registered_services
+from noosd.system.service import SystemService
+from tests.fixtures import whoami_as
+
+NOBODY = 65534
+
+
+@pytest.mark.usefixtures("system_host")
+async def test_it_answers_ping_version_and_who_am_i(connection: Connection) -> None:
+    system = System(connection)
+    assert await system.ping() == "pong"
+    assert await system.version() == version("noosd")
+    assert await system.whoami() == os.geteuid()
+
+
+@pytest.mark.usefixtures("system_host")
+async def test_it_lists_the_valid_models(connection: Connection, models_dir: Path) -> None:
+    assert await System(connection).models() == [
+        Model("tiny-chat", "chat", str(models_dir / "tiny-chat" / "tiny.gguf")),
+        Model("tiny-embedding", "embedding", str(models_dir / "tiny-embedding")),
+    ]
+
+
+@pytest.mark.usefixtures("system_host")
+async def test_model_info_tells_all_about_one_model(
+    connection: Connection, models_dir: Path
+) -> None:
+    assert await System(connection).model_info("tiny-chat") == {
+        "name": "tiny-chat",
+        "kind": "chat",
+        "path": str(models_dir / "tiny-chat" / "tiny.gguf"),
+        "format": "gguf",
+        "source": "the tests",
+        "licence": "CC0",
+        "size": 100,
+    }
+
+
+@pytest.mark.usefixtures("system_host")
+async def test_model_info_refuses_unknown_and_empty_names(connection: Connection) -> None:
+    system = System(connection)
+    with pytest.raises(NotFound, match="no model named 'broken'"):
+        await system.model_info("broken")
+    with pytest.raises(InvalidArgument, match="must not be empty"):
+        await system.model_info("")
+    assert await system.ping() == "pong"
+
+
+async def test_without_a_models_directory_there_are_no_models(
+    bus_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NOOS_MODELS_DIR", str(tmp_path / "absent"))
+    host = ServiceHost(SystemService(), HostOptions(bus_address=bus_address))
+    await host.start()
+    try:
+        async with await System.connect(bus_address) as system:
+            assert await system.models() == []
+    finally:
+        await host.stop()
+
+
+@pytest.mark.parametrize("service_name", sorted(registered_services()))
+async def test_the_shipped_interface_xml_matches_the_live_service(
+    bus_address: str, connection: Connection, service_name: str
+) -> None:
+    service = load_service(service_name)()
+    host = ServiceHost(service, HostOptions(bus_address=bus_address))
+    await host.start()
+    try:
+        live = await connection.bus.introspect(service.bus_name, service.object_path)
+    finally:
+        await host.stop()
+    noos_interfaces = [i for i in live.interfaces if i.name.startswith("org.noos.")]
+    assert noos_interfaces
+    package = resources.files(type(service).__module__.rpartition(".")[0])
+    for interface in noos_interfaces:
+        shipped = introspection.Node.parse((package / f"{interface.name}.xml").read_text())
+        assert [describe(i) for i in shipped.interfaces] == [describe(interface)], (
+            f"regenerate with: noosd {service_name} --write-interfaces DIR"
+        )
+
+
+def describe(interface: introspection.Interface) -> dict[str, object]:
+    """What clients rely on: the members' names and signatures."""
+    return {
+        "name": interface.name,
+        "methods": sorted((m.name, m.in_signature, m.out_signature) for m in interface.methods),
+        "properties": sorted((p.name, p.signature, p.access.value) for p in interface.properties),
+        "signals": sorted((s.name, s.signature) for s in interface.signals),
+    }
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
+@pytest.mark.usefixtures("noosd_system")
+def test_who_am_i_is_the_uid_the_bus_knows_not_the_caller_s_claim(bus_address: str) -> None:
+    answers = subprocess.run(
+        [sys.executable, whoami_as.__file__, str(NOBODY), bus_address],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout.split()
+    assert answers == ["0", str(NOBODY)]

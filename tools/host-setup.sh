@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs the host tools that build, boot and test the noos image. Idempotent:
+# a second run checks each package and installs nothing when all are there.
+set -euo pipefail
+
+# mkosi 24 and the systemd >= 254 it needs come from bookworm-backports;
+# bookworm's own mkosi 14 cannot build this image.
+BACKPORTS=(mkosi systemd systemd-container systemd-boot systemd-boot-efi
+           libsystemd-dev)
+PACKAGES=(kmod dosfstools mtools cpio zstd e2fsprogs python3-pefile
+          debian-archive-keyring qemu-system-x86 qemu-utils ovmf dbus
+          pkg-config cmake build-essential git socat)
+
+missing() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || echo "$p"
+  done
+}
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+sources=/etc/apt/sources.list.d/bookworm-backports.sources
+if [ ! -f "$sources" ]; then
+  $SUDO tee "$sources" >/dev/null <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  updated=""
+fi
+
+need_bp=$(missing "${BACKPORTS[@]}")
+need=$(missing "${PACKAGES[@]}")
+# An old mkosi (bookworm's 14) counts as missing.
+if command -v mkosi >/dev/null && ! mkosi --version | grep -qE 'mkosi (2[4-9]|[3-9][0-9])'; then
+  need_bp="$need_bp mkosi"
+fi
+if [ -n "$need_bp$need" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  # shellcheck disable=SC2086
+  [ -z "$need_bp" ] || $SUDO apt-get install -y -q --no-install-recommends -t bookworm-backports $need_bp
+  # shellcheck disable=SC2086
+  [ -z "$need" ] || $SUDO apt-get install -y -q --no-install-recommends $need
+fi
+echo "host-setup: all host packages present ($(mkosi --version))"
