@@ -49,7 +49,7 @@ models:
 
 ## The project's own wheels, installed into the image's venv.
 build/wheels/.stamp: $(PACKAGE_FILES)
-	@rm -rf build/wheels; mkdir -p build/wheels
+	@rm -rf build/wheels $(addsuffix /build,$(PACKAGES)); mkdir -p build/wheels
 	@$(PYTHON) -m pip wheel -q --disable-pip-version-check --no-deps -w build/wheels $(addprefix ./,$(PACKAGES))
 	@touch $@
 

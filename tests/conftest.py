@@ -60,8 +60,7 @@ async def probe(bus_address: str) -> AsyncIterator[ServiceHost]:
     host = ServiceHost(ProbeService(), options)
     await host.start()
     yield host
-    if not host.gate.closed:
-        await host.stop()
+    await host.stop()
 
 
 @pytest_asyncio.fixture

@@ -46,6 +46,7 @@ class ServiceHost:
         self.notifier = notifier or Notifier()
         self.gate = CallGate(self.options.max_in_flight)
         self._bus: ServiceBus | None = None
+        self._stopped = False
 
     @property
     def bus(self) -> ServiceBus:
@@ -83,7 +84,12 @@ class ServiceHost:
         self.notifier.ready(f"serving {name}")
 
     async def stop(self) -> None:
-        """Refuse new calls, let those in flight finish (for a while), release the name, leave."""
+        """Refuse new calls, let those in flight finish (for a while), release the name, leave.
+
+        Stopping twice does nothing the second time."""
+        if self._stopped:
+            return
+        self._stopped = True
         bus, name = self.bus, self.service.bus_name
         self.gate.close()
         self.notifier.stopping(f"stopping, {self.gate.in_flight} calls in flight")
