@@ -41,7 +41,7 @@ class BootImage:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "cmdline"
             subprocess.run(
-                ["objcopy", "-O", "binary", "--only-section=.cmdline", str(self.uki), str(out)],
+                ["objcopy", "--dump-section", f".cmdline={out}", str(self.uki), str(out) + ".pe"],
                 check=True,
             )
             return out.read_bytes().rstrip(b"\0\n ").decode()

@@ -214,6 +214,23 @@ class Machine:
                 raise MachineError(self._report(f"unit {unit} still {state} after {timeout}s", ""))
             time.sleep(1.0)
 
+    def wait_for_console_text(self, pattern: str, timeout: float = BOOT_TIMEOUT_S) -> str:
+        """Wait until the serial console (what a person at `make run` sees)
+        shows a match of the regex `pattern`; return the match."""
+        regex = re.compile(pattern.encode())
+        deadline = time.monotonic() + timeout
+        while True:
+            self._check_alive()
+            match = regex.search(self.serial_log.read_bytes())
+            if match:
+                return match.group(0).decode(errors="replace")
+            if time.monotonic() > deadline:
+                raise MachineError(
+                    f"the console never showed /{pattern}/ in {timeout}s\n"
+                    f"--- serial console ---\n{self._serial_tail()}"
+                )
+            time.sleep(1.0)
+
     def journal(self, lines: int = 80) -> str:
         return self.execute(f"journalctl --boot --no-pager --lines={lines}", timeout=120)[1]
 

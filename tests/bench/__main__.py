@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 
 from dbus_fast import Message
 from dbus_fast.aio import MessageBus
+from dbus_fast.annotations import DBusStr
 from dbus_fast.service import ServiceInterface, dbus_method
 
 from noos import System
@@ -39,7 +40,7 @@ class BarePing(ServiceInterface):
         super().__init__("org.noos.Bench1")
 
     @dbus_method()
-    def Ping(self) -> "s":  # type: ignore[name-defined]  # noqa: F821, N802
+    def Ping(self) -> DBusStr:
         return "pong"
 
 
@@ -71,6 +72,7 @@ async def main() -> None:
         server.export("/org/noos/Bench1", BarePing())
         await server.request_name("org.noos.Bench1")
         client = await MessageBus(bus_address=bus.address).connect()
+
         async def bare_call() -> object:
             # A new message each time: dbus-fast stamps the serial on it.
             return await client.call(
@@ -100,8 +102,10 @@ async def main() -> None:
         for label, q in (("latency p50 (us)", 50), ("latency p99 (us)", 99)):
             b, n = p(base_lat, q), p(noos_lat, q)
             print(f"{label:28}{b:12.0f}{n:12.0f}{n / b:15.2f}")
-        print(f"{'throughput (calls/s)':28}{base_tput:12.0f}{noos_tput:12.0f}"
-              f"{noos_tput / base_tput:15.2f}")
+        print(
+            f"{'throughput (calls/s)':28}{base_tput:12.0f}{noos_tput:12.0f}"
+            f"{noos_tput / base_tput:15.2f}"
+        )
         await system.close()
         await host.stop()
         client.disconnect()
