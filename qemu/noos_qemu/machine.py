@@ -114,7 +114,8 @@ class Machine:
         """Power the guest off cleanly; kill QEMU if it does not stop in time."""
         if self._process is None:
             return
-        if self._process.poll() is None and self._sock is not None:
+        # A guest whose shell never answered cannot be asked to power off.
+        if self._process.poll() is None and self._sock is not None and self.ready_after_s:
             try:
                 self._sock.sendall(b"systemctl poweroff --no-block\n")
                 self._process.wait(timeout=timeout)
