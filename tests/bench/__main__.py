@@ -1,118 +1,58 @@
-"""`make bench`: what the noos runtime costs on top of plain dbus-fast.
+"""`make bench`: run every benchmark module of tests/bench/, one after another.
 
-Both sides run here, now, on the same private dbus-daemon, so the figures are
-ratios against a baseline from the same run, never absolute targets:
+    python -m tests.bench                   # all of them
+    python -m tests.bench runtime memory_locomo   # only these, in this order
 
-- baseline: a bare dbus-fast `ServiceInterface` answering Ping, called with a
-  bare dbus-fast client;
-- noos: org.noos.System1's Ping through `ServiceHost` (caller context, error
-  mapping, the in-flight gate), called through the noos SDK (bounded in-flight
-  calls, error translation).
-
-Sequential round trips give the latency ratio; 1,000 concurrent calls give the
-throughput ratio (the SDK bounds them to 128 in flight).
+Every top-level module here is a benchmark with a `main()`; shared helpers live
+in the `support` package. Modules are imported only when run, so a quick one
+never waits for torch. Each prints its own table of figures against a baseline
+measured in the same run. One that fails (on import too) is reported and the
+rest still run, so a broken benchmark costs its own figures only; the exit
+status says so.
 """
 
 from __future__ import annotations
 
-import asyncio
-import statistics
+import importlib
+import pkgutil
+import sys
 import time
-from collections.abc import Awaitable, Callable
-
-from dbus_fast import Message
-from dbus_fast.aio import MessageBus
-from dbus_fast.annotations import DBusStr
-from dbus_fast.service import ServiceInterface, dbus_method
-
-from noos import System
-from noosd.runtime import HostOptions, ServiceHost
-from noosd.system.service import SystemService
-from tests.fixtures.private_bus import PrivateBus
-
-SEQUENTIAL = 2000
-CONCURRENT = 1000
-IN_FLIGHT = 128
+import traceback
+from collections.abc import Callable
+from pathlib import Path
 
 
-class BarePing(ServiceInterface):
-    def __init__(self) -> None:
-        super().__init__("org.noos.Bench1")
-
-    @dbus_method()
-    def Ping(self) -> DBusStr:
-        return "pong"
+def benchmarks() -> list[str]:
+    modules = pkgutil.iter_modules([str(Path(__file__).parent)])
+    return sorted(m.name for m in modules if not m.ispkg and not m.name.startswith("_"))
 
 
-async def latencies(call: Callable[[], Awaitable[object]]) -> list[float]:
-    for _ in range(200):  # warm up
-        await call()
-    samples = []
-    for _ in range(SEQUENTIAL):
-        start = time.perf_counter()
-        await call()
-        samples.append(time.perf_counter() - start)
-    return samples
+def run_one(name: str) -> None:
+    main: Callable[[], None] = importlib.import_module(f"{__package__}.{name}").main
+    main()
 
 
-async def throughput(call: Callable[[], Awaitable[object]], bound: asyncio.Semaphore) -> float:
-    async def one() -> None:
-        async with bound:
-            await call()
-
-    start = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(CONCURRENT)))
-    return CONCURRENT / (time.perf_counter() - start)
-
-
-async def main() -> None:
-    bus = PrivateBus()
-    try:
-        server = await MessageBus(bus_address=bus.address).connect()
-        server.export("/org/noos/Bench1", BarePing())
-        await server.request_name("org.noos.Bench1")
-        client = await MessageBus(bus_address=bus.address).connect()
-
-        async def bare_call() -> object:
-            # A new message each time: dbus-fast stamps the serial on it.
-            return await client.call(
-                Message(
-                    destination="org.noos.Bench1",
-                    path="/org/noos/Bench1",
-                    interface="org.noos.Bench1",
-                    member="Ping",
-                )
-            )
-
-        host = ServiceHost(SystemService(), HostOptions(bus_address=bus.address))
-        await host.start()
-        system = await System.connect(bus.address)
-
-        base_lat = await latencies(bare_call)
-        noos_lat = await latencies(system.ping)
-        bound = asyncio.Semaphore(IN_FLIGHT)  # the same bound for both sides
-        base_tput = await throughput(bare_call, bound)
-        noos_tput = await throughput(system.ping, bound)
-
-        def p(samples: list[float], q: int) -> float:
-            return statistics.quantiles(samples, n=100)[q - 1] * 1e6
-
-        print(f"D-Bus Ping, {SEQUENTIAL} sequential round trips and {CONCURRENT} concurrent")
-        print(f"{'':28}{'baseline':>12}{'noos':>12}{'noos/baseline':>15}")
-        for label, q in (("latency p50 (us)", 50), ("latency p99 (us)", 99)):
-            b, n = p(base_lat, q), p(noos_lat, q)
-            print(f"{label:28}{b:12.0f}{n:12.0f}{n / b:15.2f}")
-        print(
-            f"{'throughput (calls/s)':28}{base_tput:12.0f}{noos_tput:12.0f}"
-            f"{noos_tput / base_tput:15.2f}"
-        )
-        await system.close()
-        await host.stop()
-        client.disconnect()
-        server.disconnect()
-    finally:
-        bus.stop()
+def run(names: list[str]) -> int:
+    available = benchmarks()
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        print(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(available)}")
+        return 2
+    failed = []
+    started = time.monotonic()
+    for name in names or list(available):
+        print(f"\n=== {name} ===", flush=True)
+        start = time.monotonic()
+        try:
+            run_one(name)
+        except Exception:
+            traceback.print_exc()
+            failed.append(name)
+        print(f"--- {name}: {time.monotonic() - start:.0f} s", flush=True)
+    print(f"\nbench: {time.monotonic() - started:.0f} s in all", end="")
+    print(f"; FAILED: {', '.join(failed)}" if failed else "")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(run(sys.argv[1:]))

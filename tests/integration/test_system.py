@@ -78,8 +78,14 @@ async def test_without_a_models_directory_there_are_no_models(
 
 @pytest.mark.parametrize("service_name", sorted(registered_services()))
 async def test_the_shipped_interface_xml_matches_the_live_service(
-    bus_address: str, connection: Connection, service_name: str
+    bus_address: str,
+    connection: Connection,
+    service_name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Services that keep state keep it here, not in the tester's home.
+    monkeypatch.setenv("NOOS_MEMORY_STATE_DIR", str(tmp_path))
     service = load_service(service_name)()
     host = ServiceHost(service, HostOptions(bus_address=bus_address))
     await host.start()

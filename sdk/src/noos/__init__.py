@@ -1,6 +1,6 @@
 """noos SDK: Python clients of the noos D-Bus services.
 
-Async clients (`System`) and their blocking twins (`SyncSystem`) talk to the
+Async clients (`System`, `Memory`) and their blocking twins (`SyncSystem`, `SyncMemory`) talk to the
 system bus, or to the bus named by $NOOS_BUS_ADDRESS or by `address`. Failed
 calls raise the errors of `noos.errors`.
 """
@@ -15,6 +15,7 @@ from noos.errors import (
     PermissionDenied,
     Unavailable,
 )
+from noos.memory import Memory, MemoryFilter, MemoryRecord, RecallHit, SyncMemory
 from noos.system import Model, SyncSystem, System
 
 __all__ = [
@@ -22,10 +23,15 @@ __all__ = [
     "Connection",
     "Internal",
     "InvalidArgument",
+    "Memory",
+    "MemoryFilter",
+    "MemoryRecord",
     "Model",
     "NoosError",
     "NotFound",
     "PermissionDenied",
+    "RecallHit",
+    "SyncMemory",
     "SyncSystem",
     "System",
     "Unavailable",

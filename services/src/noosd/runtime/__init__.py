@@ -9,7 +9,7 @@ calls them from `caller_uid()`, and check access to per-user data with
 logging, the bound on calls in flight, clean shutdown — is the runtime's.
 """
 
-from noosd.runtime.caller import caller_uid, effective_uid
+from noosd.runtime.caller import caller_uid, caller_uid_if_any, effective_uid, signal_caller
 from noosd.runtime.calls import Call, current_call
 from noosd.runtime.errors import StartupError
 from noosd.runtime.host import HostOptions, ServiceHost
@@ -23,7 +23,9 @@ __all__ = [
     "ServiceHost",
     "StartupError",
     "caller_uid",
+    "caller_uid_if_any",
     "current_call",
     "effective_uid",
     "noos_method",
+    "signal_caller",
 ]

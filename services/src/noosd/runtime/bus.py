@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dbus_fast import BusType, Message, MessageFlag, MessageType, NameFlag, RequestNameReply
 from dbus_fast.aio import MessageBus
 from dbus_fast.errors import DBusError
+from dbus_fast.send_reply import SendReply
 from dbus_fast.service import ServiceInterface, _Method
 
 from noos.bus import describe_bus
@@ -51,6 +52,12 @@ class ServiceBus(MessageBus):
                 handle(message, send_reply)
 
         return handle_as_current_call
+
+    # Property reads see their caller too: a property may be per-user (a
+    # user's own counts), which needs the caller's uid like a method does.
+    def _default_properties_handler(self, message: Message, send_reply: SendReply) -> None:
+        with serving(Call(message, self.gate, self.callers)):
+            super()._default_properties_handler(message, send_reply)
 
     def _reject_mismatched_arguments(self, message: Message) -> Message | None:
         if (

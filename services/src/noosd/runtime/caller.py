@@ -50,7 +50,7 @@ class CallerUids:
     """
 
     def __init__(self, bus: MessageBus) -> None:
-        self._bus = bus
+        self.bus = bus
         self._uids: dict[str, int] = {}
 
     def __contains__(self, unique_name: str) -> bool:
@@ -58,8 +58,8 @@ class CallerUids:
 
     async def watch_departures(self) -> None:
         """Subscribe to the departures of connections, to forget them."""
-        self._bus.add_message_handler(self._forget_departed)
-        reply = await self._bus.call(bus_method_call("AddMatch", "s", DEPARTURES_RULE))
+        self.bus.add_message_handler(self._forget_departed)
+        reply = await self.bus.call(bus_method_call("AddMatch", "s", DEPARTURES_RULE))
         if reply.message_type is MessageType.ERROR:
             raise RuntimeError(f"the bus refused to report departures: {reply.body}")
 
@@ -76,7 +76,7 @@ class CallerUids:
         """The uid of the connection `unique_name`."""
         if (uid := self._uids.get(unique_name)) is not None:
             return uid
-        reply = await self._bus.call(bus_method_call("GetConnectionUnixUser", "s", unique_name))
+        reply = await self.bus.call(bus_method_call("GetConnectionUnixUser", "s", unique_name))
         if reply.message_type is MessageType.ERROR:
             # The caller left before the daemon could answer; no one is owed a reply.
             raise PermissionDenied(f"cannot tell who {unique_name} is: {reply.body[0]}")
@@ -92,6 +92,19 @@ async def caller_uid() -> int:
     if not sender:
         raise PermissionDenied("the call has no sender to identify")
     return await call.callers.uid_of(sender)
+
+
+async def caller_uid_if_any() -> int | None:
+    """The caller's uid, or None when no call is being served.
+
+    dbus-fast also reads properties with no caller: when it announces an
+    exported object (InterfacesAdded). A per-user property then has no user.
+    """
+    try:
+        current_call()
+    except RuntimeError:
+        return None
+    return await caller_uid()
 
 
 def effective_uid(caller: int, for_uid: int | None = None) -> int:
@@ -117,3 +130,27 @@ def _served_member() -> str:
     except RuntimeError:
         return "a call outside D-Bus"
     return f"{message.interface}.{message.member}"
+
+
+def signal_caller(
+    path: str, interface: str, member: str, signature: str, body: list[object]
+) -> None:
+    """Send signal `member` to the caller of the current call only.
+
+    A broadcast on the system bus reaches every user; a signal about per-user
+    data (what a user just remembered) must reach only that user's connection.
+    """
+    call = current_call()
+    if not call.message.sender:
+        return
+    call.callers.bus.send(
+        Message(
+            message_type=MessageType.SIGNAL,
+            destination=call.message.sender,
+            path=path,
+            interface=interface,
+            member=member,
+            signature=signature,
+            body=body,
+        )
+    )

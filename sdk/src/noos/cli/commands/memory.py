@@ -1,0 +1,111 @@
+"""`noos memory remember|recall|forget|pin|unpin|stats`: org.noos.Memory1."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from noos.bus import Connection
+from noos.cli.commands import Subcommands
+from noos.cli.report import JSONValue, Report
+from noos.memory import Memory, MemoryFilter, MemoryRecord
+
+
+def register(subcommands: Subcommands) -> None:
+    memory = subcommands.add_parser("memory", help="your semantic memory: remember, recall, forget")
+    verbs = memory.add_subparsers(dest="memory_command", required=True, metavar="COMMAND")
+
+    remember_parser = verbs.add_parser("remember", help="remember a text")
+    remember_parser.add_argument("text")
+    remember_parser.add_argument("--kind", default="note", help="note, command, conversation, ...")
+    remember_parser.add_argument("--importance", type=float, help="0 to 1")
+    remember_parser.add_argument(
+        "--meta", action="append", default=[], metavar="KEY=VALUE", help="metadata (repeatable)"
+    )
+    remember_parser.set_defaults(run=remember)
+
+    recall_parser = verbs.add_parser("recall", help="the memories that best match a query")
+    recall_parser.add_argument("query")
+    recall_parser.add_argument("-n", "--limit", type=int, default=5)
+    recall_parser.add_argument("--kind", action="append", default=[], help="only these kinds")
+    recall_parser.add_argument("--since-hours", type=float, help="only the last N hours")
+    recall_parser.set_defaults(run=recall)
+
+    forget_parser = verbs.add_parser("forget", help="forget memories by id")
+    forget_parser.add_argument("ids", nargs="+", metavar="ID")
+    forget_parser.set_defaults(run=forget)
+
+    for verb, pinned in (("pin", True), ("unpin", False)):
+        pin_parser = verbs.add_parser(verb, help=f"{verb} a memory (pinned: never forgotten)")
+        pin_parser.add_argument("id")
+        pin_parser.set_defaults(run=pin, pinned=pinned)
+
+    stats_parser = verbs.add_parser("stats", help="your memories per tier, and bytes used")
+    stats_parser.set_defaults(run=stats)
+
+
+def metadata_of(pairs: list[str]) -> dict[str, str]:
+    metadata = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"noos: --meta takes KEY=VALUE, not {pair!r}")
+        metadata[key] = value
+    return metadata
+
+
+def when(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
+def record_data(record: MemoryRecord) -> dict[str, JSONValue]:
+    return {
+        "id": record.id,
+        "text": record.text,
+        "kind": record.kind,
+        "created_at": record.created_at,
+        "last_accessed": record.last_accessed,
+        "metadata": dict(record.metadata),
+        "details": {key: value for key, value in record.details.items()},
+    }
+
+
+async def remember(args: argparse.Namespace, connection: Connection) -> Report:
+    memory_id = await Memory(connection).remember(
+        args.text, args.kind, metadata_of(args.meta), args.importance
+    )
+    return Report(data={"id": memory_id}, text=memory_id)
+
+
+async def recall(args: argparse.Namespace, connection: Connection) -> Report:
+    since = time.time() - args.since_hours * 3600 if args.since_hours is not None else None
+    hits = await Memory(connection).recall(
+        args.query, args.limit, MemoryFilter(kinds=tuple(args.kind), since=since)
+    )
+    lines = [
+        f"{hit.score:5.2f}  {when(hit.memory.created_at)}  {hit.memory.kind:<12}"
+        f"  {hit.memory.text}  [{hit.memory.id}]"
+        for hit in hits
+    ]
+    return Report(
+        data=[{"score": hit.score, **record_data(hit.memory)} for hit in hits],
+        text="\n".join(lines) or "nothing remembered matches",
+    )
+
+
+async def forget(args: argparse.Namespace, connection: Connection) -> Report:
+    count = await Memory(connection).forget(args.ids)
+    return Report(data={"forgotten": count}, text=f"forgot {count}")
+
+
+async def pin(args: argparse.Namespace, connection: Connection) -> Report:
+    memory = Memory(connection)
+    await (memory.pin(args.id) if args.pinned else memory.unpin(args.id))
+    verb = "pinned" if args.pinned else "unpinned"
+    return Report(data={verb: args.id}, text=f"{verb} {args.id}")
+
+
+async def stats(args: argparse.Namespace, connection: Connection) -> Report:
+    counts = await Memory(connection).stats()
+    text = "\n".join(f"{key + ':':<12} {value}" for key, value in sorted(counts.items()))
+    return Report(data=dict(counts), text=text)

@@ -1,0 +1,73 @@
+"""The semantic memory of noos: the domain core and storage of org.noos.Memory1.
+
+The OS remembers what matters to each user and forgets what does not. Every
+memory belongs to one uid; a user's calls never see, count or delete another's
+(each user's memories live in files of their own, `state_dir/users/<uid>/`).
+
+Scoring (`scoring`): a recall ranks by Generative Agents' blend of relevance
+(cosine), recency (exponential decay, half-life one week by default) and
+importance (the hint or the kind's default, raised by repetition and access;
+1 when pinned):
+
+    score = 0.6 * relevance + 0.2 * recency + 0.2 * importance
+
+and returns the three components with each hit. Retention, the query-free
+(recency + importance) / 2, decides what is demoted and what is forgotten.
+
+Tiers (MemGPT/Letta's memory hierarchy), per user:
+
+- hot: the most recently used memories (1,000 by default), a float32 matrix in
+  RAM searched exhaustively (numpy; torch on a GPU when there is one);
+- warm: the next 100,000 by retention, in chromadb's HNSW index (an embedded
+  `PersistentClient` per user, cosine space), searched approximately;
+- cold: the rest, int8 vectors with a scale each and zlib-compressed text,
+  searched exhaustively in RAM (int8) a block at a time.
+
+A recall takes the nearest candidates of every tier and re-ranks them into one
+list; an access promotes to hot; capacity, age and retention demote
+(`tiering`). `consolidate` merges near-duplicates keeping their provenance,
+decays and prunes, rebalances the tiers and reclaims the freed bytes
+(`consolidation`). A fact can supersede another (mem0's updates, Zep's
+bi-temporal facts): the old one is marked with when and by what, kept, and left
+out of recalls unless asked for.
+
+Durability: SQLite (WAL, synchronous=FULL) is the source of truth; the RAM
+matrices and chromadb are caches rebuilt and reconciled from it when a user is
+opened, so a `remember` that returned survives kill -9 (`database`, `user`).
+
+Layout of `state_dir`:
+
+    users/<uid>/memory.sqlite3   the memories (and -wal, -shm)
+    users/<uid>/warm/            that user's chromadb
+"""
+
+from noosd.memory.config import MemoryConfig, ScoreWeights
+from noosd.memory.embedder import Embedder, SentenceTransformerEmbedder
+from noosd.memory.filters import RecallFilter
+from noosd.memory.kinds import KINDS
+from noosd.memory.model import (
+    ConsolidationReport,
+    Hit,
+    Memory,
+    MetadataValue,
+    Tier,
+    TierStats,
+)
+from noosd.memory.store import MemoryStore, NewMemory
+
+__all__ = [
+    "KINDS",
+    "ConsolidationReport",
+    "Embedder",
+    "Hit",
+    "Memory",
+    "MemoryConfig",
+    "MemoryStore",
+    "MetadataValue",
+    "NewMemory",
+    "RecallFilter",
+    "ScoreWeights",
+    "SentenceTransformerEmbedder",
+    "Tier",
+    "TierStats",
+]

@@ -1,0 +1,82 @@
+"""The tunables of the memory store, with their defaults and why."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ScoreWeights:
+    """The weights of a recall's score: relevance dominates, so that what is
+    asked for comes first, while recency and importance break near-ties."""
+
+    relevance: float = 0.6
+    recency: float = 0.2
+    importance: float = 0.2
+
+    def __post_init__(self) -> None:
+        weights = (self.relevance, self.recency, self.importance)
+        if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+            raise ValueError(f"score weights must be finite, >= 0 and not all 0: {self}")
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    """How the store scores, places, merges and forgets memories.
+
+    half_life_s: recency halves for every this many seconds since a memory was
+        last accessed (default one week).
+    hot_capacity: memories per user kept hot (in RAM, searched exhaustively).
+    warm_capacity: memories per user kept warm (in chromadb's HNSW index).
+        Everything else of a user is cold.
+    weights: the weights of relevance, recency and importance in a recall's score.
+    duplicate_similarity: the cosine from which two memories of the same kind
+        are near-duplicates that consolidation merges.
+    prune_threshold: consolidation forgets a memory whose retention
+        ((recency + importance) / 2) falls below this; 0 forgets nothing.
+    cold_threshold: consolidation moves a memory whose retention falls below
+        this to the cold tier, where it waits, compressed, to be forgotten or
+        recalled.
+    repetition_boost: each merged near-duplicate closes this fraction of the
+        gap between a memory's importance and 1.
+    access_boost: each access (a recall that returns it, a get) closes this
+        fraction of the gap between a memory's importance and 1.
+    max_unwritten_warm: warm memories kept in the hot matrix, not yet written
+        to chromadb, before they are: otherwise they are written at
+        consolidation, after it merged and pruned what it could, so that
+        memories about to be merged away never cost a chromadb write.
+    max_text_bytes: the longest text remembered, in UTF-8 bytes.
+    max_limit: the most hits one recall may ask for.
+    hot_on_gpu: search the hot tier with torch on CUDA when torch finds a GPU.
+    """
+
+    half_life_s: float = 7 * 86400.0
+    hot_capacity: int = 1000
+    warm_capacity: int = 100_000
+    weights: ScoreWeights = field(default_factory=ScoreWeights)
+    duplicate_similarity: float = 0.95
+    prune_threshold: float = 0.1
+    cold_threshold: float = 0.25
+    repetition_boost: float = 0.2
+    access_boost: float = 0.05
+    max_unwritten_warm: int = 20_000
+    max_text_bytes: int = 64 * 1024
+    max_limit: int = 1000
+    hot_on_gpu: bool = True
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.half_life_s) and self.half_life_s > 0):
+            raise ValueError(f"half_life_s must be > 0, not {self.half_life_s}")
+        if self.hot_capacity < 1 or self.warm_capacity < 1:
+            raise ValueError("hot_capacity and warm_capacity must be >= 1")
+        if not 0 < self.duplicate_similarity <= 1:
+            raise ValueError(
+                f"duplicate_similarity must be in (0, 1], not {self.duplicate_similarity}"
+            )
+        for name in ("prune_threshold", "cold_threshold", "repetition_boost", "access_boost"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                raise ValueError(f"{name} must be in [0, 1), not {value}")
+        if self.max_text_bytes < 1 or self.max_limit < 1 or self.max_unwritten_warm < 0:
+            raise ValueError("max_text_bytes and max_limit must be >= 1, max_unwritten_warm >= 0")

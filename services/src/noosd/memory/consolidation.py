@@ -1,0 +1,147 @@
+"""Consolidation: what the store does to each user's memories now and then.
+
+In order:
+
+1. merge near-duplicates: two current (not superseded) memories of the same
+   kind are linked when one was added since the last run and their cosine is
+   at least duplicate_similarity; each group of linked memories (single
+   linkage) becomes its oldest member. Repetitions of the very same text are
+   found by their hash in SQLite; the other neighbours by searching every tier
+   once per distinct new text, so that a stream of repeated commands costs a
+   search per command, not per repetition. The survivor records the merged ids
+   and their creation times (its provenance), is pinned if any of them was,
+   and adds up their accesses; the repetitions raise its importance (see
+   scoring). What a merged memory superseded is superseded by the survivor.
+2. decay and prune: every memory is re-scored for the time elapsed; one whose
+   retention fell below prune_threshold is deleted from every store, unless it
+   is pinned or of a kind never pruned (identity). Superseded memories are kept
+   for as long as their retention lasts: they record what was true when.
+3. rebalance the tiers (see tiering.consolidated_tiers).
+4. write to chromadb the warm memories it lacks, rebuild its index if deleted
+   vectors dominate it; SQLite hands freed pages back and truncates its WAL.
+"""
+
+from __future__ import annotations
+
+from noosd.memory import scoring
+from noosd.memory.model import ConsolidationReport
+from noosd.memory.tiering import COLD, HOT, WARM, consolidated_tiers
+from noosd.memory.user import UserMemories
+
+# Neighbours of each new memory examined per tier for duplicates.
+DUPLICATE_NEIGHBOURS = 8
+# New memories compared at a time.
+DUPLICATE_BLOCK = 1024
+
+
+def consolidate(user: UserMemories, now: float) -> ConsolidationReport:
+    before = user.bytes_used()
+    merged = merge_duplicates(user)
+
+    columns = user.db.scoring()
+    recency, importance = user.components(columns, now)
+    retention = scoring.retention(recency, importance)
+    doomed = (retention < user.config.prune_threshold) & ~columns.pinned & ~columns.never_pruned
+    pruned = user.delete(columns.ids[doomed].tolist()) if doomed.any() else 0
+
+    kept = ~doomed
+    ids, tiers = columns.ids[kept], columns.tiers[kept]
+    targets = consolidated_tiers(tiers, recency[kept], retention[kept], user.config)
+    promoted = demoted = 0
+    for tier in (COLD, WARM, HOT):
+        for moved in user.move(ids[(targets == tier) & (tiers != tier)].tolist(), tier):
+            promoted += moved.old_tier > tier
+            demoted += moved.old_tier < tier
+
+    user.sync_warm()
+    user.rebuild_warm_if_sparse()
+    user.reclaim()
+    return ConsolidationReport(
+        users=1,
+        decayed=len(columns.ids),
+        merged=merged,
+        pruned=pruned,
+        promoted=promoted,
+        demoted=demoted,
+        bytes_reclaimed=max(0, before - user.bytes_used()),
+    )
+
+
+def merge_duplicates(user: UserMemories) -> int:
+    """Merge the near-duplicates of the memories added since the last run; returns
+    how many were merged away."""
+    db = user.db
+    newest = db.largest_id()
+    new_ids = db.ids_after(db.state("dedup_watermark"))
+    groups = _Groups()
+    exact: set[int] = set()
+    representatives: list[int] = []
+    for start in range(0, len(new_ids), DUPLICATE_BLOCK):
+        for members in db.repetitions_of(new_ids[start : start + DUPLICATE_BLOCK]).values():
+            if members[0] not in exact:
+                representatives.append(members[-1])
+            exact.update(members)
+            groups.link_all(members)
+    near: list[tuple[int, int]] = []
+    for start in range(0, len(representatives), DUPLICATE_BLOCK):
+        ids, vectors = db.vectors(representatives[start : start + DUPLICATE_BLOCK])
+        nearest, _ = user.nearest(vectors, DUPLICATE_NEIGHBOURS)
+        for memory_id, neighbours in zip(ids.tolist(), nearest, strict=True):
+            near.extend(
+                (memory_id, other)
+                for other, sim in neighbours.items()
+                if other != memory_id and sim >= user.config.duplicate_similarity
+            )
+    stored = db.fetch(sorted(exact | {i for link in near for i in link}))
+    for a, b in near:
+        first, second = stored.get(a), stored.get(b)
+        if (
+            first is not None
+            and second is not None
+            and first.kind == second.kind
+            and first.superseded_at is None
+            and second.superseded_at is None
+        ):
+            groups.link_all([a, b])
+
+    deleted: list[tuple[int, int]] = []
+    with db.transaction():
+        for members in groups.groups():
+            survivor, *rest = sorted(members)
+            group = [stored[i] for i in members]
+            deleted += db.absorb(
+                survivor,
+                [stored[i] for i in rest],
+                last_accessed=max(m.last_accessed for m in group),
+                access_count=sum(m.access_count for m in group),
+                pinned=any(m.pinned for m in group),
+            )
+        db.set_state("dedup_watermark", newest)
+    user.forget_in_ram(deleted)
+    return len(deleted)
+
+
+class _Groups:
+    """Union-find over memory ids: the groups of linked near-duplicates."""
+
+    def __init__(self) -> None:
+        self._parent: dict[int, int] = {}
+
+    def _root(self, item: int) -> int:
+        root = self._parent.setdefault(item, item)
+        while self._parent[root] != root:
+            root = self._parent[root]
+        while item != root:  # path compression
+            item, self._parent[item] = self._parent[item], root
+        return root
+
+    def link_all(self, items: list[int]) -> None:
+        root = self._root(items[0])
+        for item in items[1:]:
+            self._parent[self._root(item)] = root
+
+    def groups(self) -> list[list[int]]:
+        members: dict[int, list[int]] = {}
+        for item in self._parent:
+            members.setdefault(self._root(item), []).append(item)
+        return [group for group in members.values() if len(group) > 1]

@@ -1,0 +1,423 @@
+"""One user's memories across the three tiers, kept consistent with SQLite.
+
+SQLite (`MemoryDatabase`) decides; the RAM matrices and chromadb follow it:
+
+- `hot`: a float32 matrix of the hot memories, and of the warm ones not yet
+  written to chromadb (write-behind: see `MemoryConfig.max_unwritten_warm`),
+  so that a memory is searchable from the moment its transaction commits, a
+  recall never waits on chromadb's writes, and a memory merged or pruned soon
+  after its demotion never costs one;
+- `warm`: chromadb, holding the warm memories marked warm_synced;
+- `cold`: an int8 matrix of the cold memories.
+
+Every change commits to SQLite first, then updates RAM, then chromadb (the
+outbox: `write_warm`, `flush_removals`). Loading a user rebuilds the matrices
+from SQLite and replays the removals a crash left in the outbox, so kill -9 at
+any moment loses nothing that committed. Removals reach chromadb at once after
+a forget (what is forgotten must go), the rest at consolidation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from noosd.memory import scoring
+from noosd.memory.codec import Matrix, Vector
+from noosd.memory.config import MemoryConfig
+from noosd.memory.database import MemoryDatabase, Moved, NewMemoryRow, ScoringColumns, StoredMemory
+from noosd.memory.filters import RecallFilter
+from noosd.memory.hot import HotIndex
+from noosd.memory.ids import IdAllocator, format_id
+from noosd.memory.kinds import FACT_SUBJECT_KEY
+from noosd.memory.matrix import VectorMatrix
+from noosd.memory.model import Hit, Memory
+from noosd.memory.tiering import COLD, HOT, TIERS, WARM, hot_margin, overflow, warm_margin
+from noosd.memory.warm import WarmIndex
+
+DATABASE_FILE = "memory.sqlite3"
+WARM_DIR = "warm"
+# A recall ranks by relevance first: it takes this many times its limit (plus a
+# few) nearest memories from each tier, then re-ranks them by the full score.
+CANDIDATE_FACTOR = 4
+CANDIDATE_EXTRA = 16
+# chromadb never reuses the slot of a deleted vector: its index is rebuilt when
+# dead slots outnumber live ones and this many.
+WARM_REBUILD_MIN_DEAD = 1000
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    """A candidate's score and its components, before it is accessed."""
+
+    id: int
+    score: float
+    relevance: float
+    recency: float
+    importance: float
+
+
+class UserMemories:
+    """A user's database, RAM matrices and chromadb index; used from one thread."""
+
+    def __init__(
+        self, uid: int, directory: Path, dim: int, config: MemoryConfig, device: str | None
+    ) -> None:
+        self.uid = uid
+        self.directory = directory
+        self.config = config
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.db = MemoryDatabase(directory / DATABASE_FILE)
+        self.ids = IdAllocator(self.db.largest_id())
+        self.hot = HotIndex(dim, device)
+        self.cold = VectorMatrix(dim, quantized=True)
+        self.warm = WarmIndex(directory / WARM_DIR)
+        self.counts = self.db.count_by_tier()
+        self._add_hot(*self.db.tier_vectors(HOT))
+        self._add_hot(*self.db.unsynced_warm())
+        cold_ids, codes, scales = self.db.cold_codes()
+        if len(cold_ids):
+            self._check_dim(codes.shape[1])
+            self.cold.add(cold_ids.tolist(), codes, scales)
+        self._reconcile_warm()
+        self.write_warm_if_due()
+
+    def close(self) -> None:
+        """Close the files; unwritten warm memories wait in SQLite for the next open."""
+        self.flush_removals()
+        self.warm.close()
+        self.db.close()
+
+    # --- adding ---
+
+    def add(self, rows: Sequence[NewMemoryRow], supersessions: Sequence[tuple[int, int]]) -> None:
+        """Insert new hot memories; `supersessions` are (old id, new id) pairs.
+
+        A new fact whose metadata names a subject also supersedes the older
+        current facts about that subject.
+        """
+        with self.db.transaction():
+            self.db.insert(rows)
+            for old, new in supersessions:
+                self.db.supersede([old], new, self._created_at(rows, new))
+            for row in rows:
+                subject = row.metadata.get(FACT_SUBJECT_KEY) if row.kind == "fact" else None
+                if subject is not None:
+                    older = [
+                        i for i in self.db.current_facts(FACT_SUBJECT_KEY, subject) if i < row.id
+                    ]
+                    self.db.supersede(older, row.id, row.created_at)
+        self._add_hot(
+            np.array([row.id for row in rows], dtype=np.int64),
+            np.stack([row.vector for row in rows]),
+        )
+        self.counts[HOT] += len(rows)
+
+    @staticmethod
+    def _created_at(rows: Sequence[NewMemoryRow], memory_id: int) -> float:
+        return next(row.created_at for row in rows if row.id == memory_id)
+
+    # --- reading ---
+
+    def fetch(self, ids: Sequence[int]) -> dict[int, StoredMemory]:
+        return self.db.fetch(ids)
+
+    def memory(self, stored: StoredMemory) -> Memory:
+        """The public form of a stored memory."""
+        importance = scoring.importance(
+            stored.base_importance,
+            stored.repetitions,
+            stored.access_count,
+            stored.pinned,
+            self.config.repetition_boost,
+            self.config.access_boost,
+        )
+        return Memory(
+            id=format_id(stored.id),
+            uid=self.uid,
+            text=stored.text,
+            kind=stored.kind,
+            metadata=stored.metadata,
+            created_at=stored.created_at,
+            last_accessed=stored.last_accessed,
+            access_count=stored.access_count,
+            importance=float(importance),
+            pinned=stored.pinned,
+            tier=TIERS[stored.tier],
+            superseded_at=stored.superseded_at,
+            superseded_by=None if stored.superseded_by is None else format_id(stored.superseded_by),
+            provenance=tuple(format_id(i) for i, _ in stored.provenance),
+            provenance_created_at=tuple(at for _, at in stored.provenance),
+        )
+
+    def recall(self, query: Vector, limit: int, filters: RecallFilter, now: float) -> list[Hit]:
+        """The best `limit` memories for a query vector, across tiers, then accessed.
+
+        Each tier gives its nearest candidates by relevance; SQLite keeps those
+        the filter matches, and the full score re-ranks them. When too few pass
+        and a tier had more to give, SQLite selects everything the filter
+        matches and that is searched exhaustively instead: exact, and cheap
+        because such a filter is selective.
+        """
+        k = limit * CANDIDATE_FACTOR + CANDIDATE_EXTRA
+        nearest, exhausted = self.nearest(query[None, :], k)
+        ranked = self._rank(nearest[0], filters, now)
+        if len(ranked) < limit and not exhausted:
+            ranked = self._rank(self._filtered_candidates(query, k, filters), filters, now)
+        chosen = ranked[:limit]
+        if not chosen:
+            return []
+        accessed = self.access([hit.id for hit in chosen], now)
+        return [
+            Hit(accessed[hit.id], hit.score, hit.relevance, hit.recency, hit.importance)
+            for hit in chosen
+        ]
+
+    def nearest(self, queries: Matrix, k: int) -> tuple[list[dict[int, float]], bool]:
+        """Up to k nearest memories of each tier per query (id to cosine), and whether
+        that was all of them.
+
+        A stale chromadb entry (moved or deleted since) is found again in RAM or
+        not at all (its row is gone); a memory found in RAM keeps its exact cosine.
+        """
+        found: list[dict[int, float]] = [{} for _ in range(len(queries))]
+        exhausted = True
+        for matrix in (self.hot, self.cold):
+            ids, sims = matrix.top(queries, k)
+            for row, (row_ids, row_sims) in enumerate(zip(ids, sims, strict=True)):
+                found[row].update(zip(row_ids.tolist(), row_sims.tolist(), strict=True))
+            exhausted &= len(matrix) <= k
+        synced = self.synced_warm_count()
+        if synced:
+            warm_ids, warm_sims = self.warm.top(queries, k)
+            for row, (row_ids, row_sims) in enumerate(zip(warm_ids, warm_sims, strict=True)):
+                for memory_id, sim in zip(row_ids.tolist(), row_sims.tolist(), strict=True):
+                    found[row].setdefault(memory_id, sim)
+            exhausted &= synced <= k
+        return found, exhausted
+
+    def _filtered_candidates(
+        self, query: Vector, k: int, filters: RecallFilter
+    ) -> dict[int, float]:
+        """The k memories nearest the query among all those the filter matches."""
+        best_ids = np.empty(0, dtype=np.int64)
+        best_sims = np.empty(0, dtype=np.float32)
+        for ids, vectors in self.db.matching_vectors(filters):
+            best_ids = np.concatenate([best_ids, ids])
+            best_sims = np.concatenate([best_sims, vectors @ query])
+            if len(best_sims) > k:
+                keep = np.argpartition(-best_sims, k - 1)[:k]
+                best_ids, best_sims = best_ids[keep], best_sims[keep]
+        return dict(zip(best_ids.tolist(), best_sims.tolist(), strict=True))
+
+    def _rank(
+        self, relevance: dict[int, float], filters: RecallFilter, now: float
+    ) -> list[_Ranked]:
+        """The candidates that the filter matches, best score first."""
+        columns = self.db.scoring(ids=list(relevance), filters=filters)
+        recency, importance = self.components(columns, now)
+        cosines = np.array([relevance[memory_id] for memory_id in columns.ids.tolist()])
+        scores = scoring.blend(cosines, recency, importance, self.config.weights)
+        return [
+            _Ranked(
+                int(columns.ids[i]),
+                float(scores[i]),
+                float(cosines[i]),
+                float(recency[i]),
+                float(importance[i]),
+            )
+            for i in np.argsort(-scores, kind="stable")
+        ]
+
+    # --- changing ---
+
+    def access(self, ids: Sequence[int], now: float) -> dict[int, Memory]:
+        """Record an access to these memories and promote them to hot; returns them after."""
+        with self.db.transaction():
+            self.db.touch(ids, now)
+            moved = self.db.move(ids, HOT)
+        self._apply(moved, HOT)
+        self.enforce_capacity(now)
+        return {i: self.memory(m) for i, m in self.db.fetch(ids).items()}
+
+    def pin(self, memory_id: int, pinned: bool) -> None:
+        with self.db.transaction():
+            self.db.set_pinned(memory_id, pinned)
+
+    def delete(self, ids: Sequence[int]) -> int:
+        """Delete memories everywhere, chromadb included, at once; returns how many."""
+        with self.db.transaction():
+            deleted = self.db.delete(ids)
+        self.forget_in_ram(deleted)
+        self.flush_removals()
+        return len(deleted)
+
+    def forget_in_ram(self, deleted: Sequence[tuple[int, int]]) -> None:
+        """Follow in RAM the deletions of these (id, tier) that SQLite committed."""
+        gone = [memory_id for memory_id, _ in deleted]
+        self.hot.remove(gone)
+        self.cold.remove(gone)
+        for _, tier in deleted:
+            self.counts[tier] -= 1
+
+    def move(self, ids: Sequence[int], tier: int) -> list[Moved]:
+        with self.db.transaction():
+            moved = self.db.move(ids, tier)
+        self._apply(moved, tier)
+        return moved
+
+    def components(
+        self, columns: ScoringColumns, now: float
+    ) -> tuple[scoring.FloatArray, scoring.FloatArray]:
+        """The recency and importance of memories, from their scoring columns."""
+        recency = scoring.recency(now - columns.last_accessed, self.config.half_life_s)
+        importance = scoring.importance(
+            columns.base_importance,
+            columns.repetitions,
+            columns.access_count,
+            columns.pinned,
+            self.config.repetition_boost,
+            self.config.access_boost,
+        )
+        return recency, importance
+
+    def enforce_capacity(self, now: float) -> None:
+        """Demote the lowest-retention memories of a tier over its capacity (see tiering)."""
+        for tier, capacity, margin in (
+            (HOT, self.config.hot_capacity, hot_margin(self.config.hot_capacity)),
+            (WARM, self.config.warm_capacity, warm_margin(self.config.warm_capacity)),
+        ):
+            if self.counts[tier] <= capacity:
+                continue
+            columns = self.db.scoring(tier=tier)
+            retention = scoring.retention(*self.components(columns, now))
+            demoted = columns.ids[overflow(retention, capacity, margin)]
+            self.move(demoted.tolist(), tier + 1)
+
+    def _apply(self, moved: Sequence[Moved], tier: int) -> None:
+        """Follow in RAM the tier moves that SQLite committed."""
+        if not moved:
+            return
+        ids = [m.id for m in moved]
+        if tier == COLD:
+            self.hot.remove(ids)
+            self.cold.add(
+                ids,
+                np.stack([m.codes for m in moved if m.codes is not None]),
+                np.array([m.scale for m in moved], dtype=np.float32),
+            )
+        else:
+            # Hot, or warm and not yet in chromadb: in the hot matrix either way.
+            self.cold.remove(ids)
+            entering = [m for m in moved if m.id not in self.hot]
+            if entering:
+                self.hot.add([m.id for m in entering], np.stack([m.vector for m in entering]))
+        for m in moved:
+            self.counts[m.old_tier] -= 1
+            self.counts[tier] += 1
+
+    # --- chromadb ---
+
+    def synced_warm_count(self) -> int:
+        """Warm memories in chromadb: the warm ones not waiting in the hot matrix."""
+        return self.counts[WARM] - self.unwritten_warm_count()
+
+    def unwritten_warm_count(self) -> int:
+        """Warm memories not yet in chromadb, waiting in the hot matrix."""
+        return len(self.hot) - self.counts[HOT]
+
+    def sync_warm(self) -> None:
+        """Replay the whole outbox: chromadb then holds exactly the warm memories."""
+        self.flush_removals()
+        self.write_warm()
+
+    def write_warm_if_due(self) -> None:
+        if self.unwritten_warm_count() > self.config.max_unwritten_warm:
+            self.write_warm()
+
+    def flush_removals(self) -> None:
+        """Delete from chromadb what left the warm tier."""
+        removals = self.db.pending_removals()
+        if removals:
+            self.warm.delete(removals)
+            with self.db.transaction():
+                self.db.clear_removals(removals)
+
+    def write_warm(self) -> None:
+        """Write the warm memories that chromadb lacks, and drop them from the hot matrix."""
+        ids, vectors = self.db.unsynced_warm()
+        if len(ids):
+            self.warm.upsert(ids.tolist(), vectors)
+            with self.db.transaction():
+                self.db.mark_synced(ids.tolist())
+                self.db.set_state("warm_slots", self.db.state("warm_slots") + len(ids))
+            self.hot.remove(ids.tolist())
+
+    def rebuild_warm_if_sparse(self) -> bool:
+        """Rebuild the chromadb index from SQLite when dead slots dominate it."""
+        live = self.synced_warm_count()
+        dead = self.db.state("warm_slots") - live
+        if dead <= max(live, WARM_REBUILD_MIN_DEAD):
+            return False
+        with self.db.transaction():
+            self.db.mark_all_unsynced()
+            self.db.set_state("warm_slots", 0)
+        self.warm.reset()
+        # The memories wait in SQLite only (not the hot matrix) for the moment
+        # this takes; after a crash here, the next open loads them as unwritten.
+        self.write_warm()
+        return True
+
+    def _reconcile_warm(self) -> None:
+        """Bring chromadb in line with SQLite after whatever happened while closed.
+
+        The outbox covers crashes between a commit and the chromadb write (the
+        unwritten warm memories are in the hot matrix already); a count that
+        still differs (chromadb lost or kept something) costs a comparison of
+        ids, and what chromadb lacks becomes unwritten again.
+        """
+        if self.db.synced_warm_count() == 0 and not self.warm.path.exists():
+            return
+        self.flush_removals()
+        if self.warm.count() == self.db.synced_warm_count():
+            return
+        present = self.warm.all_ids()
+        wanted = self.db.synced_warm_ids()
+        self.warm.delete(sorted(present - wanted))
+        missing = sorted(wanted - present)
+        with self.db.transaction():
+            self.db.mark_unsynced(missing)
+        self._add_hot(*self.db.vectors(missing))
+
+    # --- the files ---
+
+    def bytes_used(self) -> int:
+        return directory_bytes(self.directory)
+
+    def reclaim(self) -> None:
+        self.db.reclaim()
+
+    # --- helpers ---
+
+    def _add_hot(self, ids: np.ndarray, vectors: Matrix) -> None:
+        if len(ids):
+            self._check_dim(vectors.shape[1])
+            self.hot.add(ids.tolist(), vectors)
+
+    def _check_dim(self, dim: int) -> None:
+        if dim != self.hot.dim:
+            raise RuntimeError(
+                f"{self.directory}: stored vectors have {dim} dimensions, the embedder "
+                f"{self.hot.dim}; the memories of another model need re-embedding"
+            )
+
+
+def directory_bytes(directory: Path) -> int:
+    """The bytes of the files under a directory: what its user's memories take on disk."""
+    try:
+        return sum(entry.stat().st_size for entry in directory.rglob("*") if entry.is_file())
+    except FileNotFoundError:
+        return 0

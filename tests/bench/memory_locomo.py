@@ -1,0 +1,226 @@
+"""LoCoMo recall@10: does the memory store find the turns that answer a question?
+
+Each of LoCoMo's conversations is one user's (a uid of its own). Every turn
+is remembered as a `conversation` memory at its session's date (the store's
+clock is simulated: each turn 30 s after the one before, from the session's
+date). Then, for each question, the store recalls its top 10 and it is a hit
+when an evidence turn is among them; a survivor of consolidation's merging
+also stands for the turns merged into it (its provenance).
+
+- baseline: plain cosine over the same embeddings of the same turns (no
+  scoring, no tiers, nothing forgotten), top 10 per conversation;
+- noos: the store as the service runs it: consolidating before each session
+  starts and once before the questions, as its periodic job would have by
+  then, so what decayed below the prune threshold over the months a LoCoMo
+  conversation spans is forgotten;
+- noos, never consolidated: the store's scoring alone (relevance, recency,
+  importance; recalls promote what they return), to tell which part of the
+  store moves the figure;
+- noos, relevance only: never consolidated and scoring by cosine alone, a
+  check of this harness: it must match the baseline (the turns of one
+  conversation all fit the hot tier, searched exactly).
+
+Questions are asked one hour after a conversation's last turn, in the
+dataset's order; each recall counts as an access, as it would for a user.
+Category 5 (adversarial: the answer is not in the conversation) is reported
+apart and left out of the overall figure, as published tables do.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from noosd.memory import MemoryConfig, MemoryStore, ScoreWeights
+from tests.bench.support import locomo
+from tests.bench.support.embedding import CachingEmbedder, Vectors, cached_embedder
+from tests.bench.support.tables import print_table, verdict
+
+LIMIT = 10
+UID_BASE = 70_000
+ASKED_AFTER_S = 3600.0
+TEMPORAL = 2
+
+T = TypeVar("T")
+
+
+@dataclass
+class Tally:
+    """Hits per category."""
+
+    hits: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    asked: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, category: int, hit: bool) -> None:
+        self.asked[category] += 1
+        self.hits[category] += hit
+
+    def rate(self, categories: Sequence[int]) -> float:
+        asked = sum(self.asked[c] for c in categories)
+        return sum(self.hits[c] for c in categories) / asked if asked else float("nan")
+
+
+@dataclass
+class StoreRun:
+    tally: Tally = field(default_factory=Tally)
+    forgotten: int = 0
+    merged: int = 0
+
+
+def cosine_baseline(conversations: list[locomo.Conversation], embedder: CachingEmbedder) -> Tally:
+    tally = Tally()
+    for conversation in conversations:
+        turns: Vectors = embedder.embed([turn.text for turn in conversation.turns])
+        questions = embedder.embed([question.text for question in conversation.questions])
+        top = np.argsort(-(questions @ turns.T), axis=1)[:, :LIMIT]
+        for question, rows in zip(conversation.questions, top, strict=True):
+            found = {conversation.turns[row].dia_id for row in rows}
+            tally.add(question.category, bool(found & question.evidence))
+    return tally
+
+
+def store_run(
+    conversations: list[locomo.Conversation],
+    embedder: CachingEmbedder,
+    consolidating: bool,
+    config: MemoryConfig | None = None,
+) -> StoreRun:
+    run = StoreRun()
+    clock = [0.0]
+    with tempfile.TemporaryDirectory(prefix="noos-locomo-") as state:
+        store = MemoryStore(Path(state), embedder, config, clock=lambda: clock[0])
+
+        def consolidate() -> None:
+            report = store.consolidate()
+            run.forgotten += report.pruned
+            run.merged += report.merged
+
+        for n, conversation in enumerate(conversations):
+            uid = UID_BASE + n
+            dia_of: dict[str, str] = {}
+            session = None
+            for turn in conversation.turns:
+                this_session = turn.dia_id.split(":")[0]
+                clock[0] = turn.said_at
+                if consolidating and this_session != session:
+                    consolidate()  # the periodic job, run before the session starts
+                session = this_session
+                metadata = {"dia_id": turn.dia_id, "speaker": turn.speaker}
+                memory = store.remember(uid, turn.text, "conversation", metadata)
+                dia_of[memory.id] = turn.dia_id
+            clock[0] = conversation.turns[-1].said_at + ASKED_AFTER_S
+            if consolidating:
+                consolidate()
+            for question in conversation.questions:
+                found: set[str] = set()
+                for hit in store.recall(uid, question.text, LIMIT):
+                    for memory_id in (hit.memory.id, *hit.memory.provenance):
+                        found.add(dia_of.get(memory_id, ""))
+                run.tally.add(question.category, bool(found & question.evidence))
+        store.close()
+    return run
+
+
+def timed(label: str, work: Callable[[], T]) -> T:
+    start = time.monotonic()
+    result = work()
+    print(f"  {label}: {time.monotonic() - start:.0f} s", flush=True)
+    return result
+
+
+def main() -> None:
+    print(f"Data: {locomo.ATTRIBUTION}")
+    conversations = locomo.load()
+    embedder = cached_embedder("locomo")
+    texts = [t.text for c in conversations for t in c.turns]
+    texts += [q.text for c in conversations for q in c.questions]
+    timed(f"embedding {len(texts):,} turns and questions", lambda: embedder.embed(texts))
+    embedder.save()
+
+    cosine = cosine_baseline(conversations, embedder)
+    served = timed("noos store", lambda: store_run(conversations, embedder, consolidating=True))
+    raw = timed(
+        "noos store, never consolidated",
+        lambda: store_run(conversations, embedder, consolidating=False),
+    )
+    relevance_only = MemoryConfig(weights=ScoreWeights(relevance=1.0, recency=0.0, importance=0.0))
+    check = timed(
+        "noos store, relevance only",
+        lambda: store_run(conversations, embedder, consolidating=False, config=relevance_only),
+    )
+
+    turns = sum(len(c.turns) for c in conversations)
+    dropped = sum(c.questions_without_evidence for c in conversations)
+    answerable = [c for c in locomo.CATEGORIES if c != locomo.ADVERSARIAL]
+    rows = []
+    for category, name in sorted(locomo.CATEGORIES.items(), key=lambda item: item[0] == 5):
+        rows.append(
+            (
+                f"{name} ({category})",
+                cosine.asked[category],
+                f"{cosine.rate([category]):.3f}",
+                f"{served.tally.rate([category]):.3f}",
+                f"{served.tally.rate([category]) - cosine.rate([category]):+.3f}",
+                f"{raw.tally.rate([category]):.3f}",
+                f"{check.tally.rate([category]):.3f}",
+            )
+        )
+    rows.insert(
+        len(answerable),
+        (
+            "overall (1-4)",
+            sum(cosine.asked[c] for c in answerable),
+            f"{cosine.rate(answerable):.3f}",
+            f"{served.tally.rate(answerable):.3f}",
+            f"{served.tally.rate(answerable) - cosine.rate(answerable):+.3f}",
+            f"{raw.tally.rate(answerable):.3f}",
+            f"{check.tally.rate(answerable):.3f}",
+        ),
+    )
+    print_table(
+        f"LoCoMo recall@{LIMIT}: {len(conversations)} conversations, {turns:,} turns "
+        f"({dropped} questions without a valid evidence id left out)",
+        (
+            "category",
+            "questions",
+            "cosine",
+            "noos",
+            "noos-cosine",
+            "noos, no consolidation",
+            "noos, relevance only",
+        ),
+        rows,
+    )
+    print(
+        f"noos consolidation forgot {served.forgotten:,} of {turns:,} turns before they were "
+        f"asked about and merged {served.merged:,} near-duplicates"
+    )
+    overall = served.tally.rate(answerable) >= cosine.rate(answerable)
+    temporal = served.tally.rate([TEMPORAL]) > cosine.rate([TEMPORAL])
+    print_table(
+        "",
+        ("goal", "measured", "verdict"),
+        [
+            (
+                "overall (1-4) >= cosine",
+                f"{served.tally.rate(answerable):.3f} vs {cosine.rate(answerable):.3f}",
+                verdict(overall),
+            ),
+            (
+                "temporal (2) > cosine",
+                f"{served.tally.rate([TEMPORAL]):.3f} vs {cosine.rate([TEMPORAL]):.3f}",
+                verdict(temporal),
+            ),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()

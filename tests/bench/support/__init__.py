@@ -1,0 +1,1 @@
+"""Helpers shared by the memory benchmarks: model, cache, corpora, tables."""

@@ -1,0 +1,101 @@
+"""Where the memory benchmarks find the model and keep what they cache.
+
+The machine has 2 shared cores: torch gets one thread, in this process and in
+the noosd it starts, so a baseline and the service embed at the same speed
+and the bus, dbus-daemon and the client keep the other core.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]
+CACHE_ROOT = REPO / "build" / "bench-cache"
+EMBEDDING_MODEL = "all-minilm-l6-v2"
+TORCH_THREADS = 1
+# Set before torch is imported, by whoever imports this module first.
+QUIET_ENVIRONMENT = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+    "OMP_NUM_THREADS": str(TORCH_THREADS),
+}
+os.environ.update(QUIET_ENVIRONMENT)
+
+
+def limit_torch_threads() -> None:
+    import torch
+
+    torch.set_num_threads(TORCH_THREADS)
+
+
+@functools.cache
+def models_tree() -> Path:
+    """The models tree the image ships, staged once and cached outside the repo."""
+    tree = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "stage-models.py")],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return Path(tree)
+
+
+def embedding_model_dir() -> Path:
+    return models_tree() / EMBEDDING_MODEL
+
+
+def source_digest(paths: Iterable[Path]) -> str:
+    """A short digest of files' contents: a cache of what they wrote goes stale with them."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+# The D-Bus facade writes no state: changing it keeps a populated state valid.
+FACADE = frozenset({"interface.py", "service.py", "runner.py"})
+
+
+def store_digest() -> str:
+    """The memory store's code: its on-disk state is only reusable by the same code."""
+    core = (REPO / "services/src/noosd/memory").glob("*.py")
+    return source_digest(path for path in core if path.name not in FACADE)
+
+
+class CachedDirectory:
+    """A directory under build/bench-cache/ that counts only once it is complete.
+
+    A run killed half-way leaves no marker, so the next one starts over rather
+    than trusting a half-populated state.
+    """
+
+    MARKER = ".complete"
+
+    def __init__(self, name: str) -> None:
+        self.path = CACHE_ROOT / name
+
+    @property
+    def complete(self) -> bool:
+        return (self.path / self.MARKER).exists()
+
+    def start(self) -> Path:
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.path.mkdir(parents=True)
+        return self.path
+
+    def finish(self) -> None:
+        (self.path / self.MARKER).touch()
+
+
+def directory_bytes(path: Path) -> int:
+    return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())

@@ -1,0 +1,79 @@
+"""org.noos.Memory1 in the booted image: as a user would use it, through busctl."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from noos_qemu import Machine
+
+from .conftest import measure
+
+pytestmark = pytest.mark.e2e
+
+# Under TCG the first call waits for the store to open (torch, chromadb, model).
+BUSCTL = (
+    "busctl --timeout=900 --json=short call org.noos.Memory1 /org/noos/Memory1 org.noos.Memory1"
+)
+FACT = "the spare key for the shed hangs behind the calendar"
+
+
+def as_user(command: str) -> str:
+    return f"runuser -u user -- {command}"
+
+
+def remember(machine: Machine, text: str, user: bool = True) -> str:
+    command = f"{BUSCTL} Remember 'ssa{{sv}}a{{sv}}' '{text}' note 0 0"
+    reply = json.loads(machine.succeed(as_user(command) if user else command, timeout=900))
+    return str(reply["data"][0])
+
+
+def recall_ids(machine: Machine, query: str, user: bool = True) -> list[str]:
+    command = f"{BUSCTL} Recall 'sua{{sv}}' '{query}' 10 0"
+    reply = json.loads(machine.succeed(as_user(command) if user else command, timeout=900))
+    return [hit[1] for hit in reply["data"][0]]
+
+
+def test_a_user_remembers_and_recalls_over_busctl(machine: Machine) -> None:
+    started = time.monotonic()
+    memory_id = remember(machine, FACT)
+    measure("memory: first Remember, incl. opening the store (s)", time.monotonic() - started)
+    machine.wait_for_unit("noosd@memory.service", timeout=60)
+    started = time.monotonic()
+    assert recall_ids(machine, "where is the key for the shed?")[0] == memory_id
+    measure("memory: Recall over busctl, warm (s)", time.monotonic() - started)
+    # Root, acting normally, neither sees nor reaches the user's memory.
+    assert memory_id not in recall_ids(machine, "where is the key for the shed?", user=False)
+    denied = machine.fail(f"{BUSCTL} Get 'sa{{sv}}' {memory_id} 0")
+    assert "org.noos.Error.NotFound" in denied or "not found" in denied.lower()
+
+
+def test_memories_survive_kill_9_of_the_service(machine: Machine) -> None:
+    memory_id = remember(machine, "the printer on the second floor needs A4 paper")
+    machine.succeed("systemctl kill --signal=KILL noosd@memory.service")
+    machine.wait_until_succeeds(
+        "systemctl show -p NRestarts --value noosd@memory.service | grep -qv '^0$'", timeout=300
+    )
+    got = json.loads(
+        machine.succeed(as_user(f"{BUSCTL} Get 'sa{{sv}}' {memory_id} 0"), timeout=900)
+    )
+    assert got["data"][0][1] == "the printer on the second floor needs A4 paper"
+
+
+def test_the_noos_cli_remembers_and_recalls(machine: Machine) -> None:
+    machine.succeed(as_user("noos memory remember --kind note 'the dentist is on Thursday at 9'"))
+    out = machine.succeed(as_user("noos memory recall 'when is the dentist?'"), timeout=900)
+    assert "the dentist is on Thursday at 9" in out.splitlines()[0]
+    assert "hot_count" in machine.succeed(as_user("noos memory stats"))
+
+
+def test_the_memory_unit_is_hardened_with_its_own_state(machine: Machine) -> None:
+    shown = machine.succeed(
+        "systemctl show noosd@memory.service -p User -p StateDirectory -p ProtectSystem"
+    )
+    assert "User=noos-memory" in shown
+    assert "StateDirectory=noos/memory" in shown
+    assert machine.succeed("stat -c '%U %a' /var/lib/noos/memory").strip() == "noos-memory 700"
+    assert "org.noos.Memory1.xml" in machine.succeed("ls /usr/share/dbus-1/interfaces/")

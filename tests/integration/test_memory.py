@@ -1,0 +1,242 @@
+"""org.noos.Memory1 on a private dbus-daemon, with the real model, chromadb and SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from dbus_fast import Message, MessageType, Variant
+
+from noos import InvalidArgument, Memory, MemoryFilter, NotFound
+from noos.bus import Connection
+from tests.fixtures import memory_as
+from tests.fixtures.noosd_process import NoosdProcess
+from tests.fixtures.private_bus import PrivateBus
+
+NOBODY = 65534
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def shipped_models() -> Path:
+    """The models tree the image ships (staged once, cached outside the repo)."""
+    tree = subprocess.run(
+        [sys.executable, str(REPO / "tools/stage-models.py")],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return Path(tree)
+
+
+def start_memory(bus_address: str, state_dir: Path, models: Path) -> NoosdProcess:
+    return NoosdProcess(
+        "memory",
+        "--bus",
+        bus_address,
+        env={
+            "NOOS_MEMORY_STATE_DIR": str(state_dir),
+            "NOOS_MODELS_DIR": str(models),
+            "HF_HUB_OFFLINE": "1",
+            "ANONYMIZED_TELEMETRY": "False",
+        },
+    ).wait_ready()
+
+
+@pytest.fixture(scope="module")
+def memory_service(
+    bus_address: str, tmp_path_factory: pytest.TempPathFactory, shipped_models: Path
+) -> Iterator[NoosdProcess]:
+    state = tmp_path_factory.mktemp("memory-state")
+    process = start_memory(bus_address, state, shipped_models)
+    yield process
+    assert process.terminate() == 0, process.stderr
+
+
+@pytest_asyncio.fixture
+async def memory(memory_service: NoosdProcess, connection: Connection) -> AsyncIterator[Memory]:
+    yield Memory(connection)
+
+
+async def test_remember_then_recall_finds_it_first(memory: Memory) -> None:
+    backup = await memory.remember(
+        "the backup job runs rsync to the NAS every night at 2am",
+        kind="note",
+        metadata={"project": "homelab"},
+    )
+    await memory.remember("I like my coffee black", kind="conversation")
+    await memory.remember(
+        "git push failed: remote rejected, fixed with git pull --rebase", kind="command"
+    )
+    hits = await memory.recall("when do the backups run?", limit=3)
+    assert hits[0].memory.id == backup
+    assert hits[0].memory.metadata == {"project": "homelab"}
+    assert hits[0].score > hits[-1].score
+    record = await memory.get(backup)
+    assert record.text.startswith("the backup job")
+    assert record.details["access_count"] >= 1  # recalled, so refreshed
+    only_commands = await memory.recall(
+        "backups", limit=5, filters=MemoryFilter(kinds=("command",))
+    )
+    assert [hit.memory.kind for hit in only_commands] == ["command"]
+
+
+async def test_the_remembered_signal_reaches_the_caller(
+    memory_service: NoosdProcess, bus_address: str
+) -> None:
+    async with await Connection.open(bus_address) as connection:
+        signals: list[Message] = []
+        connection.bus.add_message_handler(
+            lambda message: (
+                signals.append(message)
+                if message.message_type is MessageType.SIGNAL and message.member == "Remembered"
+                else None
+            )
+        )
+        memory_id = await Memory(connection).remember("a signal test", kind="note")
+        for _ in range(50):
+            if signals:
+                break
+            await asyncio.sleep(0.05)
+        assert [message.body for message in signals] == [[memory_id, "note"]]
+
+
+async def test_pin_forget_and_stats(memory: Memory) -> None:
+    memory_id = await memory.remember("the wifi password is in the drawer", kind="note")
+    await memory.pin(memory_id)
+    assert (await memory.get(memory_id)).details["pinned"] is True
+    await memory.unpin(memory_id)
+    assert (await memory.get(memory_id)).details["pinned"] is False
+    before = await memory.stats()
+    assert sum(before[f"{tier}_count"] for tier in ("hot", "warm", "cold")) >= 1
+    assert before["bytes_used"] > 0
+    # The properties are the caller's own view too.
+    for tier in ("hot", "warm", "cold"):
+        assert (
+            await memory.connection.get_property(
+                Memory.bus_name, Memory.object_path, Memory.interface, f"{tier.title()}Count"
+            )
+            == before[f"{tier}_count"]
+        )
+    assert await memory.forget([memory_id]) == 1
+    with pytest.raises(NotFound):
+        await memory.get(memory_id)
+    marker = await memory.remember("throwaway", kind="note", metadata={"batch": "x1"})
+    assert await memory.forget_where(MemoryFilter(metadata={"batch": "x1"})) == 1
+    with pytest.raises(NotFound):
+        await memory.get(marker)
+
+
+async def test_two_users_never_see_each_other(memory: Memory, bus_address: str) -> None:
+    root_memory = await memory.remember("root's own note about the vault", kind="note")
+    other_user = await asyncio.create_subprocess_exec(
+        sys.executable,
+        memory_as.__file__,
+        str(NOBODY),
+        bus_address,
+        root_memory,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    stdout, _ = await asyncio.wait_for(other_user.communicate(), timeout=120)
+    assert other_user.returncode == 0
+    nobody = json.loads(stdout)
+    assert nobody["recalled"] == [nobody["secret"]]  # only their own
+    assert nobody["stats"]["hot_count"] + nobody["stats"]["warm_count"] == 1
+    assert nobody["sees_root"] == "NotFound"
+    assert nobody["acts_for_root"] == "PermissionDenied"
+    # Root, acting normally, does not see nobody's secret either...
+    mine = [hit.memory.id for hit in await memory.recall("vault code secret", limit=50)]
+    assert nobody["secret"] not in mine
+    with pytest.raises(NotFound):
+        await memory.get(nobody["secret"])
+    with pytest.raises(NotFound):
+        await memory.forget([nobody["secret"]])
+    # ...only through the explicit, logged for_uid.
+    assert (await memory.get(nobody["secret"], for_uid=NOBODY)).text.endswith("4711")
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda m: m.remember(""), InvalidArgument),
+        (lambda m: m.remember("   "), InvalidArgument),
+        (lambda m: m.remember("x" * 1_000_000), InvalidArgument),
+        (lambda m: m.remember("text", kind="telepathy"), InvalidArgument),
+        (lambda m: m.remember("text", importance=7.0), InvalidArgument),
+        (lambda m: m.recall("query", limit=0), InvalidArgument),
+        (lambda m: m.recall("query", limit=10**9), InvalidArgument),
+        (
+            lambda m: m.recall("query", filters=MemoryFilter(since=20.0, until=10.0)),
+            InvalidArgument,
+        ),
+        (lambda m: m.recall("query", filters=MemoryFilter(kinds=("telepathy",))), InvalidArgument),
+        (lambda m: m.get("no-such-id"), NotFound),
+        (lambda m: m.forget(["no-such-id"]), NotFound),
+        (lambda m: m.pin("no-such-id"), NotFound),
+    ],
+)
+async def test_bad_input_is_refused_and_the_service_stays_up(
+    memory: Memory, call: object, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        await call(memory)  # type: ignore[operator]
+    assert await memory.remember("still here", kind="note")
+
+
+async def test_bad_metadata_and_options_are_invalid_arguments(connection: Connection) -> None:
+    path = "/org/noos/Memory1"
+    for metadata, options in (
+        ({"tags": Variant("as", ["a", "b"])}, {}),
+        ({}, {"importance": Variant("s", "high")}),
+        ({}, {"no_such_option": Variant("b", True)}),
+    ):
+        with pytest.raises(InvalidArgument):
+            await connection.call(
+                "org.noos.Memory1",
+                path,
+                "org.noos.Memory1",
+                "Remember",
+                "ssa{sv}a{sv}",
+                ["text", "note", metadata, options],
+            )
+
+
+def test_nothing_acknowledged_is_lost_to_kill_9(tmp_path: Path, shipped_models: Path) -> None:
+    # A bus of its own: the module's service owns org.noos.Memory1 on the shared one.
+    bus = PrivateBus()
+    bus_address = bus.address
+    service = start_memory(bus_address, tmp_path, shipped_models)
+
+    async def remember_many() -> list[str]:
+        async with await Memory.connect(bus_address) as memory:
+            return [
+                await memory.remember(f"durable fact number {n}", kind="fact") for n in range(20)
+            ]
+
+    ids = asyncio.run(remember_many())
+    os.kill(service.process.pid, signal.SIGKILL)  # the moment the last reply is in
+    assert service.finish() == -signal.SIGKILL
+
+    restarted = start_memory(bus_address, tmp_path, shipped_models)
+    try:
+
+        async def read_back() -> tuple[list[str], str]:
+            async with await Memory.connect(bus_address) as memory:
+                texts = [(await memory.get(memory_id)).text for memory_id in ids]
+                top = (await memory.recall("durable fact number 19", limit=1))[0].memory.id
+                return texts, top
+
+        texts, top = asyncio.run(read_back())
+        assert texts == [f"durable fact number {n}" for n in range(20)]
+        assert top == ids[19]
+    finally:
+        assert restarted.terminate() == 0, restarted.stderr
+        bus.stop()
