@@ -186,7 +186,7 @@ async def measure(
     embedder = shipped_embedder()
     timed = TimedEmbedder(shipped_embedder())
     collection = chroma_client(chroma).get_collection(COLLECTION)
-    samples = {name: Samples() for name in ("baseline", "embedding", "store", "dbus")}
+    samples = {name: Samples() for name in ("baseline", "embedding", "store", "store_rest", "dbus")}
     bus = PrivateBus()
     with scratch_copy(state) as service_state, scratch_copy(state) as local_state:
         service = NoosdProcess(
@@ -216,7 +216,7 @@ async def measure(
 
                 started = time.perf_counter()
                 vector = embedder.embed([query])
-                embedded = time.perf_counter()
+                embedding = time.perf_counter() - started
                 collection.query(query_embeddings=vector, n_results=LIMIT, include=["distances"])
                 baseline = time.perf_counter() - started
 
@@ -226,8 +226,9 @@ async def measure(
                 if counted:
                     samples["dbus"].seconds.append(dbus)
                     samples["baseline"].seconds.append(baseline)
-                    samples["embedding"].seconds.append(embedded - started)
+                    samples["embedding"].seconds.append(embedding)
                     samples["store"].seconds.append(local)
+                    samples["store_rest"].seconds.append(local - timed.durations[-1])
             await memory.close()
         finally:
             store.close()
@@ -252,6 +253,7 @@ def main() -> None:
         ("baseline", "baseline: chromadb in-process"),
         ("embedding", "  of which the query's embedding"),
         ("store", "noos store in-process"),
+        ("store_rest", "  of which not the embedding"),
         ("dbus", "noos Recall over D-Bus (SDK)"),
     ):
         s = samples[name]

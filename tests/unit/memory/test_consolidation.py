@@ -30,6 +30,7 @@ def test_near_duplicates_merge_into_the_oldest_keeping_their_provenance(
     assert report.merged == 2
     survivor = store.get(USER, first.id)
     assert survivor.provenance == (second.id, third.id)
+    assert survivor.repetitions == 2
     assert survivor.provenance_created_at == (second.created_at, third.created_at)
     assert survivor.metadata == {"cwd": "/srv"}
     # Repetition raised its importance above a lone command's.
@@ -38,6 +39,19 @@ def test_near_duplicates_merge_into_the_oldest_keeping_their_provenance(
         with pytest.raises(NotFound):
             store.get(USER, merged.id)
     assert sum(store.stats(USER).counts.values()) == 2
+
+
+def test_a_memory_repeated_many_times_keeps_the_latest_hundred_in_its_provenance(
+    store: MemoryStore,
+) -> None:
+    repeats = store.remember_many(USER, [NewMemory("git status", "command")] * 150)
+
+    assert store.consolidate().merged == 149
+
+    survivor = store.get(USER, repeats[0].id)
+    assert survivor.repetitions == 149
+    assert survivor.provenance == tuple(memory.id for memory in repeats[-100:])
+    assert survivor.importance > 0.99
 
 
 def test_duplicates_of_different_kinds_are_not_merged(store: MemoryStore) -> None:

@@ -28,7 +28,7 @@ from noosd.memory.model import ConsolidationReport
 from noosd.memory.tiering import COLD, HOT, WARM, consolidated_tiers
 from noosd.memory.user import UserMemories
 
-# Neighbours of each new memory examined per tier for duplicates.
+# Neighbours of each new text examined in chromadb for duplicates (in RAM, all).
 DUPLICATE_NEIGHBOURS = 8
 # New memories compared at a time.
 DUPLICATE_BLOCK = 1024
@@ -85,13 +85,9 @@ def merge_duplicates(user: UserMemories) -> int:
     near: list[tuple[int, int]] = []
     for start in range(0, len(representatives), DUPLICATE_BLOCK):
         ids, vectors = db.vectors(representatives[start : start + DUPLICATE_BLOCK])
-        nearest, _ = user.nearest(vectors, DUPLICATE_NEIGHBOURS)
-        for memory_id, neighbours in zip(ids.tolist(), nearest, strict=True):
-            near.extend(
-                (memory_id, other)
-                for other, sim in neighbours.items()
-                if other != memory_id and sim >= user.config.duplicate_similarity
-            )
+        similar = user.similar(vectors, user.config.duplicate_similarity, DUPLICATE_NEIGHBOURS)
+        for memory_id, neighbours in zip(ids.tolist(), similar, strict=True):
+            near.extend((memory_id, other) for other in neighbours if other != memory_id)
     stored = db.fetch(sorted(exact | {i for link in near for i in link}))
     for a, b in near:
         first, second = stored.get(a), stored.get(b)

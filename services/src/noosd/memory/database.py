@@ -4,7 +4,8 @@ Everything about a memory is here (text, metadata, times, importance, pin,
 tier, provenance, supersession, and its vector as float16, or int8 with a scale
 when cold), so the hot matrix and the chromadb index can always be rebuilt from
 it. The database runs in WAL mode with synchronous=FULL: a transaction that
-committed survives kill -9 and power loss. auto_vacuum=INCREMENTAL lets
+committed survives kill -9 and power loss (the bookkeeping of reads only kill
+-9: see `relaxed`). auto_vacuum=INCREMENTAL lets
 consolidation hand freed pages back to the file system.
 
 Two tables keep chromadb in step (an outbox): a warm memory with
@@ -69,12 +70,13 @@ CREATE TABLE memories (
     superseded_at REAL,
     superseded_by INTEGER,
     repetitions INTEGER NOT NULL,     -- near-duplicates merged in
-    provenance TEXT                   -- JSON [[id, created_at], ...] of those, or NULL
+    provenance BLOB                   -- the latest of those: _PROVENANCE records, or NULL
 );
 CREATE INDEX memories_by_tier ON memories (tier, warm_synced);
 CREATE INDEX memories_by_kind ON memories (kind, created_at);
 CREATE INDEX memories_by_time ON memories (created_at);
-CREATE INDEX memories_by_text ON memories (text_hash);
+-- Covers the search for repetitions: no row is read.
+CREATE INDEX memories_by_text ON memories (text_hash, superseded_at);
 CREATE INDEX memories_by_successor ON memories (superseded_by) WHERE superseded_by IS NOT NULL;
 CREATE TABLE metadata_index (
     key TEXT NOT NULL,
@@ -95,6 +97,12 @@ _MEMORY_COLUMNS = (
 _CHUNK = 4096
 # Rows decoded at a time when scanning vectors.
 _SCAN_ROWS = 8192
+# A memory's provenance lists the latest merged memories, up to this many (its
+# repetitions count them all): a command repeated a hundred thousand times
+# would otherwise carry them all into every recall that returns it.
+MAX_PROVENANCE = 100
+# One provenance entry: a merged memory's id and when it was remembered.
+_PROVENANCE = np.dtype([("id", "<i8"), ("created_at", "<f8")])
 # The WAL is truncated back to this after a checkpoint.
 _WAL_LIMIT_BYTES = 4 * 1024 * 1024
 
@@ -196,6 +204,21 @@ class MemoryDatabase:
             raise
         self._db.execute("COMMIT")
 
+    @contextmanager
+    def relaxed(self) -> Iterator[None]:
+        """Transactions inside need not survive a power loss, only a crash.
+
+        For the bookkeeping of reads (access times and counts, promotions):
+        losing it to a power cut costs nothing, while an fsync per recall costs
+        milliseconds. Their WAL frames reach the disk with the next durable
+        commit or checkpoint; a crash of the process alone loses nothing.
+        """
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        try:
+            yield
+        finally:
+            self._db.execute("PRAGMA synchronous = FULL")
+
     # --- state ---
 
     def state(self, key: str, default: int = 0) -> int:
@@ -266,13 +289,18 @@ class MemoryDatabase:
             never_pruned=table[:, 7].astype(bool),
         )
 
-    def tier_vectors(self, tier: int, synced: bool | None = None) -> tuple[IdArray, Matrix]:
-        """The ids and float32 vectors of a tier's memories (warm: only synced or not)."""
+    def tier_vectors(
+        self, tier: int, synced: bool | None = None, limit: int = -1
+    ) -> tuple[IdArray, Matrix]:
+        """The ids and float32 vectors of a tier's memories (warm: only synced or not),
+        oldest first, at most `limit` (-1: all)."""
         query = "SELECT id, vector, vector_scale FROM memories WHERE tier = ?"
         params: list[int] = [tier]
         if synced is not None:
             query += " AND warm_synced = ?"
             params.append(int(synced))
+        query += " ORDER BY id LIMIT ?"
+        params.append(limit)
         return _decode_vectors(self._db.execute(query, params).fetchall())
 
     def cold_codes(self) -> tuple[IdArray, npt.NDArray[np.int8], npt.NDArray[np.float32]]:
@@ -410,7 +438,8 @@ class MemoryDatabase:
         row = self._db.execute(
             "SELECT repetitions, provenance FROM memories WHERE id = ?", (survivor,)
         ).fetchone()
-        provenance = [tuple(entry) for entry in json.loads(row[1] or "[]")]
+        repetitions = int(row[0]) + sum(1 + memory.repetitions for memory in merged)
+        provenance = list(_unpack_provenance(row[1]))
         for memory in merged:
             provenance.append((memory.id, memory.created_at))
             provenance.extend(memory.provenance)
@@ -419,8 +448,8 @@ class MemoryDatabase:
             "UPDATE memories SET repetitions = ?, provenance = ?, last_accessed = ?, "
             "access_count = ?, pinned = ? WHERE id = ?",
             (
-                len(provenance),
-                json.dumps(provenance, separators=(",", ":")),
+                repetitions,
+                np.array(provenance[-MAX_PROVENANCE:], dtype=_PROVENANCE).tobytes(),
                 last_accessed,
                 access_count,
                 int(pinned),
@@ -517,8 +546,8 @@ class MemoryDatabase:
 
     # --- the chromadb outbox ---
 
-    def unsynced_warm(self) -> tuple[IdArray, Matrix]:
-        return self.tier_vectors(WARM, synced=False)
+    def unsynced_warm(self, limit: int = -1) -> tuple[IdArray, Matrix]:
+        return self.tier_vectors(WARM, synced=False, limit=limit)
 
     def mark_synced(self, ids: Sequence[int]) -> None:
         for chunk in _chunks(ids):
@@ -649,10 +678,15 @@ def _decode(row: tuple[Any, ...]) -> StoredMemory:
         superseded_at=None if superseded_at is None else float(superseded_at),
         superseded_by=None if superseded_by is None else int(superseded_by),
         repetitions=int(repetitions),
-        provenance=tuple(
-            (int(entry[0]), float(entry[1])) for entry in json.loads(provenance or "[]")
-        ),
+        provenance=_unpack_provenance(provenance),
     )
+
+
+def _unpack_provenance(blob: bytes | None) -> tuple[tuple[int, float], ...]:
+    if not blob:
+        return ()
+    entries = np.frombuffer(blob, dtype=_PROVENANCE)
+    return tuple(zip(entries["id"].tolist(), entries["created_at"].tolist(), strict=True))
 
 
 def _decode_vectors(rows: Sequence[tuple[Any, ...]]) -> tuple[IdArray, Matrix]:

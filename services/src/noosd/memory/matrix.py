@@ -116,6 +116,27 @@ class VectorMatrix:
         order = np.argsort(-best_sims, axis=1, kind="stable")
         return np.take_along_axis(best_ids, order, 1), np.take_along_axis(best_sims, order, 1)
 
+    def within(self, queries: Matrix, min_sim: float) -> tuple[IdArray, IdArray, Matrix]:
+        """Every (query position, id, cosine) with a cosine of at least min_sim.
+
+        Cheaper than `top` when few rows qualify: no partial sort, one compare.
+        """
+        positions, ids, sims = [], [], []
+        for start in range(0, self._count, BLOCK_ROWS):
+            stop = min(start + BLOCK_ROWS, self._count)
+            block = queries @ self._block(start, stop).T
+            rows, columns = np.nonzero(block >= min_sim)
+            positions.append(rows)
+            ids.append(self._ids[start:stop][columns])
+            sims.append(block[rows, columns])
+        if not positions:
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
+        return (
+            np.concatenate(positions).astype(np.int64),
+            np.concatenate(ids),
+            np.concatenate(sims),
+        )
+
     def _block(self, start: int, stop: int) -> Matrix:
         if not self.quantized:
             return np.asarray(self._vectors[start:stop], dtype=np.float32)

@@ -22,9 +22,10 @@ class Memory:
     """One remembered thing, as stored now.
 
     `importance` is the effective importance in [0, 1] (the hint or the kind's
-    default, raised by repetition and access; 1 when pinned). `provenance` lists
-    the ids of the near-duplicates merged into this memory, oldest first, and
-    `provenance_created_at` when each of them was remembered.
+    default, raised by repetition and access; 1 when pinned). `repetitions`
+    counts the near-duplicates merged into this memory; `provenance` lists the
+    ids of the latest of them (up to 100), oldest first, and
+    `provenance_created_at` when each of those was remembered.
     """
 
     id: str
@@ -42,6 +43,7 @@ class Memory:
     superseded_by: str | None
     provenance: tuple[str, ...]
     provenance_created_at: tuple[float, ...]
+    repetitions: int
 
 
 @dataclass(frozen=True)

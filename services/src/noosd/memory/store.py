@@ -141,7 +141,7 @@ class MemoryStore:
         ]
         user.add(rows, [(old, rows[i].id) for i, old in successors.items()])
         user.enforce_capacity(now)
-        user.write_warm_if_due()
+        user.write_warm_if_due(added=len(rows))
         self._publish(user)
         stored = user.fetch([row.id for row in rows])
         return [user.memory(stored[row.id]) for row in rows]

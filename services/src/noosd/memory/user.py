@@ -44,6 +44,9 @@ WARM_DIR = "warm"
 # few) nearest memories from each tier, then re-ranks them by the full score.
 CANDIDATE_FACTOR = 4
 CANDIDATE_EXTRA = 16
+# Unwritten warm memories written to chromadb at a time when there are too many:
+# about a second of chromadb's writes.
+WARM_WRITE_CHUNK = 1000
 # chromadb never reuses the slot of a deleted vector: its index is rebuilt when
 # dead slots outnumber live ones and this many.
 WARM_REBUILD_MIN_DEAD = 1000
@@ -151,6 +154,7 @@ class UserMemories:
             superseded_by=None if stored.superseded_by is None else format_id(stored.superseded_by),
             provenance=tuple(format_id(i) for i, _ in stored.provenance),
             provenance_created_at=tuple(at for _, at in stored.provenance),
+            repetitions=stored.repetitions,
         )
 
     def recall(self, query: Vector, limit: int, filters: RecallFilter, now: float) -> list[Hit]:
@@ -199,6 +203,24 @@ class UserMemories:
             exhausted &= synced <= k
         return found, exhausted
 
+    def similar(self, queries: Matrix, min_sim: float, k: int) -> list[dict[int, float]]:
+        """For each query, the memories with a cosine of at least min_sim: all of them
+        in RAM, and among the k nearest in chromadb."""
+        found: list[dict[int, float]] = [{} for _ in range(len(queries))]
+        for matrix in (self.hot, self.cold):
+            positions, ids, sims = matrix.within(queries, min_sim)
+            for position, memory_id, sim in zip(
+                positions.tolist(), ids.tolist(), sims.tolist(), strict=True
+            ):
+                found[position][memory_id] = sim
+        if self.synced_warm_count():
+            warm_ids, warm_sims = self.warm.top(queries, k)
+            for row, (row_ids, row_sims) in enumerate(zip(warm_ids, warm_sims, strict=True)):
+                for memory_id, sim in zip(row_ids.tolist(), row_sims.tolist(), strict=True):
+                    if sim >= min_sim:
+                        found[row].setdefault(memory_id, sim)
+        return found
+
     def _filtered_candidates(
         self, query: Vector, k: int, filters: RecallFilter
     ) -> dict[int, float]:
@@ -236,11 +258,12 @@ class UserMemories:
 
     def access(self, ids: Sequence[int], now: float) -> dict[int, Memory]:
         """Record an access to these memories and promote them to hot; returns them after."""
-        with self.db.transaction():
-            self.db.touch(ids, now)
-            moved = self.db.move(ids, HOT)
-        self._apply(moved, HOT)
-        self.enforce_capacity(now)
+        with self.db.relaxed():
+            with self.db.transaction():
+                self.db.touch(ids, now)
+                moved = self.db.move(ids, HOT)
+            self._apply(moved, HOT)
+            self.enforce_capacity(now)
         return {i: self.memory(m) for i, m in self.db.fetch(ids).items()}
 
     def pin(self, memory_id: int, pinned: bool) -> None:
@@ -334,9 +357,12 @@ class UserMemories:
         self.flush_removals()
         self.write_warm()
 
-    def write_warm_if_due(self) -> None:
+    def write_warm_if_due(self, added: int = 0) -> None:
+        """Write the oldest unwritten warm memories if there are too many, a chunk at
+        a time (twice what the call just `added`, at least WARM_WRITE_CHUNK): each
+        remember pays a bounded part, and the backlog still shrinks."""
         if self.unwritten_warm_count() > self.config.max_unwritten_warm:
-            self.write_warm()
+            self.write_warm(limit=max(WARM_WRITE_CHUNK, 2 * added))
 
     def flush_removals(self) -> None:
         """Delete from chromadb what left the warm tier."""
@@ -346,9 +372,10 @@ class UserMemories:
             with self.db.transaction():
                 self.db.clear_removals(removals)
 
-    def write_warm(self) -> None:
-        """Write the warm memories that chromadb lacks, and drop them from the hot matrix."""
-        ids, vectors = self.db.unsynced_warm()
+    def write_warm(self, limit: int = -1) -> None:
+        """Write the warm memories that chromadb lacks (the oldest `limit` of them; -1:
+        all), and drop them from the hot matrix."""
+        ids, vectors = self.db.unsynced_warm(limit)
         if len(ids):
             self.warm.upsert(ids.tolist(), vectors)
             with self.db.transaction():
