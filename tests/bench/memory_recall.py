@@ -34,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -47,6 +48,9 @@ from tests.bench.support.environment import (
     store_digest,
 )
 from tests.bench.support.tables import percentile_ms, print_table, verdict
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
 
 CORPUS_VERSION = "v1"
 MEMORIES = 100_000
@@ -127,12 +131,12 @@ def baseline_collection(vectors: Vectors) -> Path:
             ids=[str(n) for n in range(i, min(i + batch, len(vectors)))],
             embeddings=vectors[i : i + batch],
         )
-    client.close()
+    client.close()  # type: ignore[attr-defined]  # at runtime, not in the stubs
     cache.finish()
     return path
 
 
-def chroma_client(path: Path):  # type: ignore[no-untyped-def]
+def chroma_client(path: Path) -> ClientAPI:
     import chromadb
     from chromadb.config import Settings
 

@@ -195,3 +195,20 @@ def test_consolidation_compares_each_memory_once(store: MemoryStore) -> None:
 
     assert store.consolidate().merged == 1
     assert store.consolidate().merged == 0
+
+
+def test_repetitions_are_merged_before_they_would_reach_chromadb(
+    make_store: Callable[..., MemoryStore], state_dir: Path
+) -> None:
+    store = make_store(hot_capacity=2, max_unwritten_warm=3)
+    first = store.remember(USER, "git pull", "command", {})
+    for _ in range(9):
+        store.remember(USER, "git pull", "command", {})
+
+    # The write-behind buffer overflowed: the repetitions were merged, not written.
+    assert sum(store.stats(USER).counts.values()) < 10
+    assert chromadb_ids(state_dir, USER) <= {first.id}
+    report = store.consolidate()
+
+    assert report.merged == 9
+    assert store.get(USER, first.id).repetitions == 9

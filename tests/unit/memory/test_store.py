@@ -183,6 +183,20 @@ def test_filters_select_by_kind_time_and_metadata(store: MemoryStore, clock: Clo
     assert recalled(RecallFilter(metadata={"cwd": "/nowhere"})) == set()
 
 
+def test_a_selective_filter_finds_matches_beyond_the_nearest_candidates(
+    store: MemoryStore,
+) -> None:
+    # A limit of 1 takes the 20 nearest of each tier; the note is not among them.
+    store.remember_many(
+        USER, [NewMemory(f"backup job {i} finished copying the disk", "command") for i in range(30)]
+    )
+    note = store.remember(USER, "pick up the dry cleaning", "note", {})
+
+    hits = store.recall(USER, "disk backup", 1, RecallFilter(kinds=frozenset({"note"})))
+
+    assert [hit.memory.id for hit in hits] == [note.id]
+
+
 def test_forget_deletes_exactly_the_named_memories(store: MemoryStore, clock: Clock) -> None:
     ids = remember_all(store, clock)
     doomed = [ids[FACTS[0][0]], ids[FACTS[1][0]]]

@@ -75,6 +75,7 @@ def test_a_cold_memory_is_still_recalled_and_promoted_to_hot(
     hits = small.recall(USER, "when was the boiler last serviced?", 1)
 
     assert hits[0].memory.id == ids[0]
+    assert hits[0].memory.text == TOPICS[0]
     assert hits[0].memory.tier is Tier.HOT
     assert stored_tier(state_dir, USER, ids[0]) is Tier.HOT
     assert small.stats(USER).counts[Tier.HOT] <= 3

@@ -25,18 +25,27 @@ from __future__ import annotations
 
 from noosd.memory import scoring
 from noosd.memory.model import ConsolidationReport
-from noosd.memory.tiering import COLD, HOT, WARM, consolidated_tiers
+from noosd.memory.tiering import COLD, WARM, consolidated_tiers
 from noosd.memory.user import UserMemories
 
 # Neighbours of each new text examined in chromadb for duplicates (in RAM, all).
 DUPLICATE_NEIGHBOURS = 8
 # New memories compared at a time.
 DUPLICATE_BLOCK = 1024
+# Watermarks in the state table: the newest memory checked for near-duplicates,
+# and for repetitions; and the repetitions merged since the last consolidation.
+DUPLICATES_CHECKED = "dedup_watermark"
+REPETITIONS_CHECKED = "repetition_watermark"
+MERGED_EARLY = "merged_early"
 
 
 def consolidate(user: UserMemories, now: float) -> ConsolidationReport:
+    """Consolidate one user's memories as of `now` (see the module docstring)."""
     before = user.bytes_used()
     merged = merge_duplicates(user)
+    with user.db.transaction():
+        merged += user.db.state(MERGED_EARLY)
+        user.db.set_state(MERGED_EARLY, 0)
 
     columns = user.db.scoring()
     recency, importance = user.components(columns, now)
@@ -48,7 +57,8 @@ def consolidate(user: UserMemories, now: float) -> ConsolidationReport:
     ids, tiers = columns.ids[kept], columns.tiers[kept]
     targets = consolidated_tiers(tiers, recency[kept], retention[kept], user.config)
     promoted = demoted = 0
-    for tier in (COLD, WARM, HOT):
+    # Consolidation never promotes to hot: only an access does.
+    for tier in (COLD, WARM):
         for moved in user.move(ids[(targets == tier) & (tiers != tier)].tolist(), tier):
             promoted += moved.old_tier > tier
             demoted += moved.old_tier < tier
@@ -70,26 +80,60 @@ def consolidate(user: UserMemories, now: float) -> ConsolidationReport:
 def merge_duplicates(user: UserMemories) -> int:
     """Merge the near-duplicates of the memories added since the last run; returns
     how many were merged away."""
+    return _merge(user, DUPLICATES_CHECKED, near=True)
+
+
+def merge_repetitions(user: UserMemories, before: int) -> int:
+    """Merge the repetitions (same kind, same text) among the memories older than
+    the id `before` that were added since this last ran: the cheap half of
+    `merge_duplicates`, which the store runs when its write-behind buffer
+    fills, so that repetitions never reach chromadb. The next consolidation
+    reports them among its merges."""
+    return _merge(user, REPETITIONS_CHECKED, near=False, before=before, tally=MERGED_EARLY)
+
+
+def _merge(
+    user: UserMemories,
+    checked: str,
+    *,
+    near: bool,
+    before: int | None = None,
+    tally: str | None = None,
+) -> int:
+    """Merge what the memories added after the watermark `checked` (and before the
+    id `before`) repeat, and if `near` what they nearly duplicate; move the
+    watermark; returns how many were merged away, added to the state `tally`
+    if given."""
     db = user.db
-    newest = db.largest_id()
-    new_ids = db.ids_after(db.state("dedup_watermark"))
-    groups = _Groups()
-    exact: set[int] = set()
-    representatives: list[int] = []
+    newest = db.largest_id() if before is None else before - 1
+    new_ids = [i for i in db.ids_after(db.state(checked)) if i <= newest]
+    # Repetitions of one text, by hash, each group once (blocks may meet a group twice).
+    repeated: dict[int, list[int]] = {}
     for start in range(0, len(new_ids), DUPLICATE_BLOCK):
-        for members in db.repetitions_of(new_ids[start : start + DUPLICATE_BLOCK]).values():
-            if members[0] not in exact:
-                representatives.append(members[-1])
-            exact.update(members)
-            groups.link_all(members)
-    near: list[tuple[int, int]] = []
+        for text_hash, members in db.repetitions_of(
+            new_ids[start : start + DUPLICATE_BLOCK]
+        ).items():
+            repeated[text_hash] = [i for i in members if i <= newest]
+    # One search per distinct new text: its newest repetition stands for it.
+    representatives = [members[-1] for members in repeated.values()] if near else []
+    links: list[tuple[int, int]] = []
     for start in range(0, len(representatives), DUPLICATE_BLOCK):
         ids, vectors = db.vectors(representatives[start : start + DUPLICATE_BLOCK])
         similar = user.similar(vectors, user.config.duplicate_similarity, DUPLICATE_NEIGHBOURS)
         for memory_id, neighbours in zip(ids.tolist(), similar, strict=True):
-            near.extend((memory_id, other) for other in neighbours if other != memory_id)
-    stored = db.fetch(sorted(exact | {i for link in near for i in link}))
-    for a, b in near:
+            links.extend((memory_id, other) for other in neighbours if other != memory_id)
+
+    involved = {i for members in repeated.values() if len(members) > 1 for i in members}
+    stored = db.fetch(sorted(involved | {i for link in links for i in link}))
+    groups = _Groups()
+    for members in repeated.values():
+        if len(members) > 1:
+            # The same hash and the same text (a 64-bit hash collides almost never).
+            head = stored[members[0]]
+            groups.link_all(
+                [i for i in members if (stored[i].kind, stored[i].text) == (head.kind, head.text)]
+            )
+    for a, b in links:
         first, second = stored.get(a), stored.get(b)
         if (
             first is not None
@@ -112,7 +156,9 @@ def merge_duplicates(user: UserMemories) -> int:
                 access_count=sum(m.access_count for m in group),
                 pinned=any(m.pinned for m in group),
             )
-        db.set_state("dedup_watermark", newest)
+        db.set_state(checked, newest)
+        if tally is not None:
+            db.set_state(tally, db.state(tally) + len(deleted))
     user.forget_in_ram(deleted)
     return len(deleted)
 

@@ -4,9 +4,9 @@ Everything about a memory is here (text, metadata, times, importance, pin,
 tier, provenance, supersession, and its vector as float16, or int8 with a scale
 when cold), so the hot matrix and the chromadb index can always be rebuilt from
 it. The database runs in WAL mode with synchronous=FULL: a transaction that
-committed survives kill -9 and power loss (the bookkeeping of reads only kill
--9: see `relaxed`). auto_vacuum=INCREMENTAL lets
-consolidation hand freed pages back to the file system.
+committed survives kill -9 and power loss (the bookkeeping of reads survives
+kill -9 only: see `relaxed`). auto_vacuum=INCREMENTAL lets consolidation hand
+freed pages back to the file system.
 
 Two tables keep chromadb in step (an outbox): a warm memory with
 warm_synced = 0 is not yet in chromadb, and `warm_removals` lists ids to delete
@@ -15,7 +15,8 @@ a crash between the SQLite commit and the chromadb write loses nothing: the
 next open replays them.
 
 `metadata_index` lets SQLite answer metadata filters (and find the current
-fact about a subject) without reading every row's JSON.
+fact about a subject) without reading every row's JSON; `text_hash` finds the
+repetitions of a text without comparing vectors.
 """
 
 from __future__ import annotations

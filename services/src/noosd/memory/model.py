@@ -70,7 +70,9 @@ class ConsolidationReport:
     """What one `MemoryStore.consolidate` did, summed over all users.
 
     `decayed` counts the memories re-scored (their retention recomputed for the
-    time elapsed); `merged` the near-duplicates folded into a survivor; `pruned`
+    time elapsed); `merged` the near-duplicates folded into a survivor (since
+    the last consolidation: repetitions may be folded before it, when the
+    store's write-behind buffer fills); `pruned`
     the memories forgotten for a retention below the threshold; `promoted` and
     `demoted` the tier moves up and down; `bytes_reclaimed` how much smaller the
     users' files became.

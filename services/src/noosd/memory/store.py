@@ -22,7 +22,7 @@ from noos.errors import InvalidArgument, NotFound, Unavailable
 from noosd.memory import validation
 from noosd.memory.codec import normalized
 from noosd.memory.config import MemoryConfig
-from noosd.memory.consolidation import consolidate
+from noosd.memory.consolidation import consolidate, merge_repetitions
 from noosd.memory.database import NewMemoryRow
 from noosd.memory.embedder import Embedder
 from noosd.memory.filters import RecallFilter
@@ -121,9 +121,9 @@ class MemoryStore:
         checked = [self._check_new(item) for item in items]
         if not checked:
             return []
+        successors = self._check_supersedes(self._existing_user(uid), checked)
         vectors = self._embed([item.text for item in checked])
         user = self._open_user(uid)
-        successors = self._check_supersedes(user, checked)
         now = self._clock()
         rows = [
             NewMemoryRow(
@@ -141,7 +141,10 @@ class MemoryStore:
         ]
         user.add(rows, [(old, rows[i].id) for i, old in successors.items()])
         user.enforce_capacity(now)
-        user.write_warm_if_due(added=len(rows))
+        if user.unwritten_warm_count() > self.config.max_unwritten_warm:
+            # Not what this call adds: a memory outlives the call that remembers it.
+            merge_repetitions(user, before=rows[0].id)
+            user.write_warm_if_due(added=len(rows))
         self._publish(user)
         stored = user.fetch([row.id for row in rows])
         return [user.memory(stored[row.id]) for row in rows]
@@ -156,7 +159,9 @@ class MemoryStore:
         )
 
     @staticmethod
-    def _check_supersedes(user: UserMemories, items: Sequence[_CheckedMemory]) -> dict[int, int]:
+    def _check_supersedes(
+        user: UserMemories | None, items: Sequence[_CheckedMemory]
+    ) -> dict[int, int]:
         """The memory each item supersedes, by the item's position."""
         wanted = {
             position: item.supersedes
@@ -165,7 +170,7 @@ class MemoryStore:
         }
         if len(set(wanted.values())) < len(wanted):
             raise InvalidArgument("two new memories supersede the same memory")
-        stored = user.fetch(list(wanted.values()))
+        stored = user.fetch(list(wanted.values())) if user is not None else {}
         for memory_id in wanted.values():
             old = stored.get(memory_id)
             if old is None:
@@ -353,10 +358,13 @@ def _count_on_disk(path: Path) -> dict[Tier, int]:
     counts = dict.fromkeys(TIERS, 0)
     if not path.exists():
         return counts
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db = sqlite3.connect(path)
     try:
         for tier, count in db.execute("SELECT tier, count(*) FROM memories GROUP BY tier"):
             counts[TIERS[int(tier)]] = int(count)
+    except sqlite3.OperationalError:
+        # Created this instant by the worker thread: no table yet, no memories yet.
+        pass
     finally:
         db.close()
     return counts

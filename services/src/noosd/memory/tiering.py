@@ -32,10 +32,6 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 
-def tier_code(tier: Tier) -> int:
-    return TIERS.index(tier)
-
-
 def hot_margin(capacity: int) -> int:
     return max(1, capacity // 10)
 

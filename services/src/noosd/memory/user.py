@@ -19,6 +19,8 @@ a forget (what is forgotten must go), the rest at consolidation.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -443,8 +445,13 @@ class UserMemories:
 
 
 def directory_bytes(directory: Path) -> int:
-    """The bytes of the files under a directory: what its user's memories take on disk."""
-    try:
-        return sum(entry.stat().st_size for entry in directory.rglob("*") if entry.is_file())
-    except FileNotFoundError:
-        return 0
+    """The bytes of the files under a directory: what its user's memories take on disk.
+
+    Files may come and go meanwhile (another thread writes): those are skipped.
+    """
+    total = 0
+    for root, _, files in os.walk(directory):
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):
+                total += (Path(root) / name).stat().st_size
+    return total

@@ -10,7 +10,7 @@ deleted collection.
 
 The index is a cache of SQLite: the store can always rebuild it. chromadb's
 `where` filters are slow at this size, so none is used: the store asks for
-more neighbours and filters them itself.
+more neighbours and lets SQLite filter them.
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
 
 COLLECTION = "memories"
-# chromadb's own limit is asked for; this is what it said here (1.5.9).
-_DEFAULT_BATCH = 5461
 
 
 class WarmIndex:
@@ -42,24 +40,23 @@ class WarmIndex:
         self.path = path
         self._client: ClientAPI | None = None
         self._collection: Collection | None = None
-        self._batch: int | None = None
+        # The most ids one chromadb call takes (chromadb says, once open).
+        self._batch = 0
 
     def upsert(self, ids: Sequence[int], vectors: Matrix) -> None:
         collection = self._open()
-        batch = self._max_batch()
-        for start in range(0, len(ids), batch):
+        for start in range(0, len(ids), self._batch):
             collection.upsert(
-                ids=[format_id(i) for i in ids[start : start + batch]],
-                embeddings=np.asarray(vectors[start : start + batch], dtype=np.float32),
+                ids=[format_id(i) for i in ids[start : start + self._batch]],
+                embeddings=np.asarray(vectors[start : start + self._batch], dtype=np.float32),
             )
 
     def delete(self, ids: Sequence[int]) -> None:
         if not ids:
             return
         collection = self._open()
-        batch = self._max_batch()
-        for start in range(0, len(ids), batch):
-            collection.delete(ids=[format_id(i) for i in ids[start : start + batch]])
+        for start in range(0, len(ids), self._batch):
+            collection.delete(ids=[format_id(i) for i in ids[start : start + self._batch]])
 
     def top(self, queries: Matrix, k: int) -> tuple[list[IdArray], list[Matrix]]:
         """The ids and cosines of up to k nearest vectors for each query, nearest first."""
@@ -101,20 +98,15 @@ class WarmIndex:
             from chromadb.config import Settings
 
             self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._client = chromadb.PersistentClient(
+            client = chromadb.PersistentClient(
                 path=str(self.path),
                 settings=Settings(anonymized_telemetry=False, allow_reset=False),
             )
-            self._collection = self._client.get_or_create_collection(
+            self._batch = client.get_max_batch_size()
+            self._collection = client.get_or_create_collection(
                 COLLECTION,
                 embedding_function=None,
                 configuration={"hnsw": {"space": "cosine"}},
             )
+            self._client = client
         return self._collection
-
-    def _max_batch(self) -> int:
-        if self._batch is None:
-            self._open()
-            if self._client is not None:
-                self._batch = int(self._client.get_max_batch_size())
-        return self._batch or _DEFAULT_BATCH
