@@ -26,6 +26,7 @@ from dbus_fast.annotations import DBusSignature, DBusStr, DBusUInt32, DBusUInt64
 from dbus_fast.service import ServiceInterface, dbus_property, dbus_signal
 
 from noos.errors import InvalidArgument
+from noos.memory import metadata_variants
 from noosd.memory.filters import RecallFilter
 from noosd.memory.model import Hit, Memory, MetadataValue, Tier, TierStats
 from noosd.memory.runner import StoreRunner
@@ -95,16 +96,6 @@ def plain_metadata(metadata: Mapping[str, Variant]) -> dict[str, MetadataValue]:
     return plain
 
 
-def variant_of(value: object) -> Variant:
-    if isinstance(value, bool):
-        return Variant("b", value)
-    if isinstance(value, int):
-        return Variant("x", value)
-    if isinstance(value, float):
-        return Variant("d", value)
-    return Variant("s", str(value))
-
-
 def details_of(memory: Memory) -> dict[str, Variant]:
     details = {
         "importance": Variant("d", memory.importance),
@@ -127,7 +118,7 @@ def struct_of(memory: Memory) -> MemoryFields:
         memory.kind,
         memory.created_at,
         memory.last_accessed,
-        {key: variant_of(value) for key, value in memory.metadata.items()},
+        metadata_variants(memory.metadata),
         details_of(memory),
     )
 
