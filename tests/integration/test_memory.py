@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,23 +17,16 @@ from dbus_fast import Message, MessageType, Variant
 from noos import InvalidArgument, Memory, MemoryFilter, NotFound
 from noos.bus import Connection
 from tests.fixtures import memory_as
+from tests.fixtures.models import shipped_models_tree
 from tests.fixtures.noosd_process import NoosdProcess
 from tests.fixtures.private_bus import PrivateBus
 
 NOBODY = 65534
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
 def shipped_models() -> Path:
-    """The models tree the image ships (staged once, cached outside the repo)."""
-    tree = subprocess.run(
-        [sys.executable, str(REPO / "tools/stage-models.py")],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    return Path(tree)
+    return shipped_models_tree()
 
 
 def start_memory(bus_address: str, state_dir: Path, models: Path) -> NoosdProcess:

@@ -7,14 +7,13 @@ and the bus, dbus-daemon and the client keep the other core.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterable
 from pathlib import Path
+
+from tests.fixtures.models import shipped_models_tree
 
 REPO = Path(__file__).resolve().parents[3]
 CACHE_ROOT = REPO / "build" / "bench-cache"
@@ -37,16 +36,9 @@ def limit_torch_threads() -> None:
     torch.set_num_threads(TORCH_THREADS)
 
 
-@functools.cache
 def models_tree() -> Path:
     """The models tree the image ships, staged once and cached outside the repo."""
-    tree = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "stage-models.py")],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    return Path(tree)
+    return shipped_models_tree()
 
 
 def embedding_model_dir() -> Path:

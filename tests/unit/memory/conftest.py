@@ -3,8 +3,6 @@ per session, a clock the tests move, and stores on a temporary state directory."
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from noosd.memory.ids import parse_id
 from noosd.memory.tiering import TIERS, WARM
 from noosd.memory.user import DATABASE_FILE, WARM_DIR
 from noosd.memory.warm import WarmIndex
+from tests.fixtures.models import shipped_models_tree
 
 REPO = Path(__file__).resolve().parents[3]
 MODEL = "all-minilm-l6-v2"
@@ -70,13 +69,7 @@ def chromadb_ids(state_dir: Path, uid: int) -> set[str]:
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
     """all-MiniLM-L6-v2 as the image ships it, staged (or found cached) by tools/stage-models.py."""
-    staged = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "stage-models.py")],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return Path(staged.stdout.strip().splitlines()[-1]) / MODEL
+    return shipped_models_tree() / MODEL
 
 
 @pytest.fixture(scope="session")
