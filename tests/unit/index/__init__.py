@@ -1,0 +1,2 @@
+"""Unit tests of the file index's domain core (noosd.index): chunking, ignore
+rules, file types, query parsing, ranking, changes and snippets."""
