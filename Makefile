@@ -44,8 +44,9 @@ $(VENV)/.stamp: $(LOCKS) sdk/pyproject.toml services/pyproject.toml shell/pyproj
 wheelhouse: setup
 	@bash tools/build-wheelhouse.sh
 
-models:
-	@$(PYTHON) tools/stage-models.py
+## The models tree (/usr/share/noos/models); the venv's Python exports MiniLM to ONNX.
+models: dev
+	@$(VENV)/bin/python tools/stage-models.py
 
 ## The project's own wheels, installed into the image's venv.
 build/wheels/.stamp: $(PACKAGE_FILES)
@@ -56,8 +57,8 @@ build/wheels/.stamp: $(PACKAGE_FILES)
 ## The bootable disk image (build/image/noos.raw, with noos.efi, noos.vmlinuz, noos.initrd).
 image: setup $(IMAGE)
 
-$(IMAGE): build/wheels/.stamp $(MKOSI_FILES) $(LOCKS) tools/build-wheelhouse.sh tools/stage-models.py
-	@wheelhouse=$$(bash tools/build-wheelhouse.sh); models=$$($(PYTHON) tools/stage-models.py); \
+$(IMAGE): build/wheels/.stamp $(VENV)/.stamp $(MKOSI_FILES) $(LOCKS) tools/build-wheelhouse.sh tools/stage-models.py
+	@wheelhouse=$$(bash tools/build-wheelhouse.sh); models=$$($(VENV)/bin/python tools/stage-models.py); \
 	start=$$(date +%s); \
 	mkosi --force \
 	  --cache-dir="$(NOOS_CACHE)/mkosi/incremental" \

@@ -205,7 +205,9 @@ def main() -> None:
         "noos store, never consolidated",
         lambda: store_run(conversations, embedder, consolidating=False),
     )
-    relevance_only = MemoryConfig(weights=ScoreWeights(relevance=1.0, recency=0.0, importance=0.0))
+    relevance_only = MemoryConfig(
+        weights=ScoreWeights(relevance=1.0, recency=0.0, importance=0.0, time_reference=0.0)
+    )
     # Scoring by relevance alone, a recall's promotions change no ranking: no copies needed.
     check = timed(
         "noos store, relevance only",

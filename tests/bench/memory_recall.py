@@ -8,7 +8,7 @@
   holding the same 100,000 vectors.
 
 Both embed the query, with the shipped MiniLM through the service's own
-embedder class on one torch thread, and both time that. Two more rows say
+embedder (ONNX Runtime) on one thread, and both time that. Two more rows say
 where the gap comes from: the store called in this process (no D-Bus), and
 the query's embedding alone. The calls are interleaved, one query of each in
 turn, so that a neighbour's load on the shared cores hits every row alike.
@@ -20,8 +20,8 @@ version); each run works on a copy, so recalls (which promote what they
 return) never change the cache.
 
 The 100,000 are notes (a kind never pruned), remembered in batches over 90
-simulated days, so the store sets its tiers as it would over time: the
-1,000 most recent hot (RAM), the rest warm (chromadb).
+simulated days and then consolidated, so the store sets its tiers as it
+would over time: the 1,000 most recent hot (RAM), the rest warm (chromadb).
 """
 
 from __future__ import annotations
@@ -106,6 +106,8 @@ def populated_state(uid: int, texts: list[str], vectors: Vectors) -> Path:
     for i in range(0, MEMORIES, BATCH):
         clock[0] = first + SPAN_S * i / MEMORIES
         store.remember_many(uid, [NewMemory(text, "note") for text in texts[i : i + BATCH]])
+    # As the service's hourly job would have by then: every warm memory in chromadb.
+    store.consolidate()
     store.close()
     cache.finish()
     print(f"  {MEMORIES / (time.monotonic() - start):.0f} memories/s", flush=True)

@@ -20,9 +20,8 @@ import numpy.typing as npt
 
 from tests.bench.support.environment import (
     CACHE_ROOT,
-    TORCH_THREADS,
+    EMBEDDING_THREADS,
     embedding_model_dir,
-    limit_torch_threads,
     source_digest,
 )
 
@@ -39,12 +38,11 @@ class Embedder(Protocol):
 
 
 def shipped_embedder() -> Embedder:
-    """The service's own embedder class, on the model the image ships."""
-    limit_torch_threads()
-    from noosd.memory import SentenceTransformerEmbedder
+    """The service's own embedder (its loader picks it), on the model the image ships."""
+    from noosd.embedding import load_embedder
 
-    # The service's class and settings: the same vectors, at the same speed.
-    return SentenceTransformerEmbedder(embedding_model_dir(), threads=TORCH_THREADS)
+    # The service's loader and settings: the same vectors, at the same speed.
+    return load_embedder(embedding_model_dir(), threads=EMBEDDING_THREADS)
 
 
 def model_digest() -> str:

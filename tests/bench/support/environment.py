@@ -1,8 +1,9 @@
 """Where the memory benchmarks find the model and keep what they cache.
 
-The machine has 2 shared cores: torch gets one thread, in this process and in
-the noosd it starts, so a baseline and the service embed at the same speed
-and the bus, dbus-daemon and the client keep the other core.
+The machine has 2 shared cores: the embedder (ONNX Runtime, or torch) gets one
+thread, in this process and in the noosd it starts, so a baseline and the
+service embed at the same speed and the bus, dbus-daemon and the client keep
+the other core.
 """
 
 from __future__ import annotations
@@ -18,22 +19,18 @@ from tests.fixtures.models import shipped_models_tree
 REPO = Path(__file__).resolve().parents[3]
 CACHE_ROOT = REPO / "build" / "bench-cache"
 EMBEDDING_MODEL = "all-minilm-l6-v2"
-TORCH_THREADS = 1
+EMBEDDING_THREADS = 1
 # Set before torch is imported, by whoever imports this module first.
 QUIET_ENVIRONMENT = {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
     "ANONYMIZED_TELEMETRY": "False",
     "TOKENIZERS_PARALLELISM": "false",
-    "OMP_NUM_THREADS": str(TORCH_THREADS),
+    "OMP_NUM_THREADS": str(EMBEDDING_THREADS),
+    # numpy's BLAS: two threads on two shared cores make a 1 ms search 24 ms.
+    "OPENBLAS_NUM_THREADS": "1",
 }
 os.environ.update(QUIET_ENVIRONMENT)
-
-
-def limit_torch_threads() -> None:
-    import torch
-
-    torch.set_num_threads(TORCH_THREADS)
 
 
 def models_tree() -> Path:

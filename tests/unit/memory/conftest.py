@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from noosd.memory import MemoryConfig, MemoryStore, SentenceTransformerEmbedder, Tier
-from noosd.memory.database import MemoryDatabase
+from noosd.embedding import Embedder, load_embedder
+from noosd.memory import MemoryConfig, MemoryStore, Tier
+from noosd.memory.database import MemoryDatabase, StoredMemory
 from noosd.memory.ids import parse_id
 from noosd.memory.tiering import TIERS, WARM
 from noosd.memory.user import DATABASE_FILE, WARM_DIR
@@ -37,15 +38,20 @@ class Clock:
         self.now += seconds
 
 
-def stored_tier(state_dir: Path, uid: int, memory_id: str) -> Tier:
-    """A memory's tier as SQLite has it, read without the access that `get` is."""
+def stored_memory(state_dir: Path, uid: int, memory_id: str) -> StoredMemory:
+    """A memory as SQLite has it, read without the access that `get` is."""
     db = MemoryDatabase(state_dir / "users" / str(uid) / DATABASE_FILE)
     try:
         parsed = parse_id(memory_id)
         assert parsed is not None
-        return TIERS[db.fetch([parsed])[parsed].tier]
+        return db.fetch([parsed])[parsed]
     finally:
         db.close()
+
+
+def stored_tier(state_dir: Path, uid: int, memory_id: str) -> Tier:
+    """A memory's tier as SQLite has it."""
+    return TIERS[stored_memory(state_dir, uid, memory_id).tier]
 
 
 def warm_ids(state_dir: Path, uid: int) -> set[str]:
@@ -73,8 +79,9 @@ def model_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def embedder(model_dir: Path) -> SentenceTransformerEmbedder:
-    embedder = SentenceTransformerEmbedder(model_dir)
+def embedder(model_dir: Path) -> Embedder:
+    """The service's embedder (ONNX Runtime), loaded once for the whole session."""
+    embedder = load_embedder(model_dir)
     embedder.embed(["load the model once for the whole session"])
     return embedder
 
@@ -91,7 +98,7 @@ def state_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_store(
-    state_dir: Path, embedder: SentenceTransformerEmbedder, clock: Clock
+    state_dir: Path, embedder: Embedder, clock: Clock
 ) -> Iterator[Callable[..., MemoryStore]]:
     """Stores on the test's state directory, configured by keyword; closed after the test."""
     stores: list[MemoryStore] = []

@@ -17,7 +17,8 @@ import signal
 import sys
 from pathlib import Path
 
-from noosd.memory import MemoryConfig, MemoryStore, SentenceTransformerEmbedder
+from noosd.embedding import load_embedder
+from noosd.memory import MemoryConfig, MemoryStore
 from noosd.memory.warm import WarmIndex
 
 UID = 1000
@@ -35,7 +36,7 @@ def main() -> None:
     state_dir, model_dir = Path(sys.argv[1]), Path(sys.argv[2])
     store = MemoryStore(
         state_dir,
-        SentenceTransformerEmbedder(model_dir),
+        load_embedder(model_dir),
         MemoryConfig(hot_capacity=2, max_unwritten_warm=0),
     )
     for number, text in enumerate(TEXTS, start=1):

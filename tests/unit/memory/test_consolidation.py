@@ -51,7 +51,34 @@ def test_a_memory_repeated_many_times_keeps_the_latest_hundred_in_its_provenance
     survivor = store.get(USER, repeats[0].id)
     assert survivor.repetitions == 149
     assert survivor.provenance == tuple(memory.id for memory in repeats[-100:])
-    assert survivor.importance > 0.99
+    # Repetition alone closes at most half the gap to 1 (repetition_cap); the
+    # get was one access, which closes a twentieth of the rest.
+    assert survivor.importance == pytest.approx(1 - 0.9 * 0.5 * 0.95)
+
+
+def test_alike_memories_that_name_different_particulars_are_not_merged(
+    store: MemoryStore,
+) -> None:
+    pairs = [
+        (
+            "Ann Smith's phone number is +44 7123 456789",
+            "Ann Smith's phone number is +44 7123 456780",
+        ),
+        (
+            "the atlas-12 server is atlas3.internal, port 8080",
+            "the atlas-12 server is atlas3.internal, port 8081",
+        ),
+    ]
+    for first, second in pairs:
+        a = store.remember(USER, first, "fact", {})
+        b = store.remember(USER, second, "fact", {})
+        vectors = store.embedder.embed([first, second])
+        similarity = float(vectors[0] @ vectors[1])
+        # Close enough to merge by their vectors alone: only the particulars tell them apart.
+        assert similarity >= store.config.duplicate_similarity, (first, similarity)
+
+    assert store.consolidate().merged == 0
+    assert store.get(USER, a.id).text != store.get(USER, b.id).text
 
 
 def test_duplicates_of_different_kinds_are_not_merged(store: MemoryStore) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from noosd.memory import scoring
 from noosd.memory.config import MemoryConfig, ScoreWeights
-from noosd.memory.kinds import DEFAULT_IMPORTANCE
+from noosd.memory.kinds import default_importance
 
 HALF_LIFE = 7 * 86400.0
 CONFIG = MemoryConfig()
@@ -18,7 +18,13 @@ CONFIG = MemoryConfig()
 def importance(base: float, repetitions: int = 0, accesses: int = 0, pinned: bool = False) -> float:
     return float(
         scoring.importance(
-            base, repetitions, accesses, pinned, CONFIG.repetition_boost, CONFIG.access_boost
+            base,
+            repetitions,
+            accesses,
+            pinned,
+            CONFIG.repetition_boost,
+            CONFIG.access_boost,
+            CONFIG.repetition_cap,
         )
     )
 
@@ -48,32 +54,41 @@ def test_a_pinned_memory_has_the_maximum_importance() -> None:
 
 
 def test_repetition_and_access_raise_importance_without_passing_one() -> None:
-    base = DEFAULT_IMPORTANCE["command"]
+    base = default_importance("command", "ls")
     repeated = [importance(base, repetitions=n) for n in range(50)]
     accessed = [importance(base, accesses=n) for n in range(200)]
 
     for series in (repeated, accessed):
-        assert all(later > earlier for earlier, later in itertools.pairwise(series))
+        assert all(later >= earlier for earlier, later in itertools.pairwise(series))
         assert series[-1] < 1.0
     # One repetition closes a fifth of the gap to 1, one access a twentieth.
     assert repeated[1] == pytest.approx(1 - 0.9 * 0.8)
     assert accessed[1] == pytest.approx(1 - 0.9 * 0.95)
 
 
+def test_repetition_alone_closes_at_most_half_the_gap_to_one() -> None:
+    base = default_importance("command", "ls")
+
+    assert importance(base, repetitions=10_000) == pytest.approx(1 - 0.9 * 0.5)
+    assert importance(base, repetitions=10_000) < importance(0.7, pinned=True)
+    # Access still raises it past that.
+    assert importance(base, repetitions=10_000, accesses=5) > 1 - 0.9 * 0.5
+
+
 def test_the_score_is_the_weighted_sum_of_its_components() -> None:
-    weights = ScoreWeights(relevance=0.5, recency=0.3, importance=0.2)
+    weights = ScoreWeights(relevance=0.5, recency=0.3, importance=0.2, time_reference=0.1)
 
-    score = scoring.blend([0.8, -0.2], [0.5, 1.0], [0.1, 1.0], weights)
+    score = scoring.blend([0.8, -0.2], [0.5, 1.0], [0.1, 1.0], [True, False], weights)
 
-    np.testing.assert_allclose(score, [0.4 + 0.15 + 0.02, -0.1 + 0.3 + 0.2])
+    np.testing.assert_allclose(score, [0.4 + 0.15 + 0.02 + 0.1, -0.1 + 0.3 + 0.2])
 
 
 def test_relevance_dominates_the_default_blend() -> None:
     weights = ScoreWeights()
-    relevant_but_stale = scoring.blend(0.8, 0.0, 0.1, weights)
-    fresh_and_important_but_unrelated = scoring.blend(0.1, 1.0, 1.0, weights)
+    relevant_but_stale = scoring.blend(0.6, 0.0, 0.05, False, weights)
+    fresh_important_timely_but_less_relevant = scoring.blend(0.35, 1.0, 1.0, True, weights)
 
-    assert relevant_but_stale > fresh_and_important_but_unrelated
+    assert relevant_but_stale > fresh_important_timely_but_less_relevant
 
 
 def test_retention_is_the_mean_of_recency_and_importance() -> None:
@@ -81,7 +96,7 @@ def test_retention_is_the_mean_of_recency_and_importance() -> None:
 
 
 def test_a_command_unused_for_about_23_days_falls_below_the_prune_threshold() -> None:
-    base = DEFAULT_IMPORTANCE["command"]
+    base = default_importance("command", "ls")
 
     def retention(days: float) -> float:
         return float(scoring.retention(scoring.recency(days * 86400, HALF_LIFE), base))

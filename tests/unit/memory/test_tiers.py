@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from noosd.memory import MemoryStore, Tier
-from tests.unit.memory.conftest import DAY, Clock, chromadb_ids, stored_tier, warm_ids
+from tests.unit.memory.conftest import (
+    DAY,
+    Clock,
+    chromadb_ids,
+    stored_memory,
+    stored_tier,
+    warm_ids,
+)
 
 USER = 1000
 TOPICS = [
@@ -77,8 +84,28 @@ def test_a_cold_memory_is_still_recalled_and_promoted_to_hot(
     assert hits[0].memory.id == ids[0]
     assert hits[0].memory.text == TOPICS[0]
     assert hits[0].memory.tier is Tier.HOT
+    # The access reaches the disk in a batch, after the reply.
+    assert stored_tier(state_dir, USER, ids[0]) is Tier.COLD
+    small.apply_accesses()
     assert stored_tier(state_dir, USER, ids[0]) is Tier.HOT
     assert small.stats(USER).counts[Tier.HOT] <= 3
+
+
+def test_accesses_noted_by_recalls_are_applied_before_they_matter(
+    store: MemoryStore, clock: Clock, state_dir: Path
+) -> None:
+    kept = store.remember(USER, "the spare key is under the blue flowerpot", "note", {})
+    other = store.remember(USER, "the garage code is 4711", "note", {})
+    clock.advance(DAY)
+    store.recall(USER, "where is the spare key?", 1)
+    store.recall(USER, "where is the spare key?", 1)
+
+    # A recall that meets a pending access applies them first: counted twice.
+    assert store.recall(USER, "where is the spare key?", 1)[0].memory.access_count == 3
+    # Any change applies them (here, forgetting another memory), durably.
+    store.forget(USER, [other.id])
+    store.close()
+    assert stored_memory(state_dir, USER, kept.id).access_count == 3
 
 
 def test_a_recall_merges_all_three_tiers_into_one_ranking(small: MemoryStore, clock: Clock) -> None:

@@ -47,7 +47,6 @@ Layout of `state_dir`, and what `TierStats.bytes_used` counts (all of it):
 """
 
 from noosd.memory.config import MemoryConfig, ScoreWeights
-from noosd.memory.embedder import Embedder, SentenceTransformerEmbedder
 from noosd.memory.filters import RecallFilter
 from noosd.memory.kinds import KINDS
 from noosd.memory.model import (
@@ -63,7 +62,6 @@ from noosd.memory.store import MemoryStore, NewMemory
 __all__ = [
     "KINDS",
     "ConsolidationReport",
-    "Embedder",
     "Hit",
     "Memory",
     "MemoryConfig",
@@ -72,7 +70,6 @@ __all__ = [
     "NewMemory",
     "RecallFilter",
     "ScoreWeights",
-    "SentenceTransformerEmbedder",
     "Tier",
     "TierStats",
 ]

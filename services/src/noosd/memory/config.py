@@ -8,15 +8,17 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class ScoreWeights:
-    """The weights of a recall's score: relevance dominates, so that what is
-    asked for comes first, while recency and importance break near-ties."""
+    """The weights of a recall's score (see scoring): relevance dominates, so
+    that what is asked for comes first, while recency, importance and a time
+    the memory mentions (for a question that asks when) break near-ties."""
 
-    relevance: float = 0.6
-    recency: float = 0.2
-    importance: float = 0.2
+    relevance: float = 1.0
+    recency: float = 0.03
+    importance: float = 0.1
+    time_reference: float = 0.08
 
     def __post_init__(self) -> None:
-        weights = (self.relevance, self.recency, self.importance)
+        weights = (self.relevance, self.recency, self.importance, self.time_reference)
         if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
             raise ValueError(f"score weights must be finite, >= 0 and not all 0: {self}")
 
@@ -30,7 +32,8 @@ class MemoryConfig:
     hot_capacity: memories per user kept hot (in RAM, searched exhaustively).
     warm_capacity: memories per user kept warm (in chromadb's HNSW index).
         Everything else of a user is cold.
-    weights: the weights of relevance, recency and importance in a recall's score.
+    weights: the weights of relevance, recency, importance and time reference
+        in a recall's score.
     duplicate_similarity: the cosine from which two memories of the same kind
         are near-duplicates that consolidation merges.
     prune_threshold: consolidation forgets a memory whose retention
@@ -39,7 +42,8 @@ class MemoryConfig:
         this to the cold tier, where it waits, compressed, to be forgotten or
         recalled.
     repetition_boost: each merged near-duplicate closes this fraction of the
-        gap between a memory's importance and 1.
+        gap between a memory's importance and 1...
+    repetition_cap: ...but repetitions close at most this fraction of it.
     access_boost: each access (a recall that returns it, a get) closes this
         fraction of the gap between a memory's importance and 1.
     max_unwritten_warm: warm memories kept in the hot matrix, not yet written
@@ -61,6 +65,7 @@ class MemoryConfig:
     prune_threshold: float = 0.1
     cold_threshold: float = 0.25
     repetition_boost: float = 0.2
+    repetition_cap: float = 0.5
     access_boost: float = 0.05
     max_unwritten_warm: int = 10_000
     max_text_bytes: int = 64 * 1024
@@ -76,7 +81,13 @@ class MemoryConfig:
             raise ValueError(
                 f"duplicate_similarity must be in (0, 1], not {self.duplicate_similarity}"
             )
-        for name in ("prune_threshold", "cold_threshold", "repetition_boost", "access_boost"):
+        for name in (
+            "prune_threshold",
+            "cold_threshold",
+            "repetition_boost",
+            "repetition_cap",
+            "access_boost",
+        ):
             value = getattr(self, name)
             if not 0 <= value < 1:
                 raise ValueError(f"{name} must be in [0, 1), not {value}")

@@ -3,8 +3,11 @@
 In order:
 
 1. merge near-duplicates: two current (not superseded) memories of the same
-   kind are linked when one was added since the last run and their cosine is
-   at least duplicate_similarity; each group of linked memories (single
+   kind are linked when one was added since the last run, their cosine is at
+   least duplicate_similarity and they name the same particulars (numbers,
+   names, codes, paths, flags: see `particulars`), so that "Ann's number is
+   555-0101" never swallows "Bob's number is 555-0199", however close their
+   vectors; each group of linked memories (single
    linkage) becomes its oldest member. Repetitions of the very same text are
    found by their hash in SQLite; the other neighbours by searching every tier
    once per distinct new text, so that a stream of repeated commands costs a
@@ -22,6 +25,8 @@ In order:
 """
 
 from __future__ import annotations
+
+import re
 
 from noosd.memory import scoring
 from noosd.memory.model import ConsolidationReport
@@ -41,6 +46,7 @@ MERGED_EARLY = "merged_early"
 
 def consolidate(user: UserMemories, now: float) -> ConsolidationReport:
     """Consolidate one user's memories as of `now` (see the module docstring)."""
+    user.apply_accesses()
     before = user.bytes_used()
     merged = merge_duplicates(user)
     with user.db.transaction():
@@ -141,6 +147,7 @@ def _merge(
             and first.kind == second.kind
             and first.superseded_at is None
             and second.superseded_at is None
+            and particulars(first.text) == particulars(second.text)
         ):
             groups.link_all([a, b])
 
@@ -161,6 +168,23 @@ def _merge(
             db.set_state(tally, db.state(tally) + len(deleted))
     user.forget_in_ram(deleted)
     return len(deleted)
+
+
+# A token with a digit or a symbol inside (555-0101, ~/src, --force, a@b.c).
+_MARKED = re.compile(r"\d|\w[^\w\s]+\w|^[^\w\s]")
+_EDGE_PUNCTUATION = ".,;:!?'\"()[]{}"
+
+
+def particulars(text: str) -> frozenset[str]:
+    """The tokens of a text that name particular things: those with a digit or a
+    symbol inside, and capitalised words after the first (names). Two texts that
+    differ in these say different things, however alike they read."""
+    found = set()
+    for position, raw in enumerate(text.split()):
+        token = raw.strip(_EDGE_PUNCTUATION)
+        if _MARKED.search(token) or (position > 0 and token[:1].isupper()):
+            found.add(token.lower())
+    return frozenset(found)
 
 
 class _Groups:

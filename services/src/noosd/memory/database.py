@@ -47,9 +47,10 @@ from noosd.memory.filters import RecallFilter
 from noosd.memory.kinds import NEVER_PRUNED
 from noosd.memory.matrix import IdArray
 from noosd.memory.model import MetadataValue
+from noosd.memory.temporal import refers_to_time
 from noosd.memory.tiering import COLD, HOT, WARM
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE memories (
@@ -71,7 +72,8 @@ CREATE TABLE memories (
     superseded_at REAL,
     superseded_by INTEGER,
     repetitions INTEGER NOT NULL,     -- near-duplicates merged in
-    provenance BLOB                   -- the latest of those: _PROVENANCE records, or NULL
+    provenance BLOB,                  -- the latest of those as _PROVENANCE records; NULL: none
+    time_reference INTEGER NOT NULL   -- temporal.refers_to_time(text)
 );
 CREATE INDEX memories_by_tier ON memories (tier, warm_synced);
 CREATE INDEX memories_by_kind ON memories (kind, created_at);
@@ -153,6 +155,7 @@ class ScoringColumns:
     repetitions: npt.NDArray[np.float64]
     pinned: npt.NDArray[np.bool_]
     never_pruned: npt.NDArray[np.bool_]
+    time_reference: npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -188,8 +191,27 @@ class MemoryDatabase:
             self._db.executescript(
                 f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             )
+        elif version == 1:
+            self._migrate_from_1()
         elif version != SCHEMA_VERSION:
             raise RuntimeError(f"{path}: schema version {version}, expected {SCHEMA_VERSION}")
+
+    def _migrate_from_1(self) -> None:
+        """Version 2 flags the memories that mention a time: flag the old ones."""
+        with self.transaction():
+            self._db.execute(
+                "ALTER TABLE memories ADD COLUMN time_reference INTEGER NOT NULL DEFAULT 0"
+            )
+            rows = self._db.execute("SELECT id, text, text_zlib FROM memories").fetchall()
+            self._db.executemany(
+                "UPDATE memories SET time_reference = 1 WHERE id = ?",
+                [
+                    (memory_id,)
+                    for memory_id, text, zlib in rows
+                    if refers_to_time(unpack_text(text, bool(zlib)))
+                ],
+            )
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self._db.close()
@@ -261,7 +283,7 @@ class MemoryDatabase:
         never_pruned = ",".join(f"'{kind}'" for kind in sorted(NEVER_PRUNED))
         query = (
             "SELECT id, tier, last_accessed, base_importance, access_count, repetitions, "
-            f"pinned, kind IN ({never_pruned}) FROM memories"
+            f"pinned, kind IN ({never_pruned}), time_reference FROM memories"
         )
         where, params = _where(filters) if filters is not None else ("", [])
         if tier is not None:
@@ -278,7 +300,7 @@ class MemoryDatabase:
                     f"{query}{where} id IN ({_marks(chunk)})", [*params, *chunk]
                 )
             ]
-        table = np.array(rows, dtype=np.float64).reshape(len(rows), 8)
+        table = np.array(rows, dtype=np.float64).reshape(len(rows), 9)
         return ScoringColumns(
             ids=np.array([row[0] for row in rows], dtype=np.int64),
             tiers=table[:, 1].astype(np.int64),
@@ -288,6 +310,7 @@ class MemoryDatabase:
             repetitions=table[:, 5],
             pinned=table[:, 6].astype(bool),
             never_pruned=table[:, 7].astype(bool),
+            time_reference=table[:, 8].astype(bool),
         )
 
     def tier_vectors(
@@ -379,8 +402,8 @@ class MemoryDatabase:
         self._db.executemany(
             "INSERT INTO memories (id, kind, text, text_zlib, text_hash, metadata, created_at, "
             "last_accessed, access_count, base_importance, pinned, tier, warm_synced, vector, "
-            "vector_scale, superseded_at, superseded_by, repetitions, provenance) "
-            "VALUES (?, ?, ?, 0, ?, ?, ?, ?, 0, ?, 0, ?, 0, ?, NULL, NULL, NULL, 0, NULL)",
+            "vector_scale, superseded_at, superseded_by, repetitions, provenance, time_reference) "
+            "VALUES (?, ?, ?, 0, ?, ?, ?, ?, 0, ?, 0, ?, 0, ?, NULL, NULL, NULL, 0, NULL, ?)",
             [
                 (
                     row.id,
@@ -393,6 +416,7 @@ class MemoryDatabase:
                     row.base_importance,
                     HOT,
                     float16_bytes(row.vector),
+                    refers_to_time(row.text),
                 )
                 for row in rows
             ],
@@ -406,14 +430,13 @@ class MemoryDatabase:
             ],
         )
 
-    def touch(self, ids: Sequence[int], now: float) -> None:
-        """Record an access: last_accessed = now, access_count + 1."""
-        for chunk in _chunks(ids):
-            self._db.execute(
-                "UPDATE memories SET last_accessed = max(last_accessed, ?), "
-                f"access_count = access_count + 1 WHERE id IN ({_marks(chunk)})",
-                [now, *chunk],
-            )
+    def touch(self, accesses: Mapping[int, tuple[float, int]]) -> None:
+        """Record accesses, id to (the last one's time, how many)."""
+        self._db.executemany(
+            "UPDATE memories SET last_accessed = max(last_accessed, ?), "
+            "access_count = access_count + ? WHERE id = ?",
+            [(last, count, memory_id) for memory_id, (last, count) in accesses.items()],
+        )
 
     def set_pinned(self, memory_id: int, pinned: bool) -> None:
         self._db.execute("UPDATE memories SET pinned = ? WHERE id = ?", (int(pinned), memory_id))

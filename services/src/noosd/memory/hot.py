@@ -1,14 +1,14 @@
 """The hot tier: float32 vectors in RAM, searched exhaustively, on a GPU if there is one.
 
 At a thousand rows numpy takes ~0.05 ms; a GPU only pays off with a larger
-hot tier, but costs nothing to use when torch has one (the embedder loaded
-torch already). The GPU keeps a copy of the matrix, refreshed on the first
-search after a change.
+hot tier, but costs nothing to use when torch has one (a sentence-transformers
+embedder loaded torch already). The GPU keeps a copy of the matrix, refreshed
+on the first search after a change.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import sys
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,14 +21,14 @@ if TYPE_CHECKING:
 
 
 def gpu_device() -> str | None:
-    """'cuda' when torch is installed and sees a GPU, else None.
+    """'cuda' when torch is already imported and sees a GPU, else None.
 
-    Imports torch (seconds), so the store asks once, lazily, never at import.
+    Never imports torch itself: that takes seconds (a minute in a TCG guest),
+    and the ONNX embedder (noosd.embedding) runs without it.
     """
-    if importlib.util.find_spec("torch") is None:
+    torch = sys.modules.get("torch")
+    if torch is None:
         return None
-    import torch
-
     return "cuda" if torch.cuda.is_available() else None
 
 

@@ -13,7 +13,8 @@ can leave out what they don't need:
 - A memory is `(id, text, kind, created_at, last_accessed, metadata, details)`
   with details `importance` (d), `pinned` (b), `tier` (s), `access_count` (u),
   `provenance` (as), and `superseded_at` (d) / `superseded_by` (s) when set;
-  Recall prefixes each with its score, and adds `relevance`, `recency` to details.
+  Recall prefixes each with its score, and adds `relevance`, `recency`
+  (d) and `timely` (b: the query asks when, the memory says when) to details.
 """
 
 from __future__ import annotations
@@ -128,6 +129,7 @@ def hit_struct(hit: Hit) -> HitFields:
     details["relevance"] = Variant("d", hit.relevance)
     details["recency"] = Variant("d", hit.recency)
     details["importance"] = Variant("d", hit.importance)
+    details["timely"] = Variant("b", hit.timely)
     return (hit.score, memory_id, text, kind, created, accessed, metadata, details)
 
 
@@ -173,6 +175,7 @@ class MemoryInterface(ServiceInterface):
         opts = options_of(filters, FILTER_OPTIONS, "filter")
         uid, wanted = await self._uid(opts), recall_filter(opts)
         hits = await self._store.run(lambda store: store.recall(uid, query, limit, wanted))
+        self._store.settle_later()
         return [hit_struct(hit) for hit in hits]
 
     @noos_method()

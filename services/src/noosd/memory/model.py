@@ -55,6 +55,8 @@ class Hit:
     relevance: float
     recency: float
     importance: float
+    # The query asked when, and the memory says when (see scoring).
+    timely: bool
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# The accesses that recalls note in RAM are written once the service has been
+# idle this long: a burst of recalls pays for one write, after its replies.
+SETTLE_AFTER_S = 0.5
+
 _log = logging.getLogger(__name__)
 
 
@@ -30,6 +34,8 @@ class StoreRunner:
         self._open_store = open_store
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-store")
         self._opened: asyncio.Future[MemoryStore] | None = None
+        self._settle: asyncio.TimerHandle | None = None
+        self._settling: set[asyncio.Future[None]] = set()
 
     def open(self) -> None:
         """Start opening the store in the background."""
@@ -53,7 +59,28 @@ class StoreRunner:
             raise Unavailable(f"the memory store could not be opened: {error}") from error
         return await asyncio.get_running_loop().run_in_executor(self._executor, call, store)
 
+    def settle_later(self) -> None:
+        """Write the accesses that recalls noted once no recall came for SETTLE_AFTER_S."""
+        if self._settle is not None:
+            self._settle.cancel()
+        self._settle = asyncio.get_running_loop().call_later(SETTLE_AFTER_S, self._settle_now)
+
+    def _settle_now(self) -> None:
+        self._settle = None
+        settling = asyncio.ensure_future(self.run(lambda store: store.apply_accesses()))
+        self._settling.add(settling)
+        settling.add_done_callback(self._settled)
+
+    def _settled(self, settling: asyncio.Future[None]) -> None:
+        self._settling.discard(settling)
+        if not settling.cancelled() and (error := settling.exception()) is not None:
+            _log.error("recording recalls' accesses failed: %s", error, exc_info=error)
+
     async def close(self) -> None:
+        if self._settle is not None:
+            self._settle.cancel()
+        if self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
         if self._opened is not None and self._opened.done() and not self._opened.exception():
             await self.run(lambda store: store.close())
         self._executor.shutdown(wait=True, cancel_futures=True)

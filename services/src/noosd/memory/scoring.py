@@ -1,24 +1,34 @@
-"""How memories are scored: the three components, the recall blend, and retention.
+"""How memories are scored: the components, the recall blend, and retention.
 
-For a memory m, a query q and the time now (Generative Agents' blend, with
-components kept in fixed ranges rather than min-max normalised per recall, so
-that scores from different tiers and recalls compare):
+For a memory m, a query q and the time now:
 
-    relevance  = cos(q, m)                                        in [-1, 1]
-    recency    = 0.5 ** (max(0, now - m.last_accessed) / half_life)  in (0, 1]
-    importance = 1                                                if m is pinned
-               = 1 - (1 - base) * (1 - repetition_boost) ** repetitions
-                            * (1 - access_boost) ** access_count  otherwise, in [base, 1)
-    score      = w_rel * relevance + w_rec * recency + w_imp * importance
+    relevance  = cos(q, m)                                           in [-1, 1]
+    recency    = 0.5 ** (max(0, now - m.last_accessed) / half_life)     in (0, 1]
+    importance = 1                                                   if m is pinned
+               = 1 - (1 - base) * max(1 - repetition_cap, (1 - repetition_boost) ** repetitions)
+                            * (1 - access_boost) ** access_count     otherwise, in [base, 1)
+    timely     = 1 if q asks when and m refers to a time, else 0     (see temporal)
+    score      = w_rel * relevance + w_rec * recency + w_imp * importance + w_time * timely
 
 `base` is the importance hint given to `remember`, or the kind's default
-(`kinds.DEFAULT_IMPORTANCE`); `repetitions` counts the near-duplicates merged
+(`kinds.default_importance`); `repetitions` counts the near-duplicates merged
 into the memory. Each repetition or access closes a fixed fraction of the gap
-to 1, so importance rises with use but never passes 1.
+to 1, so importance rises with use but never passes 1; repetition alone closes
+at most `repetition_cap` of it, so that `ls` typed ten thousand times does not
+become as important as what the user pinned.
 
-Retention is the query-free part of the blend, the score a memory keeps when
-nobody asks about it: consolidation forgets what falls below the prune
-threshold and moves what falls below the cold threshold to the cold tier:
+Relevance dominates (w_rel 1 against 0.03, 0.1 and 0.08 by default): the other
+components add at most 0.21, so they reorder memories that are about equally
+relevant but never lift an unrelated memory over a relevant one, however
+recent or important. This is Generative Agents' blend with the components kept
+in fixed ranges rather than min-max normalised per recall (so that scores from
+different tiers and recalls compare) and with the weights set by LoCoMo and
+the 1M-event stream (tests/bench): an equal-weights blend let fresh,
+repeated commands crowd out a two-month-old fact that answered the question.
+
+Retention is the query-free part, the score a memory keeps when nobody asks
+about it: consolidation forgets what falls below the prune threshold and moves
+what falls below the cold threshold to the cold tier:
 
     retention  = (recency + importance) / 2
 
@@ -51,11 +61,16 @@ def importance(
     pinned: npt.ArrayLike,
     repetition_boost: float,
     access_boost: float,
+    repetition_cap: float,
 ) -> FloatArray:
     """The effective importance: the base raised by repetition and access, 1 if pinned."""
+    repeated = np.maximum(
+        1.0 - repetition_cap,
+        (1.0 - repetition_boost) ** np.asarray(repetitions, dtype=np.float64),
+    )
     gap = (
         (1.0 - np.asarray(base, dtype=np.float64))
-        * (1.0 - repetition_boost) ** np.asarray(repetitions, dtype=np.float64)
+        * repeated
         * (1.0 - access_boost) ** np.asarray(access_count, dtype=np.float64)
     )
     return np.asarray(np.where(np.asarray(pinned, dtype=bool), 1.0, 1.0 - gap), dtype=np.float64)
@@ -65,13 +80,15 @@ def blend(
     relevance: npt.ArrayLike,
     recency: npt.ArrayLike,
     importance: npt.ArrayLike,
+    timely: npt.ArrayLike,
     weights: ScoreWeights,
 ) -> FloatArray:
-    """A recall's score: the weighted sum of the three components."""
+    """A recall's score: the weighted sum of the components."""
     return np.asarray(
         weights.relevance * np.asarray(relevance, dtype=np.float64)
         + weights.recency * np.asarray(recency, dtype=np.float64)
-        + weights.importance * np.asarray(importance, dtype=np.float64),
+        + weights.importance * np.asarray(importance, dtype=np.float64)
+        + weights.time_reference * np.asarray(timely, dtype=np.float64),
         dtype=np.float64,
     )
 

@@ -84,12 +84,12 @@ class MemoryService(Service):
         # Imported here, on the worker thread: numpy, chromadb and the model
         # would otherwise delay owning the bus name past D-Bus activation's
         # timeout under emulation.
-        from noosd.memory.embedder import SentenceTransformerEmbedder
+        from noosd.embedding import load_embedder
         from noosd.memory.store import MemoryStore
 
         settings = self._settings
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-        embedder = SentenceTransformerEmbedder(settings.model_dir)
+        embedder = load_embedder(settings.model_dir)
         store = MemoryStore(settings.state_dir, embedder, settings.config)
         # Load the model now, not on the first user's call.
         embedder.embed(["noos"])

@@ -19,16 +19,16 @@ from pathlib import Path
 import numpy as np
 
 from noos.errors import InvalidArgument, NotFound, Unavailable
-from noosd.memory import validation
+from noosd.embedding import Embedder
+from noosd.memory import temporal, validation
 from noosd.memory.codec import normalized
 from noosd.memory.config import MemoryConfig
 from noosd.memory.consolidation import consolidate, merge_repetitions
 from noosd.memory.database import NewMemoryRow
-from noosd.memory.embedder import Embedder
 from noosd.memory.filters import RecallFilter
 from noosd.memory.hot import gpu_device
 from noosd.memory.ids import format_id, parse_id
-from noosd.memory.kinds import DEFAULT_IMPORTANCE
+from noosd.memory.kinds import default_importance
 from noosd.memory.model import ConsolidationReport, Hit, Memory, MetadataValue, Tier, TierStats
 from noosd.memory.tiering import TIERS
 from noosd.memory.user import DATABASE_FILE, UserMemories, directory_bytes
@@ -133,7 +133,9 @@ class MemoryStore:
                 metadata=item.metadata,
                 created_at=now,
                 base_importance=(
-                    DEFAULT_IMPORTANCE[item.kind] if item.importance is None else item.importance
+                    default_importance(item.kind, item.text)
+                    if item.importance is None
+                    else item.importance
                 ),
                 vector=vector,
             )
@@ -190,7 +192,9 @@ class MemoryStore:
         """The user's memories that best answer `query`, best first (see scoring).
 
         Each memory returned counts as accessed: it moves to the hot tier, and
-        its last access and access count are updated.
+        its last access and access count are updated, in RAM at once and on
+        disk with the next change, or `apply_accesses`: a crash may lose the
+        latest accesses, never a memory.
         """
         uid = validation.uid(uid)
         query = validation.text(query, self.config.max_text_bytes, "query")
@@ -199,7 +203,9 @@ class MemoryStore:
         user = self._existing_user(uid)
         if user is None:
             return []
-        hits = user.recall(self._embed([query])[0], limit, filters, self._clock())
+        hits = user.recall(
+            self._embed([query])[0], limit, filters, self._clock(), temporal.asks_when(query)
+        )
         self._publish(user)
         return hits
 
@@ -263,6 +269,13 @@ class MemoryStore:
                 # A count published meanwhile by the worker thread is newer.
                 counts = self._counts.setdefault(uid, counts)
         return TierStats(counts=dict(counts), bytes_used=directory_bytes(directory))
+
+    def apply_accesses(self) -> None:
+        """Write the accesses that recalls noted in RAM (see `UserMemories.recall`);
+        the service calls this when it is idle."""
+        for user in self._users.values():
+            user.apply_accesses()
+            self._publish(user)
 
     def consolidate(self) -> ConsolidationReport:
         """Merge, decay, prune and rebalance every user's memories (see consolidation)."""

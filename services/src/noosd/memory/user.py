@@ -20,6 +20,7 @@ a forget (what is forgotten must go), the rest at consolidation.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,6 +50,9 @@ CANDIDATE_EXTRA = 16
 # Unwritten warm memories written to chromadb at a time when there are too many:
 # about a second of chromadb's writes.
 WARM_WRITE_CHUNK = 1000
+# Recalls record their accesses in RAM and apply them in one transaction when
+# this many memories wait, before any other change, or when the service is idle.
+MAX_PENDING_ACCESSES = 256
 # chromadb never reuses the slot of a deleted vector: its index is rebuilt when
 # dead slots outnumber live ones and this many.
 WARM_REBUILD_MIN_DEAD = 1000
@@ -63,6 +67,7 @@ class _Ranked:
     relevance: float
     recency: float
     importance: float
+    timely: bool
 
 
 class UserMemories:
@@ -81,6 +86,8 @@ class UserMemories:
         self.cold = VectorMatrix(dim, quantized=True)
         self.warm = WarmIndex(directory / WARM_DIR)
         self.counts = self.db.count_by_tier()
+        # Accesses by recalls not yet in SQLite: id to (the last one's time, how many).
+        self._pending: dict[int, tuple[float, int]] = {}
         self._add_hot(*self.db.tier_vectors(HOT))
         self._add_hot(*self.db.unsynced_warm())
         cold_ids, codes, scales = self.db.cold_codes()
@@ -92,6 +99,7 @@ class UserMemories:
 
     def close(self) -> None:
         """Close the files; unwritten warm memories wait in SQLite for the next open."""
+        self.apply_accesses()
         self.flush_removals()
         self.warm.close()
         self.db.close()
@@ -104,6 +112,7 @@ class UserMemories:
         A new fact whose metadata names a subject also supersedes the older
         current facts about that subject.
         """
+        self.apply_accesses()
         with self.db.transaction():
             self.db.insert(rows)
             for old, new in supersessions:
@@ -139,6 +148,7 @@ class UserMemories:
             stored.pinned,
             self.config.repetition_boost,
             self.config.access_boost,
+            self.config.repetition_cap,
         )
         return Memory(
             id=format_id(stored.id),
@@ -159,8 +169,16 @@ class UserMemories:
             repetitions=stored.repetitions,
         )
 
-    def recall(self, query: Vector, limit: int, filters: RecallFilter, now: float) -> list[Hit]:
-        """The best `limit` memories for a query vector, across tiers, then accessed.
+    def recall(
+        self, query: Vector, limit: int, filters: RecallFilter, now: float, asks_when: bool
+    ) -> list[Hit]:
+        """The best `limit` memories for a query vector, across tiers, then accessed;
+        `asks_when`: the query asks about time (see scoring).
+
+        The accesses are recorded in RAM and reach SQLite later, in a batch
+        (`apply_accesses`): the reply does not wait for a write. The memories
+        returned show them already. A candidate with an access still pending
+        applies the batch first, so that ranking always sees every access.
 
         Each tier gives its nearest candidates by relevance; SQLite keeps those
         the filter matches, and the full score re-ranks them. When too few pass
@@ -170,15 +188,18 @@ class UserMemories:
         """
         k = limit * CANDIDATE_FACTOR + CANDIDATE_EXTRA
         nearest, exhausted = self.nearest(query[None, :], k)
-        ranked = self._rank(nearest[0], filters, now)
+        if not self._pending.keys().isdisjoint(nearest[0]):
+            self.apply_accesses()
+        ranked = self._rank(nearest[0], filters, now, asks_when)
         if len(ranked) < limit and not exhausted:
-            ranked = self._rank(self._filtered_candidates(query, k, filters), filters, now)
+            candidates = self._filtered_candidates(query, k, filters)
+            ranked = self._rank(candidates, filters, now, asks_when)
         chosen = ranked[:limit]
         if not chosen:
             return []
-        accessed = self.access([hit.id for hit in chosen], now)
+        accessed = self._access_later([hit.id for hit in chosen], now)
         return [
-            Hit(accessed[hit.id], hit.score, hit.relevance, hit.recency, hit.importance)
+            Hit(accessed[hit.id], hit.score, hit.relevance, hit.recency, hit.importance, hit.timely)
             for hit in chosen
         ]
 
@@ -238,13 +259,14 @@ class UserMemories:
         return dict(zip(best_ids.tolist(), best_sims.tolist(), strict=True))
 
     def _rank(
-        self, relevance: dict[int, float], filters: RecallFilter, now: float
+        self, relevance: dict[int, float], filters: RecallFilter, now: float, asks_when: bool
     ) -> list[_Ranked]:
         """The candidates that the filter matches, best score first."""
         columns = self.db.scoring(ids=list(relevance), filters=filters)
         recency, importance = self.components(columns, now)
         cosines = np.array([relevance[memory_id] for memory_id in columns.ids.tolist()])
-        scores = scoring.blend(cosines, recency, importance, self.config.weights)
+        timely = columns.time_reference & asks_when
+        scores = scoring.blend(cosines, recency, importance, timely, self.config.weights)
         return [
             _Ranked(
                 int(columns.ids[i]),
@@ -252,6 +274,7 @@ class UserMemories:
                 float(cosines[i]),
                 float(recency[i]),
                 float(importance[i]),
+                bool(timely[i]),
             )
             for i in np.argsort(-scores, kind="stable")
         ]
@@ -259,21 +282,60 @@ class UserMemories:
     # --- changing ---
 
     def access(self, ids: Sequence[int], now: float) -> dict[int, Memory]:
-        """Record an access to these memories and promote them to hot; returns them after."""
-        with self.db.relaxed():
-            with self.db.transaction():
-                self.db.touch(ids, now)
-                moved = self.db.move(ids, HOT)
-            self._apply(moved, HOT)
-            self.enforce_capacity(now)
+        """Record an access to these memories now and promote them to hot; returns
+        them after."""
+        for memory_id in ids:
+            self._note_access(memory_id, now)
+        self.apply_accesses()
         return {i: self.memory(m) for i, m in self.db.fetch(ids).items()}
 
+    def _access_later(self, ids: Sequence[int], now: float) -> dict[int, Memory]:
+        """Note an access to these memories, to apply later; returns them as they
+        will be after it."""
+        stored = self.db.fetch(ids)
+        for memory_id in ids:
+            self._note_access(memory_id, now)
+        if len(self._pending) >= MAX_PENDING_ACCESSES:
+            self.apply_accesses()
+        return {
+            memory_id: self.memory(
+                dataclasses.replace(
+                    memory,
+                    last_accessed=max(memory.last_accessed, now),
+                    access_count=memory.access_count + 1,
+                    tier=HOT,
+                )
+            )
+            for memory_id, memory in stored.items()
+        }
+
+    def _note_access(self, memory_id: int, now: float) -> None:
+        last, count = self._pending.get(memory_id, (now, 0))
+        self._pending[memory_id] = (max(last, now), count + 1)
+
+    def apply_accesses(self) -> None:
+        """Write the pending accesses and promote their memories to hot, in one
+        transaction that need survive only a crash, not a power loss (see
+        `MemoryDatabase.relaxed`): reads' bookkeeping is worth no fsync."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        ids = list(pending)
+        with self.db.relaxed():
+            with self.db.transaction():
+                self.db.touch(pending)
+                moved = self.db.move(ids, HOT)
+            self._apply(moved, HOT)
+            self.enforce_capacity(max(last for last, _ in pending.values()))
+
     def pin(self, memory_id: int, pinned: bool) -> None:
+        self.apply_accesses()
         with self.db.transaction():
             self.db.set_pinned(memory_id, pinned)
 
     def delete(self, ids: Sequence[int]) -> int:
         """Delete memories everywhere, chromadb included, at once; returns how many."""
+        self.apply_accesses()
         with self.db.transaction():
             deleted = self.db.delete(ids)
         self.forget_in_ram(deleted)
@@ -306,6 +368,7 @@ class UserMemories:
             columns.pinned,
             self.config.repetition_boost,
             self.config.access_boost,
+            self.config.repetition_cap,
         )
         return recency, importance
 
