@@ -81,6 +81,21 @@ def test_alike_memories_that_name_different_particulars_are_not_merged(
     assert store.get(USER, a.id).text != store.get(USER, b.id).text
 
 
+def test_notes_merge_only_when_they_say_the_same_words(store: MemoryStore) -> None:
+    fixed = store.remember(USER, "willow build broke: the backup script fixed", "note", {})
+    broke = store.remember(USER, "willow build broke: the backup script broke", "note", {})
+    again = store.remember(USER, "Willow build broke:  the backup script fixed!", "note", {})
+    vectors = store.embedder.embed([fixed.text, broke.text])
+    # Their vectors are all but equal: only the words tell them apart, while
+    # punctuation moves the vector of the repetition much more.
+    assert float(vectors[0] @ vectors[1]) >= store.config.duplicate_similarity
+
+    assert store.consolidate().merged == 1
+
+    assert store.get(USER, fixed.id).provenance == (again.id,)
+    assert store.get(USER, broke.id).repetitions == 0
+
+
 def test_duplicates_of_different_kinds_are_not_merged(store: MemoryStore) -> None:
     store.remember(USER, "back up the photos", "note", {})
     store.remember(USER, "back up the photos", "command", {})
@@ -99,7 +114,7 @@ def test_a_repetition_of_an_old_memory_in_any_tier_merges_into_it(
     assert original.id in chromadb_ids(state_dir, USER)
     clock.advance(DAY)
     exact = store.remember(USER, "renew the passport before the trip", "note", {})
-    near = store.remember(USER, "renew my passport before the trip", "note", {})
+    near = store.remember(USER, "Renew the passport before the trip!", "note", {})
 
     assert store.consolidate().merged == 2
 

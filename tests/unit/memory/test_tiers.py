@@ -86,7 +86,7 @@ def test_a_cold_memory_is_still_recalled_and_promoted_to_hot(
     assert hits[0].memory.tier is Tier.HOT
     # The access reaches the disk in a batch, after the reply.
     assert stored_tier(state_dir, USER, ids[0]) is Tier.COLD
-    small.apply_accesses()
+    small.settle()
     assert stored_tier(state_dir, USER, ids[0]) is Tier.HOT
     assert small.stats(USER).counts[Tier.HOT] <= 3
 
@@ -100,8 +100,11 @@ def test_accesses_noted_by_recalls_are_applied_before_they_matter(
     store.recall(USER, "where is the spare key?", 1)
     store.recall(USER, "where is the spare key?", 1)
 
-    # A recall that meets a pending access applies them first: counted twice.
-    assert store.recall(USER, "where is the spare key?", 1)[0].memory.access_count == 3
+    # A recall ranks with the pending accesses counted; the memory it returns shows them.
+    hit = store.recall(USER, "where is the spare key?", 1)[0]
+    assert hit.memory.access_count == 3
+    # Ranked with the two earlier accesses (a note's base importance is 0.5).
+    assert hit.importance == pytest.approx(1 - 0.5 * 0.95**2)
     # Any change applies them (here, forgetting another memory), durably.
     store.forget(USER, [other.id])
     store.close()

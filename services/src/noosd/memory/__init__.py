@@ -4,15 +4,18 @@ The OS remembers what matters to each user and forgets what does not. Every
 memory belongs to one uid; a user's calls never see, count or delete another's
 (each user's memories live in files of their own, `state_dir/users/<uid>/`).
 
-Scoring (`scoring`, Generative Agents' blend): a recall ranks by
+Scoring (`scoring`, after Generative Agents' blend): a recall ranks by
 
-    score      = 0.6 * relevance + 0.2 * recency + 0.2 * importance
+    score      = relevance + 0.03 * recency + 0.1 * importance + 0.08 * timely
     relevance  = cos(query, memory)
     recency    = 0.5 ** (seconds since last access / half-life)       (one week)
-    importance = 1 if pinned, else 1 - (1 - base) * 0.8 ** repetitions * 0.95 ** accesses
+    importance = 1 if pinned, else
+                 1 - (1 - base) * max(0.5, 0.8 ** repetitions) * 0.95 ** accesses
+    timely     = the query asks when and the memory names a time (`temporal`)
 
-where base is the hint given to `remember` or the kind's default (`kinds`),
-and returns the three components with each hit. Retention, the query-free
+where base is the hint given to `remember` or the kind's default (`kinds`: a
+conversation turn's grows with its words), and returns the components with
+each hit. Retention, the query-free
 (recency + importance) / 2, decides what is demoted (below 0.25: cold) and what
 is forgotten (below 0.1). Weights, half-life and thresholds are `MemoryConfig`.
 
@@ -29,9 +32,10 @@ Tiers (MemGPT/Letta's memory hierarchy), per user (`tiering`):
 
 A recall takes the nearest candidates of every tier, lets SQLite apply the
 filter, and re-ranks them into one list; what it returns is accessed and moves
-to hot. `consolidate` merges near-duplicates keeping their provenance (mem0),
-decays and prunes, rebalances the tiers and reclaims the freed bytes
-(`consolidation`). A fact can supersede another (Zep's bi-temporal facts): the
+to hot (in RAM at once, in SQLite in a batch after the reply). `consolidate`
+merges near-duplicates that name the same particulars keeping their
+provenance (mem0), decays and prunes, rebalances the tiers and reclaims the
+freed bytes (`consolidation`). A fact can supersede another (Zep's bi-temporal facts): the
 old one is marked with when and by what, kept, and left out of recalls unless
 asked for.
 

@@ -65,10 +65,22 @@ def unpack_text(blob: bytes, compressed: bool) -> str:
     return (zlib.decompress(blob) if compressed else blob).decode("utf-8")
 
 
+# Punctuation that ends or wraps a word rather than being part of it.
+EDGE_PUNCTUATION = ".,;:!?'\"()[]{}"
+
+
+def words(text: str) -> tuple[str, ...]:
+    """A text's words, case-folded, without the punctuation around them: what two
+    memories must share to be repetitions of each other."""
+    return tuple(word for raw in text.split() if (word := raw.strip(EDGE_PUNCTUATION).casefold()))
+
+
 def text_key(kind: str, text: str) -> int:
-    """A 64-bit hash of a kind and a text: memories that repeat one share it."""
-    digest = hashlib.blake2b(f"{kind}\0{text}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    """A 64-bit hash of a kind and a text's words: memories that repeat one share it,
+    whatever their case, spacing and punctuation (which move MiniLM's vector:
+    "renew the passport" and "Renew the passport!" are only 0.906 alike)."""
+    digest = hashlib.blake2b(f"{kind}\0{' '.join(words(text))}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
 
 
 def normalized(vectors: npt.ArrayLike) -> Matrix:

@@ -35,7 +35,8 @@ class MemoryConfig:
     weights: the weights of relevance, recency, importance and time reference
         in a recall's score.
     duplicate_similarity: the cosine from which two memories of the same kind
-        are near-duplicates that consolidation merges.
+        may be near-duplicates that consolidation merges (if they also say
+        the same words, or are events naming the same particulars).
     prune_threshold: consolidation forgets a memory whose retention
         ((recency + importance) / 2) falls below this; 0 forgets nothing.
     cold_threshold: consolidation moves a memory whose retention falls below
@@ -54,7 +55,7 @@ class MemoryConfig:
         exhaustive search to every recall.
     max_text_bytes: the longest text remembered, in UTF-8 bytes.
     max_limit: the most hits one recall may ask for.
-    hot_on_gpu: search the hot tier with torch on CUDA when torch finds a GPU.
+    hot_on_gpu: search the hot tier with torch on CUDA when torch is loaded and sees a GPU.
     """
 
     half_life_s: float = 7 * 86400.0

@@ -3,15 +3,18 @@
 In order:
 
 1. merge near-duplicates: two current (not superseded) memories of the same
-   kind are linked when one was added since the last run, their cosine is at
-   least duplicate_similarity and they name the same particulars (numbers,
-   names, codes, paths, flags: see `particulars`), so that "Ann's number is
-   555-0101" never swallows "Bob's number is 555-0199", however close their
-   vectors; each group of linked memories (single
-   linkage) becomes its oldest member. Repetitions of the very same text are
-   found by their hash in SQLite; the other neighbours by searching every tier
-   once per distinct new text, so that a stream of repeated commands costs a
-   search per command, not per repetition. The survivor records the merged ids
+   kind, one of them added since the last run, are linked when they say the
+   same words (up to case, spacing and punctuation: `codec.words`; found by
+   their hash in SQLite), or when they are machine events (commands, file
+   events: `kinds.MERGED_BY_MEANING`) whose cosine is at least
+   duplicate_similarity and that name the same particulars (numbers, names,
+   codes, paths, flags: `particulars`), so that "port 8080" never swallows
+   "port 8081". Other kinds never merge by vector alone: MiniLM cannot tell a
+   note that a script broke from one that it was fixed (cosine 0.989). Each
+   group of linked memories (single linkage) becomes its oldest member. An
+   event's neighbours are found by searching every tier once per distinct new
+   text, so that a stream of repeated commands costs a search per command,
+   not per repetition. The survivor records the merged ids
    and their creation times (its provenance), is pinned if any of them was,
    and adds up their accesses; the repetitions raise its importance (see
    scoring). What a merged memory superseded is superseded by the survivor.
@@ -29,6 +32,8 @@ from __future__ import annotations
 import re
 
 from noosd.memory import scoring
+from noosd.memory.codec import EDGE_PUNCTUATION, words
+from noosd.memory.kinds import MERGED_BY_MEANING
 from noosd.memory.model import ConsolidationReport
 from noosd.memory.tiering import COLD, WARM, consolidated_tiers
 from noosd.memory.user import UserMemories
@@ -120,8 +125,13 @@ def _merge(
             new_ids[start : start + DUPLICATE_BLOCK]
         ).items():
             repeated[text_hash] = [i for i in members if i <= newest]
-    # One search per distinct new text: its newest repetition stands for it.
-    representatives = [members[-1] for members in repeated.values()] if near else []
+    # One search per distinct new event: its newest repetition stands for it.
+    newest_of_each = [members[-1] for members in repeated.values()] if near else []
+    representatives = [
+        memory.id
+        for memory in db.fetch(newest_of_each).values()
+        if memory.kind in MERGED_BY_MEANING
+    ]
     links: list[tuple[int, int]] = []
     for start in range(0, len(representatives), DUPLICATE_BLOCK):
         ids, vectors = db.vectors(representatives[start : start + DUPLICATE_BLOCK])
@@ -134,10 +144,14 @@ def _merge(
     groups = _Groups()
     for members in repeated.values():
         if len(members) > 1:
-            # The same hash and the same text (a 64-bit hash collides almost never).
+            # The same hash and the same words (a 64-bit hash collides almost never).
             head = stored[members[0]]
             groups.link_all(
-                [i for i in members if (stored[i].kind, stored[i].text) == (head.kind, head.text)]
+                [
+                    i
+                    for i in members
+                    if (stored[i].kind, words(stored[i].text)) == (head.kind, words(head.text))
+                ]
             )
     for a, b in links:
         first, second = stored.get(a), stored.get(b)
@@ -172,7 +186,6 @@ def _merge(
 
 # A token with a digit or a symbol inside (555-0101, ~/src, --force, a@b.c).
 _MARKED = re.compile(r"\d|\w[^\w\s]+\w|^[^\w\s]")
-_EDGE_PUNCTUATION = ".,;:!?'\"()[]{}"
 
 
 def particulars(text: str) -> frozenset[str]:
@@ -181,7 +194,7 @@ def particulars(text: str) -> frozenset[str]:
     differ in these say different things, however alike they read."""
     found = set()
     for position, raw in enumerate(text.split()):
-        token = raw.strip(_EDGE_PUNCTUATION)
+        token = raw.strip(EDGE_PUNCTUATION)
         if _MARKED.search(token) or (position > 0 and token[:1].isupper()):
             found.add(token.lower())
     return frozenset(found)

@@ -108,6 +108,11 @@ MAX_PROVENANCE = 100
 _PROVENANCE = np.dtype([("id", "<i8"), ("created_at", "<f8")])
 # The WAL is truncated back to this after a checkpoint.
 _WAL_LIMIT_BYTES = 4 * 1024 * 1024
+# SQLite's automatic checkpoint (every 1,000 WAL pages) runs inside whichever
+# commit crosses the line, a recall's bookkeeping included, and costs tens of
+# milliseconds there. It is off: the store checkpoints when idle, at
+# consolidation, and inside a commit only past this many commits since the last.
+FORCED_CHECKPOINT_COMMITS = 5000
 
 
 @dataclass(frozen=True)
@@ -187,6 +192,8 @@ class MemoryDatabase:
         # Deleted text is overwritten where that costs no extra writes.
         self._db.execute("PRAGMA secure_delete = FAST")
         self._db.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT_BYTES}")
+        self._db.execute("PRAGMA wal_autocheckpoint = 0")
+        self.commits_since_checkpoint = 0
         if version == 0:
             self._db.executescript(
                 f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
@@ -197,18 +204,19 @@ class MemoryDatabase:
             raise RuntimeError(f"{path}: schema version {version}, expected {SCHEMA_VERSION}")
 
     def _migrate_from_1(self) -> None:
-        """Version 2 flags the memories that mention a time: flag the old ones."""
+        """Version 2 flags the memories that mention a time, and hashes texts by
+        their words (`codec.text_key`): flag and hash the old ones."""
         with self.transaction():
             self._db.execute(
                 "ALTER TABLE memories ADD COLUMN time_reference INTEGER NOT NULL DEFAULT 0"
             )
-            rows = self._db.execute("SELECT id, text, text_zlib FROM memories").fetchall()
+            rows = self._db.execute("SELECT id, kind, text, text_zlib FROM memories").fetchall()
+            texts = [(row[0], row[1], unpack_text(row[2], bool(row[3]))) for row in rows]
             self._db.executemany(
-                "UPDATE memories SET time_reference = 1 WHERE id = ?",
+                "UPDATE memories SET time_reference = ?, text_hash = ? WHERE id = ?",
                 [
-                    (memory_id,)
-                    for memory_id, text, zlib in rows
-                    if refers_to_time(unpack_text(text, bool(zlib)))
+                    (refers_to_time(text), text_key(kind, text), memory_id)
+                    for memory_id, kind, text in texts
                 ],
             )
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -226,6 +234,14 @@ class MemoryDatabase:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+        self.commits_since_checkpoint += 1
+        if self.commits_since_checkpoint >= FORCED_CHECKPOINT_COMMITS:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file (as far as no reader prevents it)."""
+        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        self.commits_since_checkpoint = 0
 
     @contextmanager
     def relaxed(self) -> Iterator[None]:
@@ -625,6 +641,7 @@ class MemoryDatabase:
         # executescript steps it to the end.
         self._db.executescript("PRAGMA incremental_vacuum;")
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        self.commits_since_checkpoint = 0
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:

@@ -41,6 +41,12 @@ KINDS = frozenset(IMPORTANCE_RANGE)
 # A text of this many words or more is fully informative.
 INFORMATIVE_WORDS = 40
 
+# Kinds whose near-duplicates merge by meaning (a close vector, the same
+# particulars): repeated machine events, whose variants are noise. Other kinds
+# merge only repetitions of their words: a vector cannot tell "the backup
+# script fixed" from "the backup script broke" (cosine 0.989).
+MERGED_BY_MEANING = frozenset({"command", "file-event"})
+
 # Kinds whose memories consolidation never prunes, whatever their score.
 NEVER_PRUNED = frozenset({"identity"})
 

@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# The accesses that recalls note in RAM are written once the service has been
-# idle this long: a burst of recalls pays for one write, after its replies.
+# The accesses that recalls note in RAM are written (and SQLite's WAL
+# checkpointed) once the service has been idle this long: a burst of recalls
+# pays for one write, after its replies.
 SETTLE_AFTER_S = 0.5
 
 _log = logging.getLogger(__name__)
@@ -60,14 +61,14 @@ class StoreRunner:
         return await asyncio.get_running_loop().run_in_executor(self._executor, call, store)
 
     def settle_later(self) -> None:
-        """Write the accesses that recalls noted once no recall came for SETTLE_AFTER_S."""
+        """Settle the store (`MemoryStore.settle`) once no recall came for SETTLE_AFTER_S."""
         if self._settle is not None:
             self._settle.cancel()
         self._settle = asyncio.get_running_loop().call_later(SETTLE_AFTER_S, self._settle_now)
 
     def _settle_now(self) -> None:
         self._settle = None
-        settling = asyncio.ensure_future(self.run(lambda store: store.apply_accesses()))
+        settling = asyncio.ensure_future(self.run(lambda store: store.settle()))
         self._settling.add(settling)
         settling.add_done_callback(self._settled)
 

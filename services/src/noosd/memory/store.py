@@ -88,7 +88,7 @@ class MemoryStore:
         self._users_dir = state_dir / USERS_DIR
         self._users_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._users: dict[int, UserMemories] = {}
-        # Asked once, when the first user opens: it imports torch.
+        # Asked once, when the first user opens (a torch already imported may see a GPU).
         self._device: str | None = None
         self._device_known = False
         self._counts_lock = threading.Lock()
@@ -193,7 +193,7 @@ class MemoryStore:
 
         Each memory returned counts as accessed: it moves to the hot tier, and
         its last access and access count are updated, in RAM at once and on
-        disk with the next change, or `apply_accesses`: a crash may lose the
+        disk with the next change, or `settle`: a crash may lose the
         latest accesses, never a memory.
         """
         uid = validation.uid(uid)
@@ -270,11 +270,11 @@ class MemoryStore:
                 counts = self._counts.setdefault(uid, counts)
         return TierStats(counts=dict(counts), bytes_used=directory_bytes(directory))
 
-    def apply_accesses(self) -> None:
-        """Write the accesses that recalls noted in RAM (see `UserMemories.recall`);
-        the service calls this when it is idle."""
+    def settle(self) -> None:
+        """Write the accesses that recalls noted in RAM (see `UserMemories.recall`)
+        and checkpoint the WAL; the service calls this when it is idle."""
         for user in self._users.values():
-            user.apply_accesses()
+            user.settle()
             self._publish(user)
 
     def consolidate(self) -> ConsolidationReport:

@@ -51,8 +51,9 @@ CANDIDATE_EXTRA = 16
 # about a second of chromadb's writes.
 WARM_WRITE_CHUNK = 1000
 # Recalls record their accesses in RAM and apply them in one transaction when
-# this many memories wait, before any other change, or when the service is idle.
-MAX_PENDING_ACCESSES = 256
+# this many memories wait (rarely: a recall's reply never waits for it but one
+# in hundreds), before any other change, or when the service is idle.
+MAX_PENDING_ACCESSES = 4096
 # chromadb never reuses the slot of a deleted vector: its index is rebuilt when
 # dead slots outnumber live ones and this many.
 WARM_REBUILD_MIN_DEAD = 1000
@@ -177,8 +178,7 @@ class UserMemories:
 
         The accesses are recorded in RAM and reach SQLite later, in a batch
         (`apply_accesses`): the reply does not wait for a write. The memories
-        returned show them already. A candidate with an access still pending
-        applies the batch first, so that ranking always sees every access.
+        returned show them already, and ranking counts the pending ones.
 
         Each tier gives its nearest candidates by relevance; SQLite keeps those
         the filter matches, and the full score re-ranks them. When too few pass
@@ -188,8 +188,6 @@ class UserMemories:
         """
         k = limit * CANDIDATE_FACTOR + CANDIDATE_EXTRA
         nearest, exhausted = self.nearest(query[None, :], k)
-        if not self._pending.keys().isdisjoint(nearest[0]):
-            self.apply_accesses()
         ranked = self._rank(nearest[0], filters, now, asks_when)
         if len(ranked) < limit and not exhausted:
             candidates = self._filtered_candidates(query, k, filters)
@@ -262,7 +260,7 @@ class UserMemories:
         self, relevance: dict[int, float], filters: RecallFilter, now: float, asks_when: bool
     ) -> list[_Ranked]:
         """The candidates that the filter matches, best score first."""
-        columns = self.db.scoring(ids=list(relevance), filters=filters)
+        columns = self._with_pending(self.db.scoring(ids=list(relevance), filters=filters))
         recency, importance = self.components(columns, now)
         cosines = np.array([relevance[memory_id] for memory_id in columns.ids.tolist()])
         timely = columns.time_reference & asks_when
@@ -291,27 +289,47 @@ class UserMemories:
 
     def _access_later(self, ids: Sequence[int], now: float) -> dict[int, Memory]:
         """Note an access to these memories, to apply later; returns them as they
-        will be after it."""
+        will be after it (and the accesses still pending before it)."""
         stored = self.db.fetch(ids)
         for memory_id in ids:
             self._note_access(memory_id, now)
-        if len(self._pending) >= MAX_PENDING_ACCESSES:
-            self.apply_accesses()
-        return {
+        seen = {
             memory_id: self.memory(
                 dataclasses.replace(
                     memory,
-                    last_accessed=max(memory.last_accessed, now),
-                    access_count=memory.access_count + 1,
+                    last_accessed=max(memory.last_accessed, self._pending[memory_id][0]),
+                    access_count=memory.access_count + self._pending[memory_id][1],
                     tier=HOT,
                 )
             )
             for memory_id, memory in stored.items()
         }
+        if len(self._pending) >= MAX_PENDING_ACCESSES:
+            self.apply_accesses()
+        return seen
+
+    def _with_pending(self, columns: ScoringColumns) -> ScoringColumns:
+        """Scoring columns with the accesses not yet written counted in."""
+        if not self._pending:
+            return columns
+        last_accessed = columns.last_accessed.copy()
+        access_count = columns.access_count.copy()
+        for row, memory_id in enumerate(columns.ids.tolist()):
+            pending = self._pending.get(memory_id)
+            if pending is not None:
+                last_accessed[row] = max(last_accessed[row], pending[0])
+                access_count[row] += pending[1]
+        return dataclasses.replace(columns, last_accessed=last_accessed, access_count=access_count)
 
     def _note_access(self, memory_id: int, now: float) -> None:
         last, count = self._pending.get(memory_id, (now, 0))
         self._pending[memory_id] = (max(last, now), count + 1)
+
+    def settle(self) -> None:
+        """What to do when idle: write the pending accesses, checkpoint the WAL."""
+        self.apply_accesses()
+        if self.db.commits_since_checkpoint:
+            self.db.checkpoint()
 
     def apply_accesses(self) -> None:
         """Write the pending accesses and promote their memories to hot, in one
