@@ -1,0 +1,1 @@
+"""Unit tests of the scheduler's policy core (noosd.scheduler), on a simulated clock."""
