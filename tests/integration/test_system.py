@@ -86,6 +86,10 @@ async def test_the_shipped_interface_xml_matches_the_live_service(
 ) -> None:
     # Services that keep state keep it here, not in the tester's home.
     monkeypatch.setenv("NOOS_MEMORY_STATE_DIR", str(tmp_path))
+    # The index watches an empty directory, not /home, and no media.
+    monkeypatch.setenv("NOOS_INDEX_STATE_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("NOOS_INDEX_ROOTS", str(tmp_path))
+    monkeypatch.setenv("NOOS_INDEX_MEDIA_DIRS", "")
     service = load_service(service_name)()
     host = ServiceHost(service, HostOptions(bus_address=bus_address))
     await host.start()

@@ -1,8 +1,9 @@
 """noos SDK: Python clients of the noos D-Bus services.
 
-Async clients (`System`, `Memory`) and their blocking twins (`SyncSystem`, `SyncMemory`) talk to the
-system bus, or to the bus named by $NOOS_BUS_ADDRESS or by `address`. Failed
-calls raise the errors of `noos.errors`.
+Async clients (`System`, `Memory`, `Index`) and their blocking twins
+(`SyncSystem`, `SyncMemory`, `SyncIndex`) talk to the system bus, or to the
+bus named by $NOOS_BUS_ADDRESS or by `address`. Failed calls raise the
+errors of `noos.errors`.
 """
 
 from noos.bus import Connection
@@ -15,12 +16,17 @@ from noos.errors import (
     PermissionDenied,
     Unavailable,
 )
+from noos.index import FileHit, Index, IndexedFile, IndexStatus, SyncIndex
 from noos.memory import Memory, MemoryFilter, MemoryRecord, RecallHit, SyncMemory
 from noos.system import Model, SyncSystem, System
 
 __all__ = [
     "Busy",
     "Connection",
+    "FileHit",
+    "Index",
+    "IndexStatus",
+    "IndexedFile",
     "Internal",
     "InvalidArgument",
     "Memory",
@@ -31,6 +37,7 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "RecallHit",
+    "SyncIndex",
     "SyncMemory",
     "SyncSystem",
     "System",

@@ -22,8 +22,17 @@ query meet them:
 - `ranking`: the semantic and lexical rankings fused by reciprocal rank;
 - `snippets`: the lines of a found chunk to show, with their numbers.
 
-Storage (chunks and their vectors, FTS5 for the lexical ranking), the watcher
-and the D-Bus facade build on these.
+On these build, in layers:
+
+- storage and search (`engine.IndexEngine`): SQLite as the truth (`store`:
+  files, chunks, float16 vectors, FTS5 for `lexical`), int8 vectors in RAM
+  (`vectors`) for exact search behind a selective filter, chromadb
+  (`chroma`, kept in step by `follower`) for the rest, and `access`: what a
+  caller may open, checked at query time;
+- the service side: `watcher` (inotify through watchdog, debounced by
+  `pending`), `crawler` (resumable, at idle priority: `priority`), `media`
+  (removable file systems, by mountinfo and pyudev), wired by `runner`,
+  `indexer` and `sink`; and the D-Bus facade `interface`/`service`.
 """
 
 from noosd.index.changes import ChunkChanges, plan_changes

@@ -1,10 +1,11 @@
 """Fusing the semantic and the lexical ranking of chunks into one.
 
 A search ranks candidate chunks twice: by the cosine between their embedding
-and the query's (semantic), and by a BM25 term score over their text
-(lexical: SQLite FTS5's bm25() in storage). The two scores do not compare: a
-cosine lies in [-1, 1] and crowds near its top for a short query, while BM25 is
-unbounded and depends on the corpus (FTS5's is even negative, lower better).
+and the query's (semantic), and by a term score over their text (lexical: the
+summed BM25 IDF of the query words a chunk holds, read from FTS5's posting
+lists, see `lexical`). The two scores do not compare: a cosine lies in [-1, 1]
+and crowds near its top for a short query, while the term score is unbounded
+and depends on the corpus.
 Min-max normalising them per query makes the blend swing with whatever the
 other candidates happen to be, so the fusion uses ranks only: reciprocal-rank
 fusion (Cormack, Clarke and Büttcher, SIGIR 2009),

@@ -188,11 +188,11 @@ class UserMemories:
         """
         k = limit * CANDIDATE_FACTOR + CANDIDATE_EXTRA
         nearest, exhausted = self.nearest(query[None, :], k)
-        ranked = self._rank(nearest[0], filters, now, asks_when)
-        if len(ranked) < limit and not exhausted:
+        ranked, matched = self._rank(nearest[0], filters, now, asks_when, limit)
+        if matched < limit and not exhausted:
             candidates = self._filtered_candidates(query, k, filters)
-            ranked = self._rank(candidates, filters, now, asks_when)
-        chosen = ranked[:limit]
+            ranked, matched = self._rank(candidates, filters, now, asks_when, limit)
+        chosen = ranked
         if not chosen:
             return []
         accessed = self._access_later([hit.id for hit in chosen], now)
@@ -257,14 +257,21 @@ class UserMemories:
         return dict(zip(best_ids.tolist(), best_sims.tolist(), strict=True))
 
     def _rank(
-        self, relevance: dict[int, float], filters: RecallFilter, now: float, asks_when: bool
-    ) -> list[_Ranked]:
-        """The candidates that the filter matches, best score first."""
+        self,
+        relevance: dict[int, float],
+        filters: RecallFilter,
+        now: float,
+        asks_when: bool,
+        limit: int,
+    ) -> tuple[list[_Ranked], int]:
+        """The best `limit` candidates that the filter matches, best first, and how
+        many it matches."""
         columns = self._with_pending(self.db.scoring(ids=list(relevance), filters=filters))
         recency, importance = self.components(columns, now)
-        cosines = np.array([relevance[memory_id] for memory_id in columns.ids.tolist()])
+        cosines = np.fromiter(map(relevance.__getitem__, columns.ids.tolist()), np.float64)
         timely = columns.time_reference & asks_when
         scores = scoring.blend(cosines, recency, importance, timely, self.config.weights)
+        best = np.argsort(-scores, kind="stable")[:limit]
         return [
             _Ranked(
                 int(columns.ids[i]),
@@ -274,8 +281,8 @@ class UserMemories:
                 float(importance[i]),
                 bool(timely[i]),
             )
-            for i in np.argsort(-scores, kind="stable")
-        ]
+            for i in best.tolist()
+        ], len(scores)
 
     # --- changing ---
 

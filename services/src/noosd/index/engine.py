@@ -1,0 +1,472 @@
+"""`IndexEngine`: the file index of org.noos.Index1, without D-Bus or inotify.
+
+It indexes the files it is given (the watcher and crawler decide which: ignore
+rules are theirs) and searches them for a caller. Where things are:
+
+- SQLite (`store`, under state_dir) is the truth: files, chunks, their text
+  (FTS5) and their vectors (float16). A change commits there before the call
+  returns, in WAL mode with synchronous=FULL, so an acknowledged change
+  survives kill -9 and power loss.
+- RAM (`vectors`): every chunk's vector, quantised to int8, by chunk id,
+  with its file's id; rebuilt from SQLite at open (~2 s per 100,000 chunks).
+- chromadb (`chroma`, `follower`): the same vectors in an HNSW index, for an
+  unfiltered search over many chunks; embedded, or a server (`chroma_url`).
+  It follows SQLite through an outbox and is reconciled at open; it may be
+  lost, or unreachable, at any time: the search then stays exact in RAM.
+
+Indexing a file costs what changed: a file whose size, mtime, ctime and inode
+are those indexed is not read; one whose bytes hash as before is not chunked;
+otherwise only the chunks whose text is new to it are embedded (`changes`),
+and a text any indexed file already has lends its stored vector (a copy, a
+file renamed while the service was down, a branch switched back). A rename
+moves entries (chunk ids, vectors, first-indexed time) without touching them.
+A file that cannot be indexed is skipped with the reason, recorded in
+`failures`, and whatever was indexed of it before is dropped. Files on a
+removable medium carry its name (`device`) and are hidden, not deleted, when
+it goes.
+
+Thread safety: every method may be called from any thread. Searches take the
+state lock for their SQL and arithmetic, not for parsing or embedding the
+query; writers are serialised among themselves and take the state lock only
+to plan and to commit, never while reading or embedding files, so a search
+waits for at most one commit, not for a crawl's batch of embeddings.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from noos.errors import InvalidArgument
+from noosd.embedding import Embedder
+from noosd.index.access import Caller
+from noosd.index.changes import plan_changes
+from noosd.index.chroma import DEFAULT_COLLECTION, ChromaIndex
+from noosd.index.chunking import Chunk, Unindexable, chunk_file, content_hash
+from noosd.index.follower import ChromaFollower
+from noosd.index.ignore import SizeLimits
+from noosd.index.model import Indexed, IndexStatus, SearchHit
+from noosd.index.query import parse_query
+from noosd.index.reading import FileContent, Refused, read_file, stat_path
+from noosd.index.search import Searcher
+from noosd.index.store import FileFilter, IndexDatabase, StoredFile
+from noosd.index.vectors import ChunkVectors
+
+# The facade needs these and the engine alone.
+__all__ = ["Caller", "IndexEngine", "IndexStatus", "Indexed", "SearchHit"]
+
+DATABASE_FILE = "index.sqlite3"
+CHROMA_DIR = "chroma"
+MAX_LIMIT = 100
+# A filter that keeps at most this many chunks is searched exactly, by a
+# gather and a product of its rows (int8: ~1 ms per 5,000 here); beyond it,
+# chromadb's HNSW index answers.
+EXACT_MAX_ROWS = 20_000
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Skip:
+    """A path not indexed, and why."""
+
+    refused: Refused
+
+
+@dataclass(frozen=True)
+class _Unchanged:
+    """A file stat(2) says is as indexed: not even read."""
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A file read: its content, its hash, and its chunks (None: same bytes as indexed)."""
+
+    content: FileContent
+    content_hash: str
+    chunks: tuple[Chunk, ...] | None
+
+
+_Prepared = _Skip | _Unchanged | _Read
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What writing one path does: the chunks to add (hash to chunk, in file
+    order), to keep (hash to stored id, with their new places) and to drop."""
+
+    path: Path
+    stored: StoredFile | None
+    prepared: _Prepared
+    to_add: dict[str, Chunk]
+    to_place: dict[str, tuple[int, int, Chunk]]  # hash: (chunk id, ordinal, chunk)
+    to_drop: list[int]
+    ordinals: dict[str, int]
+    kept: int
+
+
+class IndexEngine:
+    """The index kept under `state_dir`; see the module's docstring."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        embedder: Embedder,
+        *,
+        clock: Callable[[], float] = time.time,
+        chroma_url: str | None = None,
+        chroma_collection: str = DEFAULT_COLLECTION,
+        limits: SizeLimits | None = None,
+        exact_max_rows: int = EXACT_MAX_ROWS,
+    ) -> None:
+        self.state_dir = state_dir
+        self._embedder = embedder
+        self._clock = clock
+        self._limits = limits or SizeLimits()
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._db = IndexDatabase(state_dir / DATABASE_FILE)
+        self._vectors = ChunkVectors(embedder.dim)
+        chunk_ids, file_ids, vectors = self._db.all_vectors()
+        self._vectors.add(chunk_ids.tolist(), file_ids.tolist(), vectors)
+        chroma = ChromaIndex(state_dir / CHROMA_DIR, chroma_url, chroma_collection)
+        self._follower = ChromaFollower(chroma, self._db)
+        self._follower.reconcile()
+        self._hidden = self._db.hidden_devices()
+        self._searcher = Searcher(self._db, self._vectors, self._follower, exact_max_rows)
+        self._state = threading.Lock()
+        self._writer = threading.Lock()
+        self._closed = False
+
+    # --- writing ---
+
+    def index_file(self, path: Path, *, device: str | None = None) -> Indexed:
+        """Index (or re-index) the file at `path`, on removable medium `device`."""
+        return self.index_files([path], device=device)[0]
+
+    def index_files(self, paths: Sequence[Path], *, device: str | None = None) -> list[Indexed]:
+        """Index many files with one embedding batch and one commit (a crawl's
+        throughput); one outcome per path, in order."""
+        checked = [_absolute(path) for path in paths]
+        unique = list(dict.fromkeys(checked))
+        with self._writer:
+            with self._state:
+                self._check_open()
+                stored = {path: self._db.stored_file(os.fsencode(path)) for path in unique}
+            prepared = {path: self._prepare(path, stored[path], device) for path in unique}
+            with self._state:
+                plans = [self._plan(path, stored[path], prepared[path]) for path in unique]
+                reused = self._db.vectors_by_hash(
+                    {text_hash for plan in plans for text_hash in plan.to_add}
+                )
+            texts = {
+                text_hash: chunk.text
+                for plan in plans
+                for text_hash, chunk in plan.to_add.items()
+                if text_hash not in reused
+            }
+            fresh: dict[str, np.ndarray] = {}
+            if texts:
+                embedded = np.asarray(self._embedder.embed(list(texts.values())), np.float16)
+                fresh = dict(zip(texts, embedded, strict=True))
+            with self._state:
+                outcomes = self._commit(plans, reused, fresh, device)
+        return [outcomes[path] for path in checked]
+
+    def forget(self, path: Path) -> int:
+        """Remove the file at `path`, or everything under it as a directory, from
+        the index (SQLite, RAM and chromadb); returns how many files."""
+        encoded = os.fsencode(_absolute(path))
+        with self._writer, self._state:
+            self._check_open()
+            file_ids = [file_id for file_id, _ in self._db.files_at_or_under(encoded)]
+            with self._db.transaction():
+                removed = self._db.delete_files(file_ids)
+                self._db.clear_failures_at_or_under(encoded)
+            self._drop_in_ram(removed)
+            self._follower.flush()
+        return len(file_ids)
+
+    def rename(self, old: Path, new: Path) -> int:
+        """Move the file at `old`, or everything under it as a directory, to
+        `new`: entries keep their chunks, vectors and history, nothing is
+        embedded. A file indexed at a new path is replaced (a rename over it).
+        Returns how many files moved (0: nothing was indexed at `old`)."""
+        source, target = os.fsencode(_absolute(old)), os.fsencode(_absolute(new))
+        if source == target:
+            return 0
+        if _contains(source, target) or _contains(target, source):
+            raise InvalidArgument(f"cannot rename {old} to {new}: one is inside the other")
+        with self._writer, self._state:
+            self._check_open()
+            moving = self._db.files_at_or_under(source)
+            moves = [(file_id, target + path[len(source) :]) for file_id, path in moving]
+            replaced = [file_id for file_id, _ in self._db.files_at_or_under(target)]
+            with self._db.transaction():
+                removed = self._db.delete_files(replaced)
+                self._db.set_paths(moves)
+                self._db.clear_failures_at_or_under(source)
+            self._drop_in_ram(removed)
+            self._follower.flush()
+        return len(moves)
+
+    def set_device_visible(self, device: str, visible: bool) -> None:
+        """Show or hide the files on removable medium `device` (hidden ones stay indexed)."""
+        if not isinstance(device, str) or not device:
+            raise InvalidArgument("a device is named by a non-empty string")
+        with self._state:
+            self._check_open()
+            with self._db.transaction():
+                self._db.set_hidden(device, hidden=not visible)
+            self._hidden = self._db.hidden_devices()
+
+    # --- reading ---
+
+    def search(
+        self,
+        query: str,
+        limit: int,
+        caller: Caller,
+        *,
+        now: float | None = None,
+        home: Path | None = None,
+    ) -> list[SearchHit]:
+        """The best `limit` files for `query` that `caller` could open now.
+
+        The query's filters in words (times, types, places: `query`) are read
+        as asked at `now` (default: the clock) by a user whose home is `home`
+        (default: the caller's, from the password database). A query of
+        filters alone lists their files newest first.
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+            raise InvalidArgument(f"a limit is an integer from 1 to {MAX_LIMIT}, not {limit!r}")
+        asked = datetime.fromtimestamp(self._clock() if now is None else now)
+        parsed = parse_query(query, asked, home or _home_of(caller.uid))
+        where = FileFilter(
+            since=parsed.since,
+            until=parsed.until,
+            languages=parsed.languages,
+            under=tuple(os.fsencode(prefix) for prefix in parsed.path_prefixes),
+            hidden_devices=self._hidden,
+        )
+        if not parsed.text.strip():
+            if where.is_everything:
+                raise InvalidArgument("a query needs words to search for, or a filter")
+            with self._state:
+                self._check_open()
+                return self._searcher.by_filters(where, limit, caller)
+        vector = self._embedder.embed([parsed.text])[0]
+        with self._state:
+            self._check_open()
+            return self._searcher.by_meaning(parsed.text, vector, where, limit, caller)
+
+    def status(self) -> IndexStatus:
+        with self._state:
+            self._check_open()
+            files, chunks, failed = self._db.counts()
+        return IndexStatus(files, chunks, failed, _directory_bytes(self.state_dir))
+
+    def failures(self, limit: int = 100) -> list[tuple[str, str]]:
+        """The files that could not be indexed, (path, reason), the newest first."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise InvalidArgument(f"a limit is a non-negative integer, not {limit!r}")
+        with self._state:
+            self._check_open()
+            return [(os.fsdecode(path), reason) for path, reason in self._db.failures(limit)]
+
+    def indexed_paths(self, directory: Path) -> list[Path]:
+        """The indexed files under `directory`, in byte order of their paths: what
+        a crawl compares with what it finds, to forget the files gone meanwhile."""
+        encoded = os.fsencode(_absolute(directory))
+        with self._state:
+            self._check_open()
+            return [Path(os.fsdecode(path)) for path in self._db.paths_under(encoded)]
+
+    def close(self) -> None:
+        """Write what chromadb lacks (if it can) and close the files; idempotent."""
+        with self._writer, self._state:
+            if self._closed:
+                return
+            self._closed = True
+            self._follower.flush()
+            self._follower.chroma.close()
+            self._db.close()
+
+    # --- the steps of indexing ---
+
+    def _prepare(self, path: Path, stored: StoredFile | None, device: str | None) -> _Prepared:
+        """Read and chunk a file as far as it changed; no lock is held."""
+        status = stat_path(path)
+        if isinstance(status, Refused):
+            return _Skip(status)
+        if stored is not None and device == stored.device and _same_stat(stored, status):
+            return _Unchanged()
+        content = read_file(path, status, self._limits)
+        if isinstance(content, Refused):
+            return _Skip(content)
+        whole = content_hash(content.data)
+        if stored is not None and whole == stored.content_hash:
+            return _Read(content, whole, None)
+        try:
+            chunks = chunk_file(content.data, content.file_type)
+        except Unindexable as error:
+            return _Skip(Refused(str(error)))
+        except Exception as error:
+            # A bug met on one file must not stop a crawl: it is logged, and
+            # the file is recorded as failed, with the error.
+            _log.exception("chunking %r failed", path)
+            return _Skip(Refused(f"could not be chunked ({type(error).__name__}: {error})"))
+        return _Read(content, whole, chunks)
+
+    def _plan(self, path: Path, stored: StoredFile | None, prepared: _Prepared) -> _Plan:
+        """What to write for a prepared path, against what is stored (under the lock)."""
+        stored_ids = {} if stored is None else self._db.chunk_ids_by_hash(stored.id)
+        to_add: dict[str, Chunk] = {}
+        to_place: dict[str, tuple[int, int, Chunk]] = {}
+        ordinals: dict[str, int] = {}
+        to_drop: list[int] = []
+        kept = 0
+        if isinstance(prepared, _Skip):
+            to_drop = list(stored_ids.values())
+        elif isinstance(prepared, _Read) and prepared.chunks is not None:
+            changes = plan_changes(stored_ids, prepared.chunks)
+            to_add = {chunk.content_hash: chunk for chunk in changes.to_embed}
+            for chunk in prepared.chunks:
+                ordinal = ordinals.setdefault(chunk.content_hash, len(ordinals))
+                if chunk.content_hash in changes.to_keep and chunk.content_hash not in to_place:
+                    to_place[chunk.content_hash] = (stored_ids[chunk.content_hash], ordinal, chunk)
+            to_drop = [stored_ids[text_hash] for text_hash in changes.to_drop]
+            kept = len(to_place)
+        else:
+            kept = len(stored_ids)
+        return _Plan(path, stored, prepared, to_add, to_place, to_drop, ordinals, kept)
+
+    def _commit(
+        self,
+        plans: list[_Plan],
+        reused: dict[str, bytes],
+        fresh: dict[str, np.ndarray],
+        device: str | None,
+    ) -> dict[Path, Indexed]:
+        """Write every plan in one transaction, then follow it in RAM and chromadb."""
+        now = self._clock()
+        outcomes: dict[Path, Indexed] = {}
+        added: list[tuple[int, int, bytes]] = []  # chunk id, file id, float16 vector
+        dropped: list[int] = []
+        embedded_once: set[str] = set()
+        with self._db.transaction():
+            for plan in plans:
+                encoded = os.fsencode(plan.path)
+                prepared = plan.prepared
+                if isinstance(prepared, _Skip):
+                    if plan.stored is not None:
+                        dropped += self._db.delete_files([plan.stored.id])
+                    if prepared.refused.vanished:
+                        self._db.clear_failure(encoded)
+                    else:
+                        self._db.record_failure(encoded, prepared.refused.reason, now)
+                    outcomes[plan.path] = Indexed(
+                        str(plan.path), 0, 0, len(plan.to_drop), prepared.refused.reason
+                    )
+                    continue
+                embedded = 0
+                if isinstance(prepared, _Read):
+                    file_type = prepared.content.file_type
+                    file_id = self._db.upsert_file(
+                        encoded,
+                        prepared.content.metadata,
+                        file_type.category.value,
+                        prepared.content_hash,
+                        device,
+                        now,
+                    )
+                    self._db.delete_chunks(plan.to_drop)
+                    dropped += plan.to_drop
+                    for chunk_id, ordinal, chunk in plan.to_place.values():
+                        self._db.place_chunk(chunk_id, ordinal, chunk)
+                    for text_hash, chunk in plan.to_add.items():
+                        if text_hash in reused:
+                            vector = reused[text_hash]
+                        else:
+                            vector = fresh[text_hash].tobytes()
+                            embedded += text_hash not in embedded_once
+                            embedded_once.add(text_hash)
+                        chunk_id = self._db.insert_chunk(
+                            file_id, plan.ordinals[text_hash], chunk, vector
+                        )
+                        added.append((chunk_id, file_id, vector))
+                    self._db.clear_failure(encoded)
+                kept = plan.kept + len(plan.to_add) - embedded
+                outcomes[plan.path] = Indexed(
+                    str(plan.path), embedded, kept, len(plan.to_drop), None
+                )
+        self._drop_in_ram(dropped)
+        if added:
+            vectors = np.frombuffer(b"".join(v for _, _, v in added), dtype=np.float16)
+            self._vectors.add(
+                [chunk_id for chunk_id, _, _ in added],
+                [file_id for _, file_id, _ in added],
+                vectors.reshape(len(added), -1).astype(np.float32),
+            )
+            self._follower.unsynced.update(chunk_id for chunk_id, _, _ in added)
+        self._follower.flush()
+        return outcomes
+
+    def _drop_in_ram(self, chunk_ids: list[int]) -> None:
+        """Follow in RAM the deletion of chunks that SQLite committed."""
+        self._vectors.remove(chunk_ids)
+        self._follower.unsynced.difference_update(chunk_ids)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the index engine is closed")
+
+
+def _absolute(path: Path) -> Path:
+    if not isinstance(path, Path) or not path.is_absolute():
+        raise InvalidArgument(f"an absolute path is needed, not {path!r}")
+    return path
+
+
+def _contains(directory: bytes, path: bytes) -> bool:
+    return path.startswith(directory.rstrip(b"/") + b"/")
+
+
+def _same_stat(stored: StoredFile, status: os.stat_result) -> bool:
+    """Whether the file is the one indexed, unchanged: the ctime changes on every
+    write and chmod and cannot be set back, so a restored mtime does not fool it."""
+    return (stored.size, stored.mtime, stored.ctime, stored.st_dev, stored.inode) == (
+        status.st_size,
+        status.st_mtime,
+        status.st_ctime,
+        status.st_dev,
+        status.st_ino,
+    )
+
+
+def _home_of(uid: int) -> Path:
+    try:
+        return Path(pwd.getpwuid(uid).pw_dir)
+    except KeyError:
+        # A uid without an entry has no home: no place under it exists.
+        return Path("/nonexistent")
+
+
+def _directory_bytes(directory: Path) -> int:
+    """The bytes of the files under a directory (files that vanish meanwhile are skipped)."""
+    total = 0
+    for root, _, files in os.walk(directory):
+        for name in files:
+            try:
+                total += (Path(root) / name).stat().st_size
+            except FileNotFoundError:
+                continue
+    return total

@@ -1,0 +1,61 @@
+"""The lexical ranking: chunks that contain a query's rarer words, by the sum of
+those words' inverse document frequencies.
+
+Each word of the query becomes a quoted FTS5 string, so that nothing a user
+types is read as FTS5 syntax (AND, NEAR, *, column filters); an identifier
+such as `parse_config` becomes the phrase "parse config" (unicode61 splits at
+the underscore in the text too), which finds it exactly. FTS5 gives each
+word's posting list (the chunks that contain it, Porter-stemmed), and a chunk
+scores the sum of the IDFs (BM25's) of the words it contains.
+
+That is BM25 without term frequency and length (k1 = 0), for two measured
+reasons. FTS5's own bm25() costs about 1 us per matching chunk: 18-25 ms for
+a four-word query at 100,000 chunks, twice the whole search's budget. And a
+word in more than `common_limit` chunks is left out (a posting list is read
+only up to that length, so a common word costs a bounded read): its IDF is
+small, the semantic ranking weighs it anyway, and reading it is what costs.
+What the lexical ranking is for, exact identifiers, names and rare words, is
+what it keeps. Chunks are a few lines each, so a word's frequency within one
+and its length change little.
+
+Function words are left out too: they match most chunks and name nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+# The most words of a query searched for.
+MAX_TERMS = 16
+# A word is common, and left out, when more than this share of the chunks
+# (and at least MIN_COMMON_POSTINGS of them) contain it.
+COMMON_SHARE = 0.01
+MIN_COMMON_POSTINGS = 1000
+_WORD = re.compile(r"\w+")
+_FUNCTION_WORDS = frozenset(
+    """
+    a an the this that these those some any all no not
+    with from about of on in at to for by into over under as than then
+    i me my we our you your it its he she they them his her their
+    and or but if so
+    is are was were be been am do does did have has had can could will would should
+    what which who whom when where why how
+    """.split()  # noqa: SIM905 - a list literal of 60 words would take 60 lines
+)
+
+
+def fts_terms(text: str) -> list[str]:
+    """The query's words as FTS5 strings, one query each, function words left out."""
+    words = dict.fromkeys(word.lower() for word in _WORD.findall(text))
+    return [f'"{word}"' for word in words if word not in _FUNCTION_WORDS][:MAX_TERMS]
+
+
+def common_limit(chunks: int) -> int:
+    """The most chunks a word may be in and still count, in an index of `chunks`."""
+    return max(MIN_COMMON_POSTINGS, int(chunks * COMMON_SHARE))
+
+
+def idf(containing: int, chunks: int) -> float:
+    """BM25's inverse document frequency of a word that `containing` of `chunks` contain."""
+    return math.log(1.0 + (chunks - containing + 0.5) / (containing + 0.5))

@@ -1,0 +1,222 @@
+"""One search: candidates by meaning and by words, fused, one hit per file, and
+only the files the caller could open.
+
+1. The query's filters (ParsedQuery: mtime range, languages, places, and the
+   media not hidden) select files in SQLite, by indexed columns, and so a
+   mask over the RAM matrix's rows.
+2. Semantic ranking: when the mask keeps at most `exact_max_rows` chunks,
+   an exact product over those rows (the filtered case: ~1 ms for 5,000);
+   otherwise chromadb's HNSW index, asked for enough neighbours that, at the
+   filter's selectivity, about OVERFETCH times the candidates wanted pass it,
+   re-scored exactly from RAM, with the few chunks chromadb does not have yet
+   beside them. When too few pass (or chromadb is away), the exact product
+   over the mask.
+3. Lexical ranking: the chunks of the same files that contain the query's
+   rarer words, by the sum of their IDFs, from FTS5's posting lists (`lexical`).
+4. Reciprocal-rank fusion of the two (`ranking`); each file is represented by
+   its best chunk; the files are checked in order, by stat(2) now, for what
+   the caller may open (`access`), until `limit` pass. When the candidates
+   run out first, the search asks for four times as many and goes on.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from noosd.index.access import AccessCheck, Caller
+from noosd.index.follower import ChromaFollower
+from noosd.index.lexical import common_limit, fts_terms, idf
+from noosd.index.model import SearchHit
+from noosd.index.ranking import Fused, reciprocal_rank_fusion
+from noosd.index.snippets import Snippet, snippet
+from noosd.index.store import FileFilter, FileRow, IndexDatabase
+from noosd.index.vectors import ChunkVectors, Mask, Vector
+
+# Candidates asked of each ranking per hit wanted (a file has several chunks
+# that rank together, and some files are closed to the caller), plus a few.
+CANDIDATES_PER_HIT = 5
+CANDIDATE_EXTRA = 20
+# chromadb is asked for this many times the neighbours the filter should let
+# through, and never for more than MAX_APPROXIMATE_K: a filter that would
+# need more is selective enough for the exact product.
+OVERFETCH = 2.0
+MAX_APPROXIMATE_K = 1000
+# Files read from SQLite at a time when a query is of filters alone.
+NEWEST_BATCH = 64
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A file's best chunk in the fused ranking."""
+
+    file_id: int
+    chunk_id: int
+    score: float
+
+
+class Searcher:
+    """Runs searches over the database, the RAM matrix and chromadb; used under
+    the engine's lock."""
+
+    def __init__(
+        self,
+        db: IndexDatabase,
+        vectors: ChunkVectors,
+        follower: ChromaFollower,
+        exact_max_rows: int,
+    ) -> None:
+        self._db = db
+        self._vectors = vectors
+        self._follower = follower
+        self._exact_max_rows = exact_max_rows
+
+    def by_meaning(
+        self, text: str, query: Vector, where: FileFilter, limit: int, caller: Caller
+    ) -> list[SearchHit]:
+        """The best `limit` files for a query's text (and its vector) that `where`
+        lets through and the caller may open."""
+        mask = (
+            None
+            if where.is_everything
+            else self._vectors.rows_of_files(self._db.matching_files(where))
+        )
+        allowed = len(self._vectors) if mask is None else int(mask.sum())
+        terms = fts_terms(text)
+        access = AccessCheck(caller)
+        may_open: dict[int, bool] = {}
+        k = limit * CANDIDATES_PER_HIT + CANDIDATE_EXTRA
+        while True:
+            semantic, exhausted = self._semantic(query, mask, allowed, k)
+            lexical = self._lexical(terms, mask, k)
+            candidates = self._best_per_file(reciprocal_rank_fusion(semantic, lexical))
+            chosen = self._openable(candidates, limit, access, may_open)
+            if len(chosen) >= limit or exhausted:
+                return self._hits(chosen, text)
+            k *= 4
+
+    def by_filters(self, where: FileFilter, limit: int, caller: Caller) -> list[SearchHit]:
+        """The `limit` most recently modified files that `where` lets through and
+        the caller may open (a query of filters alone: "python files from today")."""
+        access = AccessCheck(caller)
+        chosen: list[tuple[FileRow, int | None]] = []
+        offset = 0
+        while len(chosen) < limit:
+            ids = self._db.newest_files(where, NEWEST_BATCH, offset)
+            if not ids:
+                break
+            offset += len(ids)
+            rows = self._db.file_rows(ids)
+            firsts = self._db.first_chunks(ids)
+            for file_id in ids:
+                row = rows[file_id]
+                if access.may_open(row.path):
+                    chosen.append((row, firsts.get(file_id)))
+                    if len(chosen) == limit:
+                        break
+        stored = self._db.chunks([chunk for _, chunk in chosen if chunk is not None])
+        return [
+            _hit(row, 0.0, _EMPTY if chunk is None else snippet(stored[chunk].chunk, ""))
+            for row, chunk in chosen
+        ]
+
+    def _semantic(
+        self, query: Vector, mask: Mask | None, allowed: int, k: int
+    ) -> tuple[list[int], bool]:
+        """The ids of up to k chunks nearest the query among those the mask
+        keeps, nearest first, and whether they are all of them."""
+        if allowed > self._exact_max_rows:
+            approximate = self._approximate(query, mask, allowed, k)
+            if approximate is not None:
+                return approximate, False
+        ids, _ = self._vectors.top(query, k, mask)
+        return ids.tolist(), k >= allowed
+
+    def _approximate(
+        self, query: Vector, mask: Mask | None, allowed: int, k: int
+    ) -> list[int] | None:
+        """`_semantic` through chromadb, or None where the exact product must answer."""
+        unsynced = self._follower.unsynced
+        want = math.ceil(k * OVERFETCH * len(self._vectors) / allowed)
+        if want > MAX_APPROXIMATE_K or len(unsynced) > self._exact_max_rows:
+            return None
+        nearest = self._follower.nearest(query, want)
+        if nearest is None:
+            return None
+        found = [i for i in nearest[0].tolist() if self._vectors.allows(mask, i)]
+        if len(found) < k and len(nearest[0]) == want:
+            return None
+        # What chromadb does not have yet; stale entries it still has are not in RAM.
+        pending = [i for i in unsynced if self._vectors.allows(mask, i)]
+        candidates = list(dict.fromkeys(found + pending))
+        cosines = self._vectors.cosines(query, candidates)
+        order = sorted(range(len(candidates)), key=lambda i: -cosines[i])[:k]
+        return [candidates[i] for i in order]
+
+    def _lexical(self, terms: list[str], mask: Mask | None, k: int) -> list[int]:
+        """The ids of up to k chunks among those the mask keeps that contain the
+        rarer of these words, the highest sum of IDFs first (then the newest)."""
+        chunks = len(self._vectors)
+        limit = common_limit(chunks)
+        scores: dict[int, float] = {}
+        for term in terms:
+            found = self._db.postings(term, limit)
+            if found is None or not len(found):
+                continue
+            weight = idf(len(found), chunks)
+            for chunk_id in found.tolist():
+                if self._vectors.allows(mask, chunk_id):
+                    scores[chunk_id] = scores.get(chunk_id, 0.0) + weight
+        return sorted(scores, key=lambda chunk_id: (-scores[chunk_id], -chunk_id))[:k]
+
+    def _best_per_file(self, fused: list[Fused[int]]) -> list[_Candidate]:
+        """Each file once, at its best chunk's place in the fused ranking."""
+        best: dict[int, _Candidate] = {}
+        for candidate in fused:
+            file_id = self._vectors.file_of(candidate.key)
+            if file_id is not None and file_id not in best:
+                best[file_id] = _Candidate(file_id, candidate.key, candidate.score)
+        return list(best.values())
+
+    def _openable(
+        self,
+        candidates: list[_Candidate],
+        limit: int,
+        access: AccessCheck,
+        may_open: dict[int, bool],
+    ) -> list[tuple[_Candidate, FileRow]]:
+        """The first `limit` candidates the caller may open, with their files;
+        `may_open` remembers the decisions across rounds. Files are read from
+        SQLite a few more than needed at a time."""
+        chosen: list[tuple[_Candidate, FileRow]] = []
+        batch = 2 * limit
+        for start in range(0, len(candidates), batch):
+            part = candidates[start : start + batch]
+            rows = self._db.file_rows([candidate.file_id for candidate in part])
+            for candidate in part:
+                row = rows.get(candidate.file_id)
+                decided = may_open.get(candidate.file_id)
+                if decided is None:
+                    decided = row is not None and access.may_open(row.path)
+                    may_open[candidate.file_id] = decided
+                if decided and row is not None:
+                    chosen.append((candidate, row))
+                    if len(chosen) == limit:
+                        return chosen
+        return chosen
+
+    def _hits(self, chosen: list[tuple[_Candidate, FileRow]], text: str) -> list[SearchHit]:
+        stored = self._db.chunks([candidate.chunk_id for candidate, _ in chosen])
+        return [
+            _hit(row, candidate.score, snippet(stored[candidate.chunk_id].chunk, text))
+            for candidate, row in chosen
+        ]
+
+
+# What an empty file shows.
+_EMPTY = Snippet(1, 0, (), None)
+
+
+def _hit(row: FileRow, score: float, shown: Snippet) -> SearchHit:
+    return SearchHit(os.fsdecode(row.path), score, shown, row.mtime, row.language, row.device)

@@ -1,0 +1,25 @@
+"""`IndexSink`: what the watcher and the crawler ask of the index engine.
+
+Only these calls, so that the watcher's and the crawler's unit tests can
+record them; the service passes the engine (`EngineRunner.sink`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+
+class IndexSink(Protocol):
+    def index_files(self, paths: Sequence[Path], *, device: str | None = None) -> object:
+        """Index (or re-index) `paths`, all of the medium `device` (None: not removable)."""
+
+    def forget(self, path: Path) -> int:
+        """Drop the entries of the file, or of every file under the directory, at `path`."""
+
+    def rename(self, old: Path, new: Path) -> int:
+        """Move the entries of the file or directory `old` to `new`, keeping what was embedded."""
+
+    def indexed_paths(self, directory: Path) -> list[Path]:
+        """The files indexed under `directory`."""
