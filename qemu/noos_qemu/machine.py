@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -39,6 +39,19 @@ class MachineError(AssertionError):
     """A guest command or wait failed; the message carries what the guest said."""
 
 
+def extra_disks(disks: Sequence[Path]) -> list[str]:
+    """QEMU arguments that attach raw disk images after the root disk."""
+    argv: list[str] = []
+    for number, disk in enumerate(disks, start=1):
+        argv += [
+            "-drive",
+            f"if=none,id=disk{number},format=raw,snapshot=on,file={disk}",
+            "-device",
+            f"virtio-blk-pci,drive=disk{number},serial=noos-disk{number}",
+        ]
+    return argv
+
+
 class Machine:
     def __init__(
         self,
@@ -49,7 +62,10 @@ class Machine:
         network: bool = False,
         memory: str | None = None,
         cpus: int | None = None,
+        disks: Sequence[Path] = (),
     ) -> None:
+        """`disks`: raw images attached as extra virtio disks (/dev/vdb, ...), written
+        to a throw-away snapshot, each with the serial `noos-disk<N>`."""
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="noos-machine-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.serial_log = self.log_dir / "serial.log"
@@ -68,6 +84,7 @@ class Machine:
                 f"socket,id=backdoor,path={self._socket_path},server=on,wait=off",
                 "-device",
                 f"virtserialport,chardev=backdoor,name={BACKDOOR_PORT}",
+                *extra_disks(disks),
             ],
         )
         self._process: subprocess.Popen[bytes] | None = None
