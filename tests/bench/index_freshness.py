@@ -14,9 +14,11 @@ in-process, indexing the file and searching right after the write.
 Crawl throughput: the crawler (the service's, at its lowest priority, in
 batches of 16 files, ignore rules applied) indexes a copy of part of this
 venv's site-packages into a fresh engine: files and chunks per second. The
-baseline is the model alone embedding the same chunks in batches of the same
-size, on a thread of the same priority: what a crawl costs beyond embedding
-is the reading, chunking, hashing, SQLite and chromadb.
+baseline is raw sentence-transformers encoding the same chunks in batches of
+the same size, on a thread of the same priority (the issue's baseline: what
+an indexer that only embedded would cost); a second row is the service's own
+embedder (ONNX) alone, so that what a crawl costs beyond embedding (reading,
+chunking, hashing, SQLite, chromadb) shows too.
 """
 
 from __future__ import annotations
@@ -31,13 +33,14 @@ import time
 from pathlib import Path
 
 from noos import Index
+from noosd.embedding import Embedder, SentenceTransformerEmbedder
 from noosd.index.chunking import chunk_file
 from noosd.index.crawler import CHECKPOINT_FILE, Crawler, walk
 from noosd.index.filetypes import file_type
 from noosd.index.priority import lower_this_thread
 from noosd.index.roots import IndexedRoot, RootSet
 from tests.bench.support.embedding import shipped_embedder
-from tests.bench.support.environment import models_tree
+from tests.bench.support.environment import EMBEDDING_THREADS, embedding_model_dir, models_tree
 from tests.bench.support.tables import percentile_ms, print_table, verdict
 from tests.fixtures.noosd_process import NoosdProcess
 from tests.fixtures.private_bus import PrivateBus
@@ -50,7 +53,7 @@ CRAWL_BATCH = 16
 # Packages of the venv: ~340 files, ~2,500 chunks (2.0 MB of text) between them.
 CRAWLED_PACKAGES = ("dateparser", "dbus_fast", "watchdog", "pathspec")
 GOAL_FRESH_P95_S = 2.0
-GOAL_CRAWL_OVERHEAD = 1.5  # crawl time / embedding time
+GOAL_CRAWL_THROUGHPUT = 0.8  # crawl chunks/s over raw sentence-transformers' chunks/s
 
 
 def sentence(edit: int) -> tuple[str, str]:
@@ -151,8 +154,8 @@ def measure_crawl(root: Path, state: Path) -> tuple[float, int, int]:
     return elapsed, status.files, status.chunks
 
 
-def measure_embedding(root: Path) -> tuple[float, int]:
-    """Seconds the model alone takes over the crawl's chunks, batch by batch; how many."""
+def measure_embedding(root: Path, embedder: Embedder) -> tuple[float, int]:
+    """Seconds `embedder` alone takes over the crawl's chunks, batch by batch; how many."""
     batches: list[list[str]] = []
     files = [entry.path for entry in walk(IndexedRoot(root), root) if not entry.ignored]
     for start in range(0, len(files), CRAWL_BATCH):
@@ -166,7 +169,6 @@ def measure_embedding(root: Path) -> tuple[float, int]:
             except Exception:
                 continue  # the crawl skips it too
         batches.append(list(texts))
-    embedder = shipped_embedder()
     embedder.embed(["warm up"])
     elapsed: list[float] = []
 
@@ -198,8 +200,12 @@ def main() -> None:
         tree = crawl_tree(work)
         print("crawl: the crawler...", flush=True)
         crawl_s, files, chunks = measure_crawl(tree, work / "crawl-state")
-        print("crawl: the embedding alone...", flush=True)
-        embed_s, embedded = measure_embedding(tree)
+        print("crawl: sentence-transformers alone...", flush=True)
+        raw_s, embedded = measure_embedding(
+            tree, SentenceTransformerEmbedder(embedding_model_dir(), threads=EMBEDDING_THREADS)
+        )
+        print("crawl: the service's embedder alone...", flush=True)
+        embed_s, _ = measure_embedding(tree, shipped_embedder())
 
     print_table(
         f"Freshness: a write's close to a search that finds it, {EDITS} edits of {FILES} files",
@@ -228,13 +234,20 @@ def main() -> None:
                 f"{chunks / crawl_s:.0f}",
             ),
             (
-                f"baseline: embedding alone ({embedded:,} texts)",
+                f"baseline: sentence-transformers alone ({embedded:,} texts)",
+                f"{raw_s:.1f}",
+                "",
+                f"{embedded / raw_s:.0f}",
+            ),
+            (
+                "  the service's embedder (ONNX) alone",
                 f"{embed_s:.1f}",
                 "",
                 f"{embedded / embed_s:.0f}",
             ),
         ],
     )
+    throughput = (chunks / crawl_s) / (embedded / raw_s)
     fresh_p95 = percentile_ms(served, 95) / 1e3
     print_table(
         "",
@@ -246,9 +259,9 @@ def main() -> None:
                 verdict(fresh_p95 < GOAL_FRESH_P95_S),
             ),
             (
-                f"crawl <= {GOAL_CRAWL_OVERHEAD:g}x embedding alone",
-                f"{crawl_s / embed_s:.2f}x",
-                verdict(crawl_s / embed_s <= GOAL_CRAWL_OVERHEAD),
+                f"crawl throughput >= {GOAL_CRAWL_THROUGHPUT:g}x sentence-transformers",
+                f"{throughput:.2f}x",
+                verdict(throughput >= GOAL_CRAWL_THROUGHPUT),
             ),
         ],
     )
