@@ -11,8 +11,11 @@ with a `model.toml` manifest that the services read:
 The export (`export_onnx`: BERT, mean pooling and L2 normalisation in one
 graph, for ONNX Runtime; see noosd.embedding) needs torch,
 sentence-transformers and onnx, so this script runs in the dev venv's Python
-(`make models`). It checks its own vectors against sentence-transformers' and
-fails if they differ.
+(`make models`). ONNX Runtime then optimises the graph here, once, and its
+weights go page-aligned into a file of their own (`share_weights`), so that
+every service that embeds maps the same weights instead of copying them. It
+checks its own vectors against sentence-transformers' and fails if they
+differ.
 
 The tree is cached outside the repo, keyed by what decides its contents: the
 lock file, this script, and the exporting packages' versions; a second run
@@ -36,8 +39,15 @@ REPO = Path(__file__).resolve().parent.parent
 LOCK = REPO / "requirements" / "models.lock"
 EMBEDDING_MODEL = "all-minilm-l6-v2"
 ONNX_FILE = "onnx/model.onnx"
+# The weights of ONNX_FILE, beside it.
+WEIGHTS_FILE = "model.weights"
+# Each weight starts on this boundary in WEIGHTS_FILE: ONNX Runtime maps such
+# a tensor from the file rather than reading it (64 KiB covers every page size).
+WEIGHT_ALIGNMENT = 65536
+# Smaller tensors stay in the graph: not worth a mapping.
+MIN_MAPPED_BYTES = 4096
 # The packages whose versions decide the ONNX export's bytes.
-EXPORTERS = ("torch", "transformers", "sentence-transformers", "onnx")
+EXPORTERS = ("torch", "transformers", "sentence-transformers", "onnx", "onnxruntime")
 # The least cosine between the export's vector and sentence-transformers' for
 # any of CHECK_TEXTS (measured: 0.9999998).
 MIN_COSINE = 0.98
@@ -222,6 +232,7 @@ def export_onnx(model_dir: Path) -> None:
     )
     path = model_dir / ONNX_FILE
     path.parent.mkdir()
+    traced = path.with_name("traced.onnx")
     # The TorchScript exporter (dynamo=False): the dynamo one needs onnxscript.
     # Its warnings about what tracing fixes are answered by the check below.
     with torch.no_grad(), warnings.catch_warnings():
@@ -229,7 +240,7 @@ def export_onnx(model_dir: Path) -> None:
         torch.onnx.export(
             Pooled(model[0].auto_model.eval()),
             tuple(sample[name] for name in names),
-            str(path),
+            str(traced),
             input_names=list(names),
             output_names=["embedding"],
             dynamic_axes={
@@ -239,6 +250,8 @@ def export_onnx(model_dir: Path) -> None:
             opset_version=17,
             dynamo=False,
         )
+    share_weights(traced, path)
+    traced.unlink()
     onnx.checker.check_model(str(path))
 
     longest = len(model.tokenizer(LONG_TEXT, verbose=False)["input_ids"])
@@ -258,6 +271,43 @@ def export_onnx(model_dir: Path) -> None:
         f"{cosines[worst]:.7f} on {len(CHECK_TEXTS)} texts",
         file=sys.stderr,
     )
+
+
+def share_weights(traced: Path, path: Path) -> None:
+    """`traced` optimised by ONNX Runtime, written to `path` with its weights in
+    WEIGHTS_FILE beside it, each page-aligned.
+
+    The services load it as is (`noosd.embedding.OnnxEmbedder`: no optimisation,
+    no prepacking, both of which would copy the weights into the process), so
+    ONNX Runtime maps the weights from the file: however many services embed,
+    the weights sit in RAM once, in the page cache, like a shared library's
+    code. Measured with two processes: 37 MiB private and 84 MiB shared each,
+    against 173 MiB private with the plain export.
+    """
+    import onnx
+    import onnxruntime
+    from onnx import external_data_helper
+
+    with tempfile.TemporaryDirectory() as scratch:
+        optimised = Path(scratch) / "optimised.onnx"
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        options.optimized_model_filepath = str(optimised)
+        onnxruntime.InferenceSession(str(traced), options, providers=["CPUExecutionProvider"])
+        model = onnx.load(str(optimised))
+    with (path.parent / WEIGHTS_FILE).open("wb") as weights:
+        for tensor in model.graph.initializer:
+            if len(tensor.raw_data) < MIN_MAPPED_BYTES:
+                continue
+            offset = -(-weights.tell() // WEIGHT_ALIGNMENT) * WEIGHT_ALIGNMENT
+            weights.seek(offset)
+            weights.write(tensor.raw_data)
+            external_data_helper.set_external_data(
+                tensor, location=WEIGHTS_FILE, offset=offset, length=len(tensor.raw_data)
+            )
+            tensor.ClearField("raw_data")
+    onnx.save_model(model, str(path))
 
 
 def cache_key() -> str:

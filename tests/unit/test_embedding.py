@@ -3,6 +3,7 @@ sentence-transformers as the reference and the fallback."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -143,3 +144,45 @@ heavy = sorted({{"torch", "transformers", "sentence_transformers"}} & set(sys.mo
 assert not heavy, heavy
 """
     subprocess.run([sys.executable, "-c", script], check=True, cwd=REPO, timeout=120)
+
+
+# A process that embeds, then reports how much of the mapped weights file it
+# shares with other processes, and waits for a line on stdin before exiting.
+EMBED_AND_REPORT = """
+import json, sys
+from pathlib import Path
+from noosd.embedding import load_embedder
+model_dir = Path(sys.argv[1])
+embedder = load_embedder(model_dir)  # kept: the mapping lives as long as it
+embedder.embed(["the weights are mapped, not copied"])
+mapping, fields = None, {}
+for line in Path("/proc/self/smaps").read_text().splitlines():
+    head = line.split()
+    if "-" in head[0] and not head[0].endswith(":"):
+        mapping = head[-1] if head[-1].endswith("model.weights") else None
+    elif mapping is not None and line.endswith(" kB"):
+        fields[head[0].rstrip(":")] = fields.get(head[0].rstrip(":"), 0) + int(head[1]) * 1024
+print(json.dumps(fields), flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_two_processes_that_embed_share_one_copy_of_the_weights(model_dir: Path) -> None:
+    weights = (model_dir / "onnx" / "model.weights").stat().st_size
+    command = [sys.executable, "-c", EMBED_AND_REPORT, str(model_dir)]
+    first = subprocess.Popen(command, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    second = subprocess.Popen(command, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert first.stdout is not None and second.stdout is not None
+        reports = [json.loads(first.stdout.readline()), json.loads(second.stdout.readline())]
+    finally:
+        for process in (first, second):
+            process.communicate(b"\n", timeout=60)
+    for mapped in reports:
+        # The weights are mapped from their file (all but the rows of the token
+        # embedding table that no text used are read: over a third of it)...
+        assert mapped.get("Size", 0) >= 0.9 * weights, mapped
+        assert mapped["Rss"] >= weights / 3, mapped
+        # ...and what both processes read is in RAM once: shared, not private.
+        shared = mapped["Shared_Clean"] + mapped["Shared_Dirty"]
+        assert shared >= 0.95 * mapped["Rss"], mapped
