@@ -152,6 +152,29 @@ def test_a_stopped_crawl_indexes_each_file_once_across_the_restart(tmp_path: Pat
     assert sorted(indexed) == sorted(map(str, files))  # each once
 
 
+def test_a_crawl_asked_for_during_one_under_way_is_queued_after_it(tmp_path: Path) -> None:
+    # The walk under way may have passed what changed (events inotify lost).
+    home = tmp_path / "home"
+    files = make_tree(home, 30)
+    sink = RecordingSink()
+    first_batch, go_on = threading.Event(), threading.Event()
+    crawler = Crawler(
+        sink,
+        roots_with(home),
+        tmp_path / CHECKPOINT_FILE,
+        batch_size=10,
+        on_batch=lambda _: (first_batch.set(), go_on.wait(10)),
+    )
+    crawler.start(catch_up=[home])
+    assert first_batch.wait(10)
+    assert crawler.crawl(home)
+    assert not crawler.crawl(home / "d1")  # the job queued after it covers that
+    go_on.set()
+    wait_until(lambda: not crawler.crawling)
+    crawler.stop()
+    assert sorted(sink.indexed_files()) == sorted(map(str, files * 2))
+
+
 def test_queued_jobs_never_repeat_a_directory_and_media_jobs_can_be_cancelled(
     tmp_path: Path,
 ) -> None:

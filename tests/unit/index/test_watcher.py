@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from noosd.index.observer import EventsLost
 from noosd.index.pending import PendingChanges
 from noosd.index.roots import IndexedRoot, RootSet
 from noosd.index.watcher import Watcher
@@ -218,6 +219,21 @@ def test_changes_pending_at_stop_are_applied(tmp_path: Path) -> None:
     wait_until(lambda: len(watcher.pending) == 1)
     watcher.stop()
     assert sink.recorded() == [("index", str(root / "late.txt"))]
+
+
+def test_events_the_kernel_lost_have_the_root_crawled(tmp_path: Path) -> None:
+    # What the observer reports when inotify's queue overflowed (a burst of
+    # 100,000 files does it: tests/integration/test_index_many_files.py).
+    root = IndexedRoot(tmp_path)
+    overflowed: list[IndexedRoot] = []
+    watcher = Watcher(RecordingSink(), RootSet(), on_overflow=overflowed.append)
+    watcher.start()
+    watcher.watch(root)
+    watcher.handle(EventsLost(str(tmp_path)))
+    watcher.unwatch(tmp_path)
+    watcher.handle(EventsLost(str(tmp_path)))  # queued before the unwatch: nothing to crawl
+    watcher.stop()
+    assert overflowed == [root]
 
 
 def test_a_directory_moved_in_from_outside_has_its_files_indexed(

@@ -21,6 +21,7 @@ embedding included, at the lowest CPU and I/O priority (`priority`).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -161,7 +162,8 @@ class Crawler:
     """Crawls directories on a thread of its own, one job at a time, in batches.
 
     Jobs wait in a queue that never holds a directory twice (a job inside a
-    queued one adds nothing); the queue and the position in the first job are
+    queued one adds nothing, unless that one has begun: its walk may have
+    passed what changed); the queue and the position in the first job are
     checkpointed in `checkpoint_path`.
     """
 
@@ -184,6 +186,8 @@ class Crawler:
         self._changed = threading.Condition()
         self._jobs: deque[CrawlJob] = deque()
         self._after: Parts | None = None
+        # Whether the crawler's thread has begun the first job.
+        self._first_begun = False
         self._stopping = False
         self._cancelled_under: Path | None = None
         self._thread: threading.Thread | None = None
@@ -217,7 +221,7 @@ class Crawler:
                 self._after = checkpoint.after
             for directory in catch_up:
                 job = CrawlJob(directory)
-                if not any(queued.covers(job) for queued in self._jobs):
+                if not self._covered(job):
                     self._jobs.append(job)
         self._thread = threading.Thread(target=self._run, name="index-crawler", daemon=True)
         self._thread.start()
@@ -226,11 +230,18 @@ class Crawler:
         """Queue a crawl of `directory`; False when a queued job covers it already."""
         job = CrawlJob(directory)
         with self._changed:
-            if any(queued.covers(job) for queued in self._jobs):
+            if self._covered(job):
                 return False
             self._jobs.append(job)
             self._changed.notify()
         return True
+
+    def _covered(self, job: CrawlJob) -> bool:
+        """Whether a queued job that has not begun covers `job` (under the lock).
+        One that has begun does not: a change behind its walk (events that inotify
+        lost, new ignore rules) would wait for the next crawl otherwise."""
+        waiting = itertools.islice(self._jobs, 1 if self._first_begun else 0, None)
+        return any(queued.covers(job) for queued in waiting)
 
     def cancel_under(self, directory: Path) -> None:
         """Drop the jobs inside `directory` (a medium that went away), the one under way too."""
@@ -260,6 +271,7 @@ class Crawler:
                 if self._stopping:
                     return
                 job, after = self._jobs[0], self._after
+                self._first_begun = True
             try:
                 finished = self._crawl(job, after)
             except NoosError as error:
@@ -275,6 +287,7 @@ class Crawler:
                 with self._changed:
                     self._jobs.popleft()
                     self._after = None
+                    self._first_begun = False
                     self._cancelled_under = None
                 self._save_checkpoint(force=True)
                 _log.info("crawled %s", job.directory)

@@ -12,7 +12,9 @@ are due to the engine:
 - renamed inside the indexed files: rename its entries, keeping what was
   embedded; renamed into an ignored place, or out of the roots: forget it;
   renamed in from one: index it (watchdog reports a move in from outside the
-  roots as a creation of everything it brings).
+  roots as a creation of everything it brings);
+- lost (the kernel's event queue overflowed: `observer`): have the root
+  crawled, as when more files wait than `PendingChanges` holds.
 
 Ignored paths (`IgnoreRules`) never reach the engine. watchdog has no way to
 leave directories out of a recursive watch, so node_modules and .git are
@@ -47,10 +49,10 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers.api import ObservedWatch
-from watchdog.observers.inotify import InotifyObserver
 
 from noos.errors import NoosError
 from noosd.index.ignore import IGNORE_FILE
+from noosd.index.observer import EventsLost, LossReportingObserver
 from noosd.index.pending import PendingChanges, Rename, Wish
 from noosd.index.roots import IndexedRoot, RootSet
 from noosd.index.sink import IndexSink
@@ -58,14 +60,15 @@ from noosd.index.sink import IndexSink
 # Files whose change changes which files are ignored around them.
 RULE_FILES = frozenset({IGNORE_FILE, "pyvenv.cfg", "CACHEDIR.TAG"})
 CONTENT_EVENTS = (FileCreatedEvent, FileClosedEvent, FileModifiedEvent, FileAttribEvent)
-# The events asked of inotify: no IN_OPEN, IN_ACCESS or IN_CLOSE_NOWRITE, of
-# which the engine's own reading would make a flood.
+# The events asked of inotify (and of the observer: EventsLost): no IN_OPEN,
+# IN_ACCESS or IN_CLOSE_NOWRITE, of which the engine's own reading would make a flood.
 WATCHED_EVENTS: list[type[FileSystemEvent]] = [
     *CONTENT_EVENTS,
     FileDeletedEvent,
     DirDeletedEvent,
     FileMovedEvent,
     DirMovedEvent,
+    EventsLost,
 ]
 DEFAULT_INDEX_BATCH = 32
 
@@ -103,7 +106,7 @@ class Watcher:
         self._on_rules_changed = on_rules_changed
         self._on_overflow = on_overflow
         self._index_batch = index_batch
-        self._observer: InotifyObserver | None = None
+        self._observer: LossReportingObserver | None = None
         self._dispatcher = _Dispatcher(self.handle)
         self._watches: dict[Path, ObservedWatch] = {}
         self._stopping = threading.Event()
@@ -117,7 +120,7 @@ class Watcher:
         warnings.filterwarnings(
             "ignore", message="Callback with id .* already exists", category=RuntimeWarning
         )
-        self._observer = InotifyObserver()
+        self._observer = LossReportingObserver()
         self._observer.start()
         self._flusher.start()
 
@@ -165,6 +168,8 @@ class Watcher:
             self._deleted(source, event.is_directory)
         elif isinstance(event, CONTENT_EVENTS):
             self._changed(source)
+        elif isinstance(event, EventsLost):
+            self._lost(source)
 
     def _changed(self, path: Path) -> None:
         root = self._roots.containing(path)
@@ -174,6 +179,11 @@ class Watcher:
         if root.why_ignored(path, is_dir=False) is None and not self.pending.add(
             path, Wish.INDEX, root.device
         ):
+            self._on_overflow(root)
+
+    def _lost(self, root_path: Path) -> None:
+        root = self._roots.get(root_path)
+        if root is not None:  # None: unwatched since
             self._on_overflow(root)
 
     def _deleted(self, path: Path, is_dir: bool) -> None:
