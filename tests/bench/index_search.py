@@ -28,11 +28,7 @@ throughput without the model.
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,14 +46,14 @@ from tests.bench.support.environment import (
     CACHE_ROOT,
     REPO,
     CachedDirectory,
+    chroma_client,
     directory_bytes,
+    scratch_copy,
     source_digest,
 )
 from tests.bench.support.tables import percentile_ms, print_table, verdict
 
 if TYPE_CHECKING:
-    from chromadb.api import ClientAPI
-
     from noosd.index.query import ParsedQuery
 
 CORPUS_VERSION = "v1"
@@ -186,24 +182,6 @@ def baseline_collection(state: Path) -> Path:
     client.close()  # type: ignore[attr-defined]  # at runtime, not in the stubs
     cache.finish()
     return path
-
-
-def chroma_client(path: Path) -> ClientAPI:
-    import chromadb
-    from chromadb.config import Settings
-
-    return chromadb.PersistentClient(
-        path=str(path), settings=Settings(anonymized_telemetry=False, allow_reset=False)
-    )
-
-
-@contextlib.contextmanager
-def scratch_copy(state: Path) -> Iterator[Path]:
-    """A copy of a cached state that a run may change (opening reconciles chromadb)."""
-    with tempfile.TemporaryDirectory(dir=CACHE_ROOT, prefix="scratch-") as scratch:
-        copy = Path(scratch) / "state"
-        shutil.copytree(state, copy)
-        yield copy
 
 
 def where_of(parsed: ParsedQuery) -> dict[str, Any]:

@@ -28,12 +28,8 @@ would over time: the 1,000 most recent hot (RAM), the rest warm (chromadb).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,16 +38,17 @@ import numpy as np
 from tests.bench.support import corpora
 from tests.bench.support.embedding import CachingEmbedder, TimedEmbedder, Vectors, shipped_embedder
 from tests.bench.support.environment import (
-    CACHE_ROOT,
     CachedDirectory,
+    chroma_client,
     directory_bytes,
     models_tree,
+    scratch_copy,
     store_digest,
 )
 from tests.bench.support.tables import percentile_ms, print_table, verdict
 
 if TYPE_CHECKING:
-    from chromadb.api import ClientAPI
+    pass
 
 CORPUS_VERSION = "v1"
 MEMORIES = 100_000
@@ -138,24 +135,6 @@ def baseline_collection(vectors: Vectors) -> Path:
     client.close()  # type: ignore[attr-defined]  # at runtime, not in the stubs
     cache.finish()
     return path
-
-
-def chroma_client(path: Path) -> ClientAPI:
-    import chromadb
-    from chromadb.config import Settings
-
-    return chromadb.PersistentClient(
-        path=str(path), settings=Settings(anonymized_telemetry=False, allow_reset=False)
-    )
-
-
-@contextlib.contextmanager
-def scratch_copy(state: Path) -> Iterator[Path]:
-    """A copy of a cached state that a run may change."""
-    with tempfile.TemporaryDirectory(dir=CACHE_ROOT, prefix="scratch-") as scratch:
-        copy = Path(scratch) / "state"
-        shutil.copytree(state, copy)
-        yield copy
 
 
 class Samples:

@@ -8,13 +8,19 @@ the other core.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests.fixtures.models import shipped_models_tree
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
 
 REPO = Path(__file__).resolve().parents[3]
 CACHE_ROOT = REPO / "build" / "bench-cache"
@@ -88,3 +94,22 @@ class CachedDirectory:
 
 def directory_bytes(path: Path) -> int:
     return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
+
+
+def chroma_client(path: Path) -> ClientAPI:
+    """An embedded chromadb client at `path`, telemetry off."""
+    import chromadb
+    from chromadb.config import Settings
+
+    return chromadb.PersistentClient(
+        path=str(path), settings=Settings(anonymized_telemetry=False, allow_reset=False)
+    )
+
+
+@contextlib.contextmanager
+def scratch_copy(state: Path) -> Iterator[Path]:
+    """A copy of a cached state that a run may change (opening reconciles chromadb)."""
+    with tempfile.TemporaryDirectory(dir=CACHE_ROOT, prefix="scratch-") as scratch:
+        copy = Path(scratch) / "state"
+        shutil.copytree(state, copy)
+        yield copy
