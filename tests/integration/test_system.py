@@ -90,6 +90,8 @@ async def test_the_shipped_interface_xml_matches_the_live_service(
     monkeypatch.setenv("NOOS_INDEX_STATE_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("NOOS_INDEX_ROOTS", str(tmp_path))
     monkeypatch.setenv("NOOS_INDEX_MEDIA_DIRS", "")
+    monkeypatch.setenv("NOOS_SCHEDULER_STATE_DIR", str(tmp_path / "scheduler"))
+    monkeypatch.setenv("NOOS_SCHEDULER_CATALOG_DIR", str(tmp_path / "models.d"))
     service = load_service(service_name)()
     host = ServiceHost(service, HostOptions(bus_address=bus_address))
     await host.start()
@@ -99,6 +101,8 @@ async def test_the_shipped_interface_xml_matches_the_live_service(
         await host.stop()
     noos_interfaces = [i for i in live.interfaces if i.name.startswith("org.noos.")]
     assert noos_interfaces
+    # Objects at paths of the service's choosing (a job each): as they introspect.
+    noos_interfaces += [i.introspect() for i in service.other_interfaces()]
     package = resources.files(type(service).__module__.rpartition(".")[0])
     for interface in noos_interfaces:
         shipped = introspection.Node.parse((package / f"{interface.name}.xml").read_text())

@@ -44,11 +44,10 @@ from dbus_fast.annotations import (
 )
 from dbus_fast.service import ServiceInterface, dbus_property, dbus_signal
 
-from noos.errors import InvalidArgument
 from noosd.index.callers import user_of
 from noosd.index.indexer import Indexer
 from noosd.index.targets import absolute_path, check_readable, indexed_root
-from noosd.runtime import caller_uid, effective_uid, noos_method
+from noosd.runtime import caller_uid, effective_uid, noos_method, options_of
 
 if TYPE_CHECKING:
     from noosd.index.engine import IndexStatus, SearchHit
@@ -62,7 +61,7 @@ HitList = Annotated[list[HitFields], DBusSignature("a(sdsuudsa{sv})")]
 IndexedStruct = Annotated[tuple[int, int, int, str], DBusSignature("(uuus)")]
 StringList = Annotated[list[str], DBusSignature("as")]
 # A uid may come as any integer type: busctl users type what is handy.
-UID_SIGNATURES = frozenset("iuxt")
+SEARCH_OPTIONS = {"for_uid": "u"}
 # The properties' counts are read again at most this often while nothing changes.
 STATUS_MAX_AGE_S = 5.0
 
@@ -91,21 +90,6 @@ def hit_struct(hit: SearchHit) -> HitFields:
     )
 
 
-def for_uid_option(options: dict[str, Variant]) -> int | None:
-    """The `for_uid` option, the only one Search takes; InvalidArgument for any other."""
-    unknown = set(options) - {"for_uid"}
-    if unknown:
-        raise InvalidArgument(f"unknown option {sorted(unknown)[0]!r} (known: for_uid)")
-    variant = options.get("for_uid")
-    if variant is None:
-        return None
-    if variant.signature not in UID_SIGNATURES:
-        raise InvalidArgument(
-            f"option 'for_uid' must have D-Bus type 'u', not {variant.signature!r}"
-        )
-    return int(variant.value)
-
-
 class IndexInterface(ServiceInterface):
     """Search the files you may read; index, forget, recrawl."""
 
@@ -119,7 +103,9 @@ class IndexInterface(ServiceInterface):
     @noos_method()
     async def Search(self, query: DBusStr, limit: DBusUInt32, options: VariantDict) -> HitList:
         """The `limit` files that best match `query` among those the caller may read."""
-        uid = effective_uid(await caller_uid(), for_uid_option(options))
+        uid = effective_uid(
+            await caller_uid(), options_of(options, {"for_uid": "u"}).get("for_uid")
+        )
         user = user_of(uid)
         hits = await self._indexer.runner.run(
             lambda engine: engine.search(query, limit, user.caller, home=user.home)

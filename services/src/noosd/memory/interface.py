@@ -36,6 +36,7 @@ from noosd.runtime import (
     caller_uid_if_any,
     effective_uid,
     noos_method,
+    options_of,
     signal_caller,
 )
 
@@ -61,28 +62,6 @@ FILTER_OPTIONS = {
     "for_uid": "u",
 }
 UID_OPTIONS = {"for_uid": "u"}
-
-
-def options_of(
-    given: Mapping[str, Variant], allowed: Mapping[str, str], what: str
-) -> dict[str, Any]:
-    """The plain values of `given`, each of a known name and D-Bus type."""
-    values: dict[str, Any] = {}
-    for name, variant in given.items():
-        expected = allowed.get(name)
-        if expected is None:
-            known = ", ".join(sorted(allowed)) or "none"
-            raise InvalidArgument(f"unknown {what} {name!r} (known: {known})")
-        # A uid may come as any integer type: busctl users type what is handy.
-        if expected == "u" and variant.signature in ("i", "u", "x", "t"):
-            values[name] = int(variant.value)
-        elif (variant.signature == "i" and expected == "d") or variant.signature == expected:
-            values[name] = variant.value
-        else:
-            raise InvalidArgument(
-                f"{what} {name!r} must have D-Bus type {expected!r}, not {variant.signature!r}"
-            )
-    return values
 
 
 def plain_metadata(metadata: Mapping[str, Variant]) -> dict[str, MetadataValue]:

@@ -14,6 +14,7 @@ from noosd.runtime.calls import Call, current_call
 from noosd.runtime.errors import StartupError
 from noosd.runtime.host import HostOptions, ServiceHost
 from noosd.runtime.method import noos_method
+from noosd.runtime.options import options_of
 from noosd.runtime.service import Service
 
 __all__ = [
@@ -27,5 +28,6 @@ __all__ = [
     "current_call",
     "effective_uid",
     "noos_method",
+    "options_of",
     "signal_caller",
 ]

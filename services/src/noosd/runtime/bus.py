@@ -31,7 +31,8 @@ class ServiceBus(MessageBus):
     """
 
     def __init__(self, bus_address: str | None, gate: CallGate) -> None:
-        super().__init__(bus_address=bus_address, bus_type=BusType.SYSTEM)
+        # File descriptors travel: a caller may pass a pipe to stream into.
+        super().__init__(bus_address=bus_address, bus_type=BusType.SYSTEM, negotiate_unix_fd=True)
         self.address = bus_address
         self.gate = gate
         self.callers = CallerUids(self)

@@ -73,6 +73,7 @@ class ServiceHost:
                 raise StartupError(str(error)) from error
             undo.push_async_callback(disconnect_bus, bus)
             await bus.callers.watch_departures()
+            self.service.bus = bus
             await self.service.start()
             undo.push_async_callback(self.service.stop)
             for interface in self.service.interfaces():

@@ -26,7 +26,7 @@ def interface_xml(interface: ServiceInterface) -> str:
 def write_interfaces(service: Service, directory: Path) -> list[Path]:
     """Write `<interface name>.xml` for each interface of `service` into `directory`."""
     written = []
-    for interface in service.interfaces():
+    for interface in [*service.interfaces(), *service.other_interfaces()]:
         path = directory / f"{interface.name}.xml"
         path.write_text(interface_xml(interface))
         written.append(path)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from dbus_fast.service import ServiceInterface
+
+if TYPE_CHECKING:
+    from noosd.runtime.bus import ServiceBus
 
 
 class Service(ABC):
@@ -20,10 +23,18 @@ class Service(ABC):
 
     bus_name: ClassVar[str]
     object_path: ClassVar[str]
+    # The service's connection, set before `start`: for a service that exports
+    # objects of its own at other paths (a job per path) or addresses signals.
+    bus: ServiceBus
 
     @abstractmethod
     def interfaces(self) -> Sequence[ServiceInterface]:
         """The interfaces to export at `object_path`."""
+
+    def other_interfaces(self) -> Sequence[ServiceInterface]:
+        """Interfaces of the objects the service exports at paths of its own
+        choosing (one per job), for the introspection files; most have none."""
+        return []
 
     async def start(self) -> None:  # noqa: B027 - a hook; most services need none
         """Prepare to serve: runs on the bus, before the interfaces are exported."""

@@ -8,6 +8,8 @@ name order, declares one or more models:
     backend = "llama-cpp"            # or "openai": an OpenAI-compatible HTTP server
     path = "/usr/share/noos/models/gemma-3-1b/model.gguf"   # llama-cpp: absolute
     # endpoint = "http://127.0.0.1:8080/v1"                 # openai: its base URL
+    # remote_model = "Qwen/Qwen3-8B"                        # openai, optional: the name the
+                                                            # server knows it by (else name)
     context_length = 8192            # tokens, fixed when the model loads
     chat_template = "embedded"       # optional: "embedded" (the model's, or the
                                      # server's, own), a llama.cpp chat format name
@@ -86,6 +88,8 @@ class ModelSpec:
     default: bool
     # The file that declared it, for messages.
     source: str = ""
+    # The name an openai endpoint serves the model under.
+    remote_model: str = ""
 
 
 _KEYS = frozenset(
@@ -104,6 +108,7 @@ _KEYS = frozenset(
         "slots",
         "threads",
         "default",
+        "remote_model",
     }
 )
 
@@ -168,6 +173,14 @@ def _location(entry: _Entry, backend: Backend) -> str:
     return value
 
 
+def _remote_model(entry: _Entry, backend: Backend, name: str) -> str:
+    if backend is Backend.LLAMA_CPP:
+        if "remote_model" in entry.table:
+            raise entry.fail("remote_model", "only for openai models")
+        return ""
+    return entry.text("remote_model", name)
+
+
 def _chat_template(entry: _Entry) -> ChatTemplate:
     value = entry.text("chat_template", EMBEDDED_TEMPLATE)
     if value == EMBEDDED_TEMPLATE:
@@ -222,6 +235,7 @@ def _model(table: Mapping[str, object], where: str, source: str) -> ModelSpec:
         threads=entry.integer("threads", 1 if local else 0, minimum=1 if local else 0),
         default=entry.flag("default"),
         source=source,
+        remote_model=_remote_model(entry, backend, name),
     )
 
 
@@ -267,6 +281,11 @@ class Catalog:
 
     def __contains__(self, name: object) -> bool:
         return name in self._models
+
+    def replaced(self, model: ModelSpec) -> Catalog:
+        """This catalog with the entry of the same name replaced by `model`."""
+        self.get(model.name)
+        return Catalog(model if m.name == model.name else m for m in self)
 
     def get(self, name: str) -> ModelSpec:
         """The model called `name`, or the default for "default"."""

@@ -133,6 +133,11 @@ class Residency:
         """The model left memory: evicted, or its load failed."""
         del self._in_memory[model]
 
+    def respecified(self, model: ModelSpec) -> None:
+        """The catalog changed the model's entry (pinned or not)."""
+        if (entry := self._in_memory.get(model.name)) is not None:
+            entry.model = model
+
     def touch(self, model: str, now: float) -> None:
         self._in_memory[model].last_used = now
 

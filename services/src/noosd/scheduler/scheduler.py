@@ -14,6 +14,8 @@ in order (see `decisions`):
     on_failed(job, reason, now)
     tick(now)                         time passed: pinned loads, paging, preloading
 
+and root's requests: `load(model, now)`, `unload(model, now)`, `pin(model, pinned, now)`.
+
 and may ask `reusable_state(job, blocks, now)`, when it starts a job, for a
 saved state holding a prefix of its prompt. After every event the scheduler
 settles: it gives compute to the waiting jobs in policy order (preempting
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum, auto
 
 from noos.errors import Busy, InvalidArgument, NotFound
@@ -105,6 +107,8 @@ class Scheduler:
         self._kv = KvCache(config.kv_ram_bytes, config.kv_disk_bytes)
         self._predictor = predictor or ModelPredictor(utc_offset_s=config.utc_offset_s)
         self._throughput = ThroughputMeter(config.throughput_window_s, config.assumed_work_per_s)
+        # Models root unloaded: not preloaded again until a job asks for them.
+        self._unloaded: set[str] = set()
 
     # Events.
 
@@ -124,6 +128,7 @@ class Scheduler:
         )
         self._next_id += 1
         self._jobs[job.id] = job
+        self._unloaded.discard(model.name)
         self._predictor.observe(model.name, now)
         self._queue.add(job)
         return job.id, self._settle(now)
@@ -200,6 +205,47 @@ class Scheduler:
 
     def tick(self, now: float) -> list[Decision]:
         return self._load_pinned(now) + self._settle(now)
+
+    # Root's requests.
+
+    def load(self, name: str, now: float) -> list[Decision]:
+        """Load a model ahead of its jobs; Busy while the models that would have
+        to go for it are running jobs."""
+        model = self.catalog.get(name)
+        if not self._residency.can_ever_hold(model):
+            raise InvalidArgument(f"model {name} needs more memory than the scheduler may use")
+        if self._residency.phase(model.name) is not Phase.ABSENT:
+            return []
+        if self._residency.plan(model, self._capacity.busy_models(), now) is None:
+            raise Busy(
+                f"model {name} fits only once models with running jobs are done",
+                retry_after=self.config.retry_bounds_s[0],
+            )
+        return self._load(model, now) + self._settle(now)
+
+    def unload(self, name: str, now: float) -> list[Decision]:
+        """Evict a model now: not a pinned one, nor one that jobs hold."""
+        model = self.catalog.get(name)
+        phase = self._residency.phase(model.name)
+        if phase is Phase.ABSENT:
+            return []
+        if model.pinned:
+            raise InvalidArgument(f"model {name} is pinned: unpin it first")
+        if phase is Phase.LOADING or model.name in self._capacity.busy_models():
+            raise Busy(
+                f"model {name} has jobs running or waiting for it",
+                retry_after=self.config.retry_bounds_s[0],
+            )
+        self._residency.forget(model.name)
+        self._unloaded.add(model.name)
+        return [Evict(model.name), *self._settle(now)]
+
+    def pin(self, name: str, pinned: bool, now: float) -> list[Decision]:
+        """Pin a model (it loads when it fits and is never evicted) or unpin it."""
+        model = replace(self.catalog.get(name), pinned=pinned)
+        self.catalog = self.catalog.replaced(model)
+        self._residency.respecified(model)
+        return self.tick(now)
 
     # Queries.
 
@@ -412,7 +458,12 @@ class Scheduler:
         """Load the predicted next model if it fits in the memory that is free
         and that no waiting job's model will need."""
         predicted = self._predictor.predict(now)
-        if not self.config.preload or predicted is None or predicted not in self.catalog:
+        if (
+            not self.config.preload
+            or predicted is None
+            or predicted not in self.catalog
+            or predicted in self._unloaded
+        ):
             return []
         if self._residency.phase(predicted) is not Phase.ABSENT:
             return []

@@ -1,0 +1,477 @@
+"""The engine: the policy core's decisions carried out on real models.
+
+Everything here runs on the event loop but the blocking work, which goes to
+threads: loading and closing models (one loader thread, so a load and an
+eviction never overlap), tokenizing prompts (one thread), and generations
+(one thread per running job; llama.cpp releases the GIL). Threads report
+back through the loop, where each report becomes an event of the core, whose
+decisions are carried out at once, in order.
+
+A running job's context is its model's slot; a slot's lock is held by the
+thread that generates on it. The core counts a slot free as soon as it tells
+a job to stop (Preempt, Cancel): the next job's thread then waits on the lock
+for the stopping one to reach its token boundary and save its state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from noos.errors import InvalidArgument, Unavailable
+from noosd.scheduler.backends import backend_for
+from noosd.scheduler.backends.base import (
+    Backend,
+    Ending,
+    Generation,
+    GenerationError,
+    KvState,
+    ModelLoadError,
+    ModelRuntime,
+    Outcome,
+    Prompt,
+    Stop,
+)
+from noosd.scheduler.catalog import Backend as BackendKind
+from noosd.scheduler.catalog import Catalog, ModelSpec
+from noosd.scheduler.config import SchedulerConfig
+from noosd.scheduler.decisions import (
+    Cancel,
+    Decision,
+    Drop,
+    Evict,
+    Load,
+    PageOut,
+    Preempt,
+    Reject,
+    Resume,
+    Start,
+)
+from noosd.scheduler.jobs import TERMINAL, JobId, JobRequest, JobState, Priority, Sampling
+from noosd.scheduler.kvcache import SavedState, prefix_blocks
+from noosd.scheduler.kvstore import KvStore
+from noosd.scheduler.prediction import ModelPredictor
+from noosd.scheduler.records import JobRecord, JobView, RunControl, TextPipe
+from noosd.scheduler.scheduler import Scheduler, SchedulerStats
+
+_log = logging.getLogger(__name__)
+
+# How often time passes for the core when nothing else happens: pinned models
+# that now fit, KV states to page, models to preload.
+TICK_S = 1.0
+ROLES = frozenset({"system", "user", "assistant", "tool"})
+
+
+class EngineListener(Protocol):
+    """What the D-Bus facade hears from the engine, on the event loop."""
+
+    def job_token(self, record: JobRecord, text: str, tokens: int) -> None: ...
+
+    def job_ended(self, record: JobRecord) -> None: ...
+
+    def job_forgotten(self, job: JobId) -> None: ...
+
+    def status_changed(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ModelView:
+    spec: ModelSpec
+    # "on-disk", "loading", "resident" or "busy" (resident, with jobs running).
+    state: str
+    running: int
+
+
+class _Resident:
+    """A loaded model: its runtime, which of its slots are given to jobs, and
+    the locks their generation threads hold."""
+
+    def __init__(self, runtime: ModelRuntime) -> None:
+        self.runtime = runtime
+        self.locks = [threading.Lock() for _ in range(runtime.spec.slots)]
+        self.assigned: dict[int, JobId] = {}
+
+    def assign(self, job: JobId) -> int:
+        slot = next(s for s in range(len(self.locks)) if s not in self.assigned)
+        self.assigned[slot] = job
+        return slot
+
+    def release(self, job: JobId) -> None:
+        for slot, holder in list(self.assigned.items()):
+            if holder == job:
+                del self.assigned[slot]
+
+
+class Engine:
+    def __init__(
+        self,
+        catalog: Catalog,
+        config: SchedulerConfig,
+        kv_dir: Path,
+        listener: EngineListener,
+        predictor: ModelPredictor | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.core = Scheduler(catalog, config, predictor)
+        self._listener = listener
+        self._clock = clock
+        self._kv_dir = kv_dir
+        self._kv: KvStore | None = None
+        self._backends: dict[BackendKind, Backend] = {}
+        self._resident: dict[str, _Resident] = {}
+        self._records: dict[JobId, JobRecord] = {}
+        self._live: set[JobId] = set()
+        self._finished: deque[JobId] = deque()
+        self._controls: dict[JobId, RunControl] = {}
+        self._state_ids = itertools.count(1)
+        self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-loader")
+        self._tokenizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenizer")
+        slots = sum(spec.slots for spec in catalog) or 1
+        self._generators = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="generate")
+        self._runs: set[asyncio.Future[Outcome]] = set()
+        self._ticker: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # Life.
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._kv = KvStore(self._kv_dir)
+        self._tick()
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+        for control in self._controls.values():
+            control.request(Stop.CANCEL)
+        if self._runs:
+            await asyncio.wait(self._runs, timeout=30)
+        self._generators.shutdown(wait=False, cancel_futures=True)
+        for resident in self._resident.values():
+            self._loader.submit(resident.runtime.close)
+        self._loader.shutdown(wait=True, cancel_futures=False)
+        self._tokenizer.shutdown(wait=False, cancel_futures=True)
+        for record in self._records.values():
+            if record.pipe is not None:
+                record.pipe.close()
+        self._states.close()
+
+    def _tick(self) -> None:
+        self._event(self.core.tick)
+        self._ticker = self._running_loop.call_later(TICK_S, self._tick)
+
+    @property
+    def _states(self) -> KvStore:
+        if self._kv is None:
+            raise RuntimeError("the engine has not started")
+        return self._kv
+
+    @property
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError("the engine has not started")
+        return self._loop
+
+    # Callers' requests.
+
+    async def submit(
+        self,
+        owner: int,
+        prompt: Prompt,
+        model: str,
+        priority: Priority | None,
+        max_tokens: int,
+        sampling: Sampling,
+        stream_fd: int | None = None,
+    ) -> JobId:
+        """A job for `owner`; `stream_fd`, if given, is the engine's to close."""
+        pipe = TextPipe(stream_fd) if stream_fd is not None else None
+        try:
+            _check_prompt(prompt)
+            spec = self.core.catalog.get(model)
+            if max_tokens < 1:
+                raise InvalidArgument(f"max_tokens must be >= 1, not {max_tokens}")
+            tokens = await self._tokenize(spec, prompt)
+            count = len(tokens) or self._backend(spec).estimate_tokens(prompt)
+            request = JobRequest(
+                owner=owner,
+                model=spec.name,
+                priority=priority,
+                max_tokens=max_tokens,
+                prompt_tokens=count,
+                sampling=sampling,
+            )
+            job, decisions = self.core.submit(request, self._clock())
+        except BaseException:
+            if pipe is not None:
+                pipe.close()
+            raise
+        self._records[job] = JobRecord(
+            id=job,
+            owner=owner,
+            model=spec.name,
+            prompt=prompt,
+            tokens=tuple(tokens),
+            sampling=sampling,
+            max_tokens=max_tokens,
+            submitted_wall=time.time(),
+            pipe=pipe,
+        )
+        self._live.add(job)
+        self._execute(decisions)
+        return job
+
+    async def _tokenize(self, spec: ModelSpec, prompt: Prompt) -> list[int]:
+        backend = self._backend(spec)
+        try:
+            return await self._running_loop.run_in_executor(
+                self._tokenizer, backend.tokenize, spec, prompt
+            )
+        except ModelLoadError as error:
+            raise Unavailable(f"model {spec.name} cannot be used: {error}") from error
+
+    def cancel(self, job: JobId, caller: int) -> None:
+        self._event(lambda now: self.core.cancel(job, caller, now))
+
+    def view(self, job: JobId, caller: int) -> JobView:
+        info = self.core.job(job, caller)
+        record = self._records[job]
+        return JobView(info, record.text, record.submitted_wall, record.cached_tokens)
+
+    async def wait(self, job: JobId, caller: int) -> JobView:
+        self.core.job(job, caller)
+        await self._records[job].ended.wait()
+        return self.view(job, caller)
+
+    def record(self, job: JobId, caller: int) -> JobRecord:
+        self.core.job(job, caller)
+        return self._records[job]
+
+    def jobs_of(self, caller: int) -> list[JobId]:
+        return [info.id for info in self.core.jobs_of(caller)]
+
+    def load(self, model: str) -> None:
+        self._event(lambda now: self.core.load(model, now))
+
+    def unload(self, model: str) -> None:
+        self._event(lambda now: self.core.unload(model, now))
+
+    def pin(self, model: str, pinned: bool) -> None:
+        self._event(lambda now: self.core.pin(model, pinned, now))
+
+    def models(self) -> list[ModelView]:
+        stats = self.core.stats(self._clock())
+        running: dict[str, int] = {}
+        for job in self._live:
+            info = self.core.job(job, self._records[job].owner)
+            if info.state is JobState.RUNNING:
+                running[info.model] = running.get(info.model, 0) + 1
+        views = []
+        for spec in self.core.catalog:
+            if spec.name in stats.loading:
+                state = "loading"
+            elif spec.name not in stats.resident:
+                state = "on-disk"
+            else:
+                state = "busy" if running.get(spec.name) else "resident"
+            views.append(ModelView(spec, state, running.get(spec.name, 0)))
+        return views
+
+    def stats(self) -> SchedulerStats:
+        return self.core.stats(self._clock())
+
+    # Events: each asks the core, then carries out its decisions.
+
+    def _event(self, happen: Callable[[float], Sequence[Decision] | None]) -> None:
+        decisions = happen(self._clock()) or []
+        self._execute(decisions)
+
+    def _execute(self, decisions: Sequence[Decision]) -> None:
+        for decision in decisions:
+            match decision:
+                case Load(model=model):
+                    self._load(model)
+                case Evict(model=model):
+                    self._evict(model)
+                case Start(job=job, model=model):
+                    self._run(job, model, None)
+                case Resume(job=job, model=model, state=state):
+                    self._run(job, model, state)
+                case Preempt(job=job):
+                    self._stop(job, Stop.PREEMPT)
+                case Cancel(job=job):
+                    self._stop(job, Stop.CANCEL)
+                case Reject():
+                    pass  # the core ended the job; `_reap` tells its owner
+                case PageOut(state=state):
+                    self._states.page_out(state)
+                case Drop(state=state):
+                    self._states.drop(state)
+        self._reap()
+        self._listener.status_changed()
+
+    def _reap(self) -> None:
+        """Tell the owners of the jobs that ended; forget the oldest ended ones."""
+        for job in list(self._live):
+            record = self._records[job]
+            if self.core.job(job, record.owner).state in TERMINAL:
+                self._live.discard(job)
+                record.ended.set()
+                if record.pipe is not None:
+                    record.pipe.close()
+                self._finished.append(job)
+                self._listener.job_ended(record)
+        while len(self._finished) > self.core.config.finished_kept:
+            forgotten = self._finished.popleft()
+            del self._records[forgotten]
+            self._listener.job_forgotten(forgotten)
+
+    # Models.
+
+    def _backend(self, spec: ModelSpec) -> Backend:
+        if spec.backend not in self._backends:
+            self._backends[spec.backend] = backend_for(spec.backend)()
+        return self._backends[spec.backend]
+
+    def _load(self, model: str) -> None:
+        spec = self.core.catalog.get(model)
+        loading = self._running_loop.run_in_executor(self._loader, self._backend(spec).load, spec)
+        loading.add_done_callback(lambda done: self._loaded(model, done))
+
+    def _loaded(self, model: str, loading: asyncio.Future[ModelRuntime]) -> None:
+        try:
+            runtime = loading.result()
+        except Exception as error:
+            if not isinstance(error, ModelLoadError):
+                _log.exception("loading model %s failed", model)
+            _log.error("model %s failed to load: %s", model, error)
+            reason = str(error) or type(error).__name__
+            self._event(lambda now: self.core.on_load_failed(model, reason, now))
+            return
+        _log.info("model %s is resident", model)
+        self._resident[model] = _Resident(runtime)
+        self._event(lambda now: self.core.on_loaded(model, now))
+
+    def _evict(self, model: str) -> None:
+        resident = self._resident.pop(model)
+        _log.info("evicting model %s", model)
+
+        def close_when_idle() -> None:
+            # A stopping job's thread may still be at its last token.
+            with contextlib.ExitStack() as held:
+                for lock in resident.locks:
+                    held.enter_context(lock)
+                resident.runtime.close()
+
+        self._loader.submit(close_when_idle)
+
+    # Runs.
+
+    def _run(self, job: JobId, model: str, resume_from: str | None) -> None:
+        record = self._records[job]
+        resident = self._resident[model]
+        slot = resident.assign(job)
+        start_from = resume_from
+        if resume_from is None and record.tokens:
+            hit = self.core.reusable_state(job, prefix_blocks(record.tokens), self._clock())
+            if hit is not None:
+                start_from, record.cached_tokens = hit.state, hit.tokens
+        control = RunControl(record, self._running_loop, self._on_emit)
+        self._controls[job] = control
+
+        def generate() -> Outcome:
+            with resident.locks[slot]:
+                start = self._states.get(start_from) if start_from is not None else None
+                if resume_from is not None:
+                    self._states.drop(resume_from)  # the job's own state: restored, then freed
+                generation = Generation(
+                    prompt=record.prompt,
+                    tokens=record.tokens,
+                    sampling=record.sampling,
+                    max_tokens=record.max_tokens,
+                    generated=record.generated,
+                    streamed=record.text,
+                    start=start,
+                )
+                return resident.runtime.generate(slot, generation, control)
+
+        run = self._running_loop.run_in_executor(self._generators, generate)
+        self._runs.add(run)
+        run.add_done_callback(lambda done: self._ran(record, resident, done))
+
+    def _stop(self, job: JobId, stop: Stop) -> None:
+        control = self._controls.get(job)
+        if control is not None:
+            control.request(stop)
+        resident = self._resident.get(self._records[job].model)
+        if resident is not None:
+            resident.release(job)
+
+    def _on_emit(self, record: JobRecord, text: str, tokens: int) -> None:
+        if record.id not in self._live:
+            return
+        record.pieces.append(text)
+        self.core.on_token(record.id, self._clock(), tokens)
+        self._listener.job_token(record, text, tokens)
+
+    def _ran(self, record: JobRecord, resident: _Resident, run: asyncio.Future[Outcome]) -> None:
+        self._runs.discard(run)
+        if self._controls.get(record.id) is not None:
+            del self._controls[record.id]
+        resident.release(record.id)
+        job = record.id
+        try:
+            outcome = run.result()
+        except asyncio.CancelledError:
+            return
+        except Exception as error:
+            if not isinstance(error, GenerationError):
+                _log.exception("job %d failed", job)
+            reason = str(error) or type(error).__name__
+            self._event(lambda now: self.core.on_failed(job, reason, now))
+            return
+        match outcome.ending:
+            case Ending.FINISHED:
+                kept = self._keep(record.model, outcome.state, shared=True)
+                self._event(lambda now: self.core.on_finished(job, now, kept))
+            case Ending.PREEMPTED:
+                record.generated = outcome.generated
+                state = outcome.state or KvState(b"", ())
+                saved = self._keep(record.model, state, shared=False)
+                assert saved is not None
+                self._event(lambda now: self.core.on_preempted(job, saved, now))
+            case Ending.CANCELLED:
+                self._listener.status_changed()
+
+    def _keep(self, model: str, state: KvState | None, *, shared: bool) -> SavedState | None:
+        if state is None:
+            return None
+        state_id = f"{os.getpid()}-{next(self._state_ids)}"
+        self._states.put(state_id, state)
+        blocks = prefix_blocks(state.tokens) if shared else ()
+        return SavedState(state_id, model, state.size, blocks)
+
+
+def _check_prompt(prompt: Prompt) -> None:
+    if bool(prompt.messages) == bool(prompt.text):
+        raise InvalidArgument("give either chat messages or a prompt, not both, not neither")
+    for message in prompt.messages:
+        if message.role not in ROLES:
+            raise InvalidArgument(
+                f"unknown role {message.role!r}; the roles are {', '.join(sorted(ROLES))}"
+            )
+    if prompt.messages and not any(m.content.strip() for m in prompt.messages):
+        raise InvalidArgument("the messages are all empty")
+    if prompt.text and not prompt.text.strip():
+        raise InvalidArgument("the prompt is empty")

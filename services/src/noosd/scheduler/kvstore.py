@@ -1,0 +1,114 @@
+"""The saved KV states' bytes: in RAM, or paged to files under the state directory.
+
+The policy core decides which state goes where (`kvcache`); this store only
+does it. Paging out writes on a thread of its own, and the state stays
+readable from RAM until its file is complete, so a job resumed the moment its
+state was paged out reads it from wherever it is. Files are written to a
+temporary name and renamed: a crash leaves no half state under a real name,
+and the store clears the directory when it opens (a state is worth nothing
+to a restarted service: the jobs that held them are gone).
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import threading
+from array import array
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from noosd.scheduler.backends.base import KvState
+
+_log = logging.getLogger(__name__)
+# A state file: the number of tokens, the tokens (int64), then the state's bytes.
+_HEADER = struct.Struct("<Q")
+
+
+class KvStore:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.kv*"):
+            stale.unlink(missing_ok=True)
+        self._lock = threading.Lock()
+        self._in_ram: dict[str, KvState] = {}
+        self._on_disk: set[str] = set()
+        self._writes: dict[str, Future[None]] = {}
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kv-pager")
+
+    def _path(self, state: str) -> Path:
+        return self.directory / f"{state}.kv"
+
+    def put(self, state: str, kv: KvState) -> None:
+        with self._lock:
+            self._in_ram[state] = kv
+
+    def get(self, state: str) -> KvState | None:
+        """The state, from RAM or its file; None if it was dropped or its file is unreadable."""
+        with self._lock:
+            kv = self._in_ram.get(state)
+            on_disk = state in self._on_disk
+        if kv is not None or not on_disk:
+            return kv
+        try:
+            return _read(self._path(state))
+        except (OSError, ValueError) as error:
+            _log.error("the saved KV state %s is unreadable: %s", state, error)
+            return None
+
+    def page_out(self, state: str) -> None:
+        with self._lock:
+            kv = self._in_ram.get(state)
+            if kv is None:
+                return
+            self._writes[state] = self._writer.submit(self._write, state, kv)
+
+    def _write(self, state: str, kv: KvState) -> None:
+        path = self._path(state)
+        try:
+            _write(path, kv)
+        except OSError as error:
+            # Kept in RAM: over budget, but nothing lost.
+            _log.error("paging out the KV state %s failed: %s", state, error)
+            with self._lock:
+                self._writes.pop(state, None)
+            return
+        with self._lock:
+            self._writes.pop(state, None)
+            if self._in_ram.pop(state, None) is None:
+                path.unlink(missing_ok=True)  # dropped while it was written
+            else:
+                self._on_disk.add(state)
+
+    def drop(self, state: str) -> None:
+        with self._lock:
+            self._in_ram.pop(state, None)
+            if state in self._on_disk:
+                self._on_disk.discard(state)
+                self._path(state).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True, cancel_futures=True)
+        for state in list(self._on_disk):
+            self.drop(state)
+
+
+def _write(path: Path, kv: KvState) -> None:
+    partial = path.with_suffix(".kv.partial")
+    with partial.open("wb") as file:
+        file.write(_HEADER.pack(len(kv.tokens)))
+        file.write(array("q", kv.tokens).tobytes())
+        file.write(kv.data)
+    partial.replace(path)
+
+
+def _read(path: Path) -> KvState:
+    raw = path.read_bytes()
+    (count,) = _HEADER.unpack_from(raw)
+    end = _HEADER.size + 8 * count
+    if end > len(raw):
+        raise ValueError(f"{path} is truncated")
+    tokens = array("q")
+    tokens.frombytes(raw[_HEADER.size : end])
+    return KvState(data=raw[end:], tokens=tuple(tokens))

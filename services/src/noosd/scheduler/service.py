@@ -1,0 +1,147 @@
+"""org.noos.Scheduler1: language models scheduled like CPU cores."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dbus_fast.service import ServiceInterface
+
+from noosd.runtime import Service
+from noosd.scheduler.catalog import DEFAULT_CATALOG_DIR, load_catalog
+from noosd.scheduler.config import SchedulerConfig
+from noosd.scheduler.engine import Engine
+from noosd.scheduler.interface import (
+    INTERFACE_NAME,
+    OBJECT_PATH,
+    JobInterface,
+    SchedulerInterface,
+    job_path,
+    unicast,
+    view_dict,
+)
+from noosd.scheduler.jobs import ROOT_UID, JobId
+
+if TYPE_CHECKING:
+    from noosd.scheduler.records import JobRecord
+
+_log = logging.getLogger(__name__)
+
+# The settings the environment may change, each a SchedulerConfig field:
+# NOOS_SCHEDULER_<FIELD> (NOOS_SCHEDULER_RAM_BYTES=2000000000).
+ENVIRONMENT_PREFIX = "NOOS_SCHEDULER_"
+TUNABLE = (
+    "cpu_threads",
+    "ram_bytes",
+    "vram_bytes",
+    "kv_ram_bytes",
+    "kv_disk_bytes",
+    "max_queued",
+    "max_queued_per_user",
+    "preload",
+)
+
+
+def config_from_environment() -> SchedulerConfig:
+    """SchedulerConfig with the fields the environment sets; the thread budget
+    defaults to the machine's cores (more threads than cores only slows every job)."""
+    defaults = SchedulerConfig(cpu_threads=os.cpu_count() or 1)
+    values: dict[str, Any] = {}
+    for field in fields(SchedulerConfig):
+        raw = os.environ.get(ENVIRONMENT_PREFIX + field.name.upper())
+        if field.name not in TUNABLE or raw is None:
+            continue
+        default = getattr(defaults, field.name)
+        values[field.name] = (
+            raw.lower() in ("1", "true", "yes") if isinstance(default, bool) else int(raw)
+        )
+    return replace(defaults, **values)
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """From the environment: NOOS_SCHEDULER_CATALOG_DIR (default /etc/noos/models.d),
+    NOOS_SCHEDULER_KV_DIR (where idle KV states are paged; default the state
+    directory's kv/), NOOS_SCHEDULER_STATE_DIR, else systemd's STATE_DIRECTORY,
+    else ~/.local/state/noos/scheduler; and the budgets (`config_from_environment`)."""
+
+    catalog_dir: Path
+    kv_dir: Path
+    config: SchedulerConfig
+
+    @classmethod
+    def from_environment(cls) -> SchedulerSettings:
+        state = (
+            os.environ.get("NOOS_SCHEDULER_STATE_DIR")
+            or os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+        )
+        state_dir = Path(state) if state else Path.home() / ".local/state/noos/scheduler"
+        kv = os.environ.get("NOOS_SCHEDULER_KV_DIR")
+        return cls(
+            catalog_dir=Path(os.environ.get("NOOS_SCHEDULER_CATALOG_DIR", DEFAULT_CATALOG_DIR)),
+            kv_dir=Path(kv) if kv else state_dir / "kv",
+            config=config_from_environment(),
+        )
+
+
+class SchedulerService(Service):
+    bus_name = INTERFACE_NAME
+    object_path = OBJECT_PATH
+
+    def __init__(self) -> None:
+        settings = SchedulerSettings.from_environment()
+        catalog = load_catalog(settings.catalog_dir)
+        _log.info(
+            "%d models in %s; %d threads, %d bytes of RAM",
+            len(list(catalog)),
+            settings.catalog_dir,
+            settings.config.cpu_threads,
+            settings.config.ram_bytes,
+        )
+        self.engine = Engine(catalog, settings.config, settings.kv_dir, self)
+        self._interface = SchedulerInterface(self.engine, self._export_job)
+        self._announcing: asyncio.Handle | None = None
+
+    def interfaces(self) -> Sequence[ServiceInterface]:
+        return [self._interface]
+
+    def other_interfaces(self) -> Sequence[ServiceInterface]:
+        return [JobInterface(self.engine, JobId(0))]
+
+    async def start(self) -> None:
+        self.engine.start()
+
+    async def stop(self) -> None:
+        await self.engine.stop()
+
+    def _export_job(self, record: JobRecord) -> None:
+        self.bus.export(job_path(record.id), JobInterface(self.engine, record.id))
+
+    # EngineListener.
+
+    def job_token(self, record: JobRecord, text: str, tokens: int) -> None:
+        for watcher in record.watchers:
+            self.bus.send(unicast(record.id, "Token", "su", [text, tokens], watcher))
+
+    def job_ended(self, record: JobRecord) -> None:
+        info = view_dict(self.engine.view(record.id, ROOT_UID))
+        for watcher in record.watchers:
+            self.bus.send(unicast(record.id, "Finished", "a{sv}", [info], watcher))
+
+    def job_forgotten(self, job: JobId) -> None:
+        self.bus.unexport(job_path(job))
+
+    def status_changed(self) -> None:
+        # Once per turn of the loop, however many events it had.
+        if self._announcing is None:
+            self._announcing = asyncio.get_running_loop().call_soon(self._announce)
+
+    def _announce(self) -> None:
+        self._announcing = None
+        if self._interface is not None:
+            self._interface.announce_changes()

@@ -1,0 +1,425 @@
+"""org.noos.Scheduler1 on a private dbus-daemon, with the real SmolLM2 and Gemma
+models, llama.cpp, and a real llama_cpp.server for the remote backend.
+
+The client here speaks raw D-Bus (as busctl or gdbus would): the SDK has tests
+of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import pytest_asyncio
+from dbus_fast import Message, MessageType, Variant
+from dbus_fast.aio import MessageBus
+
+from noos.bus import Connection
+from noos.errors import Busy, InvalidArgument, NotFound, Unavailable
+from tests.fixtures.noosd_process import NoosdProcess
+from tests.fixtures.private_bus import PrivateBus
+from tests.fixtures.scheduler import start_scheduler, write_catalog
+
+NAME = "org.noos.Scheduler1"
+PATH = "/org/noos/Scheduler1"
+JOB = "org.noos.Scheduler1.Job"
+NOBODY = 65534
+HERE = Path(__file__).parent
+SYSTEM = "You are a helpful assistant. Answer in one short sentence."
+
+
+class Client:
+    """Submits jobs over raw D-Bus and collects the signals the service sends it."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.tokens: dict[str, list[str]] = {}
+        self.finished: dict[str, dict[str, Any]] = {}
+        self._ended: dict[str, asyncio.Event] = {}
+        connection.bus.add_message_handler(self._on_message)
+
+    def _on_message(self, message: Message) -> None:
+        if message.message_type is not MessageType.SIGNAL or message.interface != JOB:
+            return
+        path = message.path or ""
+        if message.member == "Token":
+            self.tokens.setdefault(path, []).append(message.body[0])
+        elif message.member == "Finished":
+            self.finished[path] = {k: v.value for k, v in message.body[0].items()}
+            self._ended.setdefault(path, asyncio.Event()).set()
+
+    async def submit(self, **request: Any) -> str:
+        body = {key: _variant(key, value) for key, value in request.items()}
+        (path,) = await self.connection.call(NAME, PATH, NAME, "Submit", "a{sv}", [body])
+        return str(path)
+
+    async def ask(self, question: str, **request: Any) -> str:
+        request.setdefault("messages", [["system", SYSTEM], ["user", question]])
+        return await self.submit(**request)
+
+    async def info(self, job: str) -> dict[str, Any]:
+        (info,) = await self.connection.call(NAME, job, JOB, "Info")
+        return {k: v.value for k, v in info.items()}
+
+    async def wait(self, job: str) -> dict[str, Any]:
+        (info,) = await self.connection.call(NAME, job, JOB, "Wait")
+        return {k: v.value for k, v in info.items()}
+
+    async def cancel(self, job: str) -> None:
+        await self.connection.call(NAME, job, JOB, "Cancel")
+
+    async def finished_signal(self, job: str) -> dict[str, Any]:
+        await asyncio.wait_for(self._ended.setdefault(job, asyncio.Event()).wait(), 60)
+        return self.finished[job]
+
+    async def until(self, job: str, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """The job's info, once `predicate` holds of it."""
+        return await eventually(lambda: self.info(job), predicate)
+
+    async def property(self, name: str) -> Any:
+        return await self.connection.get_property(NAME, PATH, NAME, name)
+
+
+T = TypeVar("T")
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], holds: Callable[[T], bool], within: float = 60
+) -> T:
+    """Poll `probe` until `holds` of what it gives; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if holds(value := await probe()):
+            return value
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"not true within {within} s: {value!r}")
+
+
+async def _files(directory: Path, pattern: str) -> list[Path]:
+    return await asyncio.to_thread(lambda: list(directory.glob(pattern)))
+
+
+def _variant(key: str, value: Any) -> Variant:
+    signatures = {
+        "messages": "a(ss)",
+        "prompt": "s",
+        "model": "s",
+        "priority": "s",
+        "max_tokens": "i",
+        "temperature": "d",
+        "top_p": "d",
+        "top_k": "i",
+        "seed": "x",
+        "stream_fd": "h",
+    }
+    return Variant(signatures[key], value)
+
+
+@pytest.fixture(scope="module")
+def scheduler_service(
+    bus_address: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[NoosdProcess]:
+    state = tmp_path_factory.mktemp("scheduler")
+    write_catalog(state / "models.d")
+    # One thread: an interactive job must preempt a batch one to run at all.
+    process = start_scheduler(bus_address, state, cpu_threads="1")
+    yield process
+    assert process.terminate(30) == 0, process.stderr
+
+
+@pytest_asyncio.fixture
+async def client(scheduler_service: NoosdProcess, bus_address: str) -> AsyncIterator[Client]:
+    async with await Connection.open(bus_address) as connection:
+        yield Client(connection)
+
+
+async def test_tokens_stream_as_signals_and_wait_returns_the_whole_answer(client: Client) -> None:
+    job = await client.ask("What is the capital of France?", max_tokens=24, temperature=0.0)
+
+    finished = await client.finished_signal(job)
+    info = await client.wait(job)
+
+    assert info["state"] == "done"
+    assert info["text"].strip()
+    assert "".join(client.tokens[job]) == info["text"] == finished["text"]
+    assert 0 < info["tokens"] <= 24
+    assert info["time_to_first_token_s"] > 0
+    assert info["model"] == "smollm2"
+    (jobs,) = await client.connection.call(NAME, PATH, NAME, "Jobs")
+    assert job in jobs
+
+
+async def test_an_interactive_job_preempts_a_batch_job_which_resumes_to_the_same_answer(
+    client: Client,
+) -> None:
+    story = {
+        "messages": [["user", "Write a long story about a lighthouse keeper."]],
+        "max_tokens": 80,
+        "temperature": 0.0,
+    }
+    alone = await client.wait(await client.submit(**story, priority="batch"))
+
+    batch = await client.submit(**story, priority="batch")
+    await client.until(batch, lambda info: info["tokens"] >= 10)
+    urgent = await client.ask("Say hello.", priority="interactive", max_tokens=8, temperature=0.0)
+    preempted = await client.info(batch)
+    urgent_done = await client.wait(urgent)
+    resumed = await client.wait(batch)
+
+    assert urgent_done["state"] == "done"
+    assert preempted["state"] in ("preempted", "running")
+    assert resumed["state"] == "done"
+    assert resumed["text"] == alone["text"]
+    # The batch job waited while the interactive one ran: it was paused, not restarted.
+    assert resumed["tokens"] == alone["tokens"]
+
+
+async def test_cancel_stops_a_running_job_and_says_so(client: Client) -> None:
+    job = await client.ask("Count from one to a thousand.", max_tokens=400)
+    await client.until(job, lambda info: info["tokens"] >= 2)
+
+    await client.cancel(job)
+    info = await client.wait(job)
+
+    assert info["state"] == "cancelled"
+    assert info["tokens"] < 400
+    assert (await client.finished_signal(job))["state"] == "cancelled"
+
+
+async def test_a_raw_prompt_runs_on_the_base_model(client: Client) -> None:
+    job = await client.submit(prompt="The capital of France is", model="gemma", max_tokens=8)
+    info = await client.wait(job)
+    assert info["state"] == "done"
+    assert info["text"]
+    assert "gemma" in await client.property("Resident")
+
+
+async def test_a_pipe_passed_with_the_job_receives_the_text(
+    scheduler_service: NoosdProcess, bus_address: str
+) -> None:
+    bus = await MessageBus(bus_address=bus_address, negotiate_unix_fd=True).connect()
+    read_end, write_end = os.pipe()
+    try:
+        request = {
+            "messages": Variant("a(ss)", [["user", "Name a colour."]]),
+            "max_tokens": Variant("i", 12),
+            "stream_fd": Variant("h", 0),  # the first of the fds sent with the call
+        }
+        submit = Message(
+            destination=NAME,
+            path=PATH,
+            interface=NAME,
+            member="Submit",
+            signature="a{sv}",
+            body=[request],
+            unix_fds=[write_end],
+        )
+        reply = await bus.call(submit)
+        assert reply.message_type is MessageType.METHOD_RETURN, reply.body
+        os.close(write_end)
+        info = await Client(Connection(bus, bus_address)).wait(reply.body[0])
+        streamed = await asyncio.to_thread(_read_all, read_end)
+    finally:
+        os.close(read_end)
+        bus.disconnect()
+    assert streamed.decode() == info["text"]
+
+
+def _read_all(fd: int) -> bytes:
+    data = b""
+    while chunk := os.read(fd, 4096):
+        data += chunk
+    return data
+
+
+async def test_a_pipe_without_fd_passing_is_refused(client: Client) -> None:
+    with pytest.raises(InvalidArgument, match="stream_fd"):
+        await client.ask("Hi.", max_tokens=2, stream_fd=7)
+
+
+@pytest.mark.parametrize(
+    ("request_", "error", "says"),
+    [
+        ({"messages": [["user", "hi"]], "model": "nope"}, NotFound, "nope"),
+        ({"messages": []}, InvalidArgument, "messages"),
+        ({"messages": [["user", "  "]]}, InvalidArgument, "empty"),
+        ({"messages": [["wizard", "hi"]]}, InvalidArgument, "role"),
+        ({"prompt": "hi", "max_tokens": -5}, InvalidArgument, "max_tokens"),
+        ({"prompt": "hi", "priority": "urgent"}, InvalidArgument, "priority"),
+        ({"prompt": "hi", "temperature": -1.0}, InvalidArgument, "temperature"),
+        ({"prompt": "hi", "colour": "red"}, InvalidArgument, "colour"),
+        ({"prompt": "word " * 200_000}, InvalidArgument, "context"),
+    ],
+)
+async def test_bad_requests_get_clear_errors_and_the_service_stays_up(
+    client: Client, request_: dict[str, Any], error: type[Exception], says: str
+) -> None:
+    if "colour" in request_:
+        body = {"prompt": Variant("s", "hi"), "colour": Variant("s", "red")}
+        with pytest.raises(error, match=says):
+            await client.connection.call(NAME, PATH, NAME, "Submit", "a{sv}", [body])
+    else:
+        with pytest.raises(error, match=says):
+            await client.submit(**request_)
+    job = await client.submit(prompt="One, two,", max_tokens=2)
+    assert (await client.wait(job))["state"] == "done"
+
+
+async def test_another_user_can_neither_read_nor_cancel_a_job(
+    client: Client, bus_address: str
+) -> None:
+    job = await client.ask("Hello?", max_tokens=4)
+    await client.wait(job)
+
+    command = [sys.executable, str(HERE / "job_as.py"), str(NOBODY), bus_address, job]
+    result = await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split("=", 1) for line in result.stdout.split())
+    assert lines["info"] == "PermissionDenied"
+    assert lines["cancel"] == "PermissionDenied"
+    assert lines["load"] == "PermissionDenied"
+    assert lines["sees_job"] == "no"
+    assert lines["own_job"] == "done"
+    assert (await client.info(job))["state"] == "done"
+
+
+async def test_root_loads_and_unloads_models(client: Client) -> None:
+    await client.connection.call(NAME, PATH, NAME, "Load", "s", ["gemma"])
+    await _until_property(client, "Resident", lambda resident: "gemma" in resident)
+    await client.connection.call(NAME, PATH, NAME, "Unload", "s", ["gemma"])
+    assert "gemma" not in await client.property("Resident")
+    models = dict(await client.property("Models"))
+    assert models["gemma"]["state"].value == "on-disk"
+    assert models["smollm2"]["default"].value is True
+    with pytest.raises(NotFound):
+        await client.connection.call(NAME, PATH, NAME, "Load", "s", ["nope"])
+
+
+async def _until_property(client: Client, name: str, predicate: Callable[[Any], bool]) -> Any:
+    return await eventually(lambda: client.property(name), predicate)
+
+
+# A scheduler of its own for budgets and broken models.
+
+
+@pytest.fixture
+def own_bus() -> Iterator[str]:
+    """A bus of its own: the module's scheduler owns the name on the shared one."""
+    bus = PrivateBus()
+    yield bus.address
+    bus.stop()
+
+
+@pytest_asyncio.fixture
+async def small_client(
+    own_bus: str, tmp_path: Path
+) -> AsyncIterator[tuple[Client, NoosdProcess, Path]]:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + os.urandom(4096))
+    extra = f"""
+[[model]]
+name = "missing"
+backend = "llama-cpp"
+path = "{tmp_path / "nowhere.gguf"}"
+context_length = 512
+ram_bytes = 1000
+
+[[model]]
+name = "broken"
+backend = "llama-cpp"
+path = "{broken}"
+context_length = 512
+ram_bytes = 1000
+
+[[model]]
+name = "down"
+backend = "openai"
+endpoint = "http://127.0.0.1:9/v1"
+context_length = 512
+ram_bytes = 0
+"""
+    write_catalog(tmp_path / "models.d", extra)
+    # Room for one of the two real models; saved KV states go straight to disk.
+    process = start_scheduler(
+        own_bus,
+        tmp_path,
+        ram_bytes="500000000",
+        kv_ram_bytes="0",
+        max_queued_per_user="2",
+        preload="0",
+    )
+    async with await Connection.open(own_bus) as connection:
+        yield Client(connection), process, tmp_path
+    assert process.terminate(30) == 0, process.stderr
+
+
+async def test_a_model_is_evicted_when_another_needs_its_memory(
+    small_client: tuple[Client, NoosdProcess, Path],
+) -> None:
+    client, _, _ = small_client
+    await client.wait(await client.ask("Hi.", max_tokens=2))
+    assert await client.property("Resident") == ["smollm2"]
+
+    await client.wait(await client.submit(prompt="Once upon a time", model="gemma", max_tokens=2))
+    assert await client.property("Resident") == ["gemma"]
+
+
+async def test_a_missing_corrupt_or_unreachable_model_fails_its_job_not_the_service(
+    small_client: tuple[Client, NoosdProcess, Path],
+) -> None:
+    client, process, _ = small_client
+    for model, says in (("missing", "nowhere.gguf"), ("broken", "broken.gguf"), ("down", "down")):
+        try:
+            job = await client.submit(prompt="hello", model=model, max_tokens=2)
+        except Unavailable as error:  # refused at once: its tokenizer cannot load
+            assert says in str(error)
+            continue
+        info = await client.wait(job)
+        assert info["state"] == "failed"
+        assert says in info["reason"] or "127.0.0.1:9" in info["reason"]
+    assert process.process.poll() is None
+    assert (await client.wait(await client.ask("Hi.", max_tokens=2)))["state"] == "done"
+
+
+async def test_a_full_queue_answers_busy_with_a_retry_hint(
+    small_client: tuple[Client, NoosdProcess, Path],
+) -> None:
+    client, _, _ = small_client
+    running = await client.ask("Tell me a long story.", max_tokens=200)
+    await client.until(running, lambda info: info["state"] == "running")
+    waiting = [await client.ask("Hi.", max_tokens=2) for _ in range(2)]
+
+    with pytest.raises(Busy) as refused:
+        await client.ask("One more?", max_tokens=2)
+
+    assert refused.value.retry_after > 0
+    for job in (running, *waiting):
+        await client.cancel(job)
+
+
+async def test_a_finished_conversation_is_paged_to_disk_and_its_next_turn_starts_from_it(
+    small_client: tuple[Client, NoosdProcess, Path],
+) -> None:
+    client, _, state = small_client
+    long_system = SYSTEM + " " + "Remember the rules of the lighthouse. " * 30
+    first = [["system", long_system], ["user", "Who keeps the lighthouse?"]]
+    done = await client.wait(await client.submit(messages=first, max_tokens=8, temperature=0.0))
+
+    await eventually(lambda: _files(state / "kv", "*.kv"), bool)
+    second = [*first, ["assistant", done["text"]], ["user", "And who lights it?"]]
+    again = await client.wait(await client.submit(messages=second, max_tokens=8, temperature=0.0))
+
+    assert again["state"] == "done"
+    # The long system prompt (and first turn), in whole blocks of 64 tokens,
+    # came from the saved state rather than being evaluated again.
+    assert again["cached_tokens"] >= 192
