@@ -1,9 +1,9 @@
 """noos SDK: Python clients of the noos D-Bus services.
 
-Async clients (`System`, `Memory`, `Index`) and their blocking twins
-(`SyncSystem`, `SyncMemory`, `SyncIndex`) talk to the system bus, or to the
-bus named by $NOOS_BUS_ADDRESS or by `address`. Failed calls raise the
-errors of `noos.errors`.
+Async clients (`System`, `Memory`, `Index`, `Scheduler`) and their blocking
+twins (`SyncSystem`, `SyncMemory`, `SyncIndex`, `SyncScheduler`) talk to the
+system bus, or to the bus named by $NOOS_BUS_ADDRESS or by `address`. Failed
+calls raise the errors of `noos.errors`.
 """
 
 from noos.bus import Connection

@@ -25,12 +25,20 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     subcommands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     register_all(subcommands)
-    # `--json` may also follow the command; SUPPRESS keeps one given before it.
+    _accept_json_after(subcommands)
+    return parser
+
+
+def _accept_json_after(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Let `--json` also follow every command and verb (`noos memory stats
+    --json`); SUPPRESS keeps one given before."""
     for subparser in subcommands.choices.values():
         subparser.add_argument(
             "--json", action="store_true", default=argparse.SUPPRESS, help="print as JSON"
         )
-    return parser
+        for action in subparser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _accept_json_after(action)
 
 
 async def run(command: Run, args: argparse.Namespace) -> Report:

@@ -59,14 +59,6 @@ def register(subcommands: Subcommands) -> None:
     jobs_parser = verbs.add_parser("jobs", help="your jobs, running and recent (root: everyone's)")
     jobs_parser.set_defaults(run=jobs)
 
-    # `noos` takes --json before the command and after the group (`noos llm
-    # --json jobs`); here it may also follow the verb (`noos llm jobs --json`).
-    # SUPPRESS keeps one given earlier.
-    for verb in verbs.choices.values():
-        verb.add_argument(
-            "--json", action="store_true", default=argparse.SUPPRESS, help="print as JSON"
-        )
-
 
 def question_of(argument: str) -> str:
     """The question given, or stdin's for "-", less the one newline that ends a file."""
