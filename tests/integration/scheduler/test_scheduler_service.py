@@ -423,3 +423,20 @@ async def test_a_finished_conversation_is_paged_to_disk_and_its_next_turn_starts
     # The long system prompt (and first turn), in whole blocks of 64 tokens,
     # came from the saved state rather than being evaluated again.
     assert again["cached_tokens"] >= 192
+
+
+async def test_what_the_predictor_learnt_survives_a_restart(own_bus: str, tmp_path: Path) -> None:
+    write_catalog(tmp_path / "models.d")
+    process = start_scheduler(own_bus, tmp_path, preload="0")
+    async with await Connection.open(own_bus) as connection:
+        client = Client(connection)
+        for _ in range(3):
+            await client.wait(await client.submit(prompt="One,", max_tokens=1))
+        learnt = await client.property("PredictionHitRate")
+    assert process.terminate(30) == 0, process.stderr
+    assert learnt >= 0  # predictions were made and scored
+
+    process = start_scheduler(own_bus, tmp_path, preload="0")
+    async with await Connection.open(own_bus) as connection:
+        assert await Client(connection).property("PredictionHitRate") == learnt
+    assert process.terminate(30) == 0, process.stderr

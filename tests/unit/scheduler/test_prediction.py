@@ -3,6 +3,8 @@ hit rate; the scheduler preloads it into free memory only."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from noosd.scheduler import JobId, Load, Start
@@ -124,3 +126,15 @@ def test_a_preload_leaves_the_memory_waiting_jobs_need(ram_mb: int, preloaded: l
     _, decisions = submit(s, 12 * HOUR + 1, model="a")
 
     assert decisions == preloaded
+
+
+def test_what_a_predictor_learnt_survives_a_restart_through_json() -> None:
+    first = ModelPredictor()
+    for i in range(6):
+        first.observe("chat" if i % 2 else "code", i * 60.0)
+        first.predict(i * 60.0 + 1)
+    second = ModelPredictor()
+    second.relearn(json.loads(json.dumps(first.learnt())))
+
+    assert second.predict(400.0) == first.predict(400.0)
+    assert (second.predictions, second.hits) == (first.predictions, first.hits)

@@ -121,7 +121,7 @@ class Engine:
         kv_dir: Path,
         listener: EngineListener,
         predictor: ModelPredictor | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.core = Scheduler(catalog, config, predictor)
         self._listener = listener

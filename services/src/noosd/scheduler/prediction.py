@@ -19,7 +19,9 @@ job's model. Only predictions actually made count, the latest one standing.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 HOURS = 24
 SECONDS_PER_HOUR = 3600
@@ -102,3 +104,21 @@ class ModelPredictor:
     @property
     def hit_rate(self) -> float | None:
         return self.hits / self.predictions if self.predictions else None
+
+    def learnt(self) -> dict[str, Any]:
+        """What it learnt, as JSON-ready values: the service keeps it across restarts."""
+        return {
+            "by_hour": {str(h): asdict(row) for h, row in self._by_hour.items()},
+            "by_previous": {m: asdict(row) for m, row in self._by_previous.items()},
+            "previous": self._previous,
+            "predictions": self.predictions,
+            "hits": self.hits,
+        }
+
+    def relearn(self, learnt: Mapping[str, Any]) -> None:
+        """Take up what `learnt` gave (of a predictor with the same parameters)."""
+        self._by_hour.update({int(h): _Row(**row) for h, row in learnt["by_hour"].items()})
+        self._by_previous.update({m: _Row(**row) for m, row in learnt["by_previous"].items()})
+        self._previous = learnt["previous"]
+        self.predictions = int(learnt["predictions"])
+        self.hits = int(learnt["hits"])

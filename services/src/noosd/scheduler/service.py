@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -26,11 +28,15 @@ from noosd.scheduler.interface import (
     view_dict,
 )
 from noosd.scheduler.jobs import ROOT_UID, JobId
+from noosd.scheduler.prediction import ModelPredictor
 
 if TYPE_CHECKING:
     from noosd.scheduler.records import JobRecord
 
 _log = logging.getLogger(__name__)
+
+# A crash loses at most this much of the predictor's learning.
+KEEP_LEARNT_EVERY_S = 300.0
 
 # The settings the environment may change, each a SchedulerConfig field:
 # NOOS_SCHEDULER_<FIELD> (NOOS_SCHEDULER_RAM_BYTES=2000000000).
@@ -50,7 +56,10 @@ TUNABLE = (
 def config_from_environment() -> SchedulerConfig:
     """SchedulerConfig with the fields the environment sets; the thread budget
     defaults to the machine's cores (more threads than cores only slows every job)."""
-    defaults = SchedulerConfig(cpu_threads=os.cpu_count() or 1)
+    # The predictor's hours of the day are local ones.
+    defaults = SchedulerConfig(
+        cpu_threads=os.cpu_count() or 1, utc_offset_s=time.localtime().tm_gmtoff
+    )
     values: dict[str, Any] = {}
     for field in fields(SchedulerConfig):
         raw = os.environ.get(ENVIRONMENT_PREFIX + field.name.upper())
@@ -72,6 +81,8 @@ class SchedulerSettings:
 
     catalog_dir: Path
     kv_dir: Path
+    # What the model predictor learnt, kept across restarts.
+    predictor_file: Path
     config: SchedulerConfig
 
     @classmethod
@@ -85,6 +96,7 @@ class SchedulerSettings:
         return cls(
             catalog_dir=Path(os.environ.get("NOOS_SCHEDULER_CATALOG_DIR", DEFAULT_CATALOG_DIR)),
             kv_dir=Path(kv) if kv else state_dir / "kv",
+            predictor_file=state_dir / "predictor.json",
             config=config_from_environment(),
         )
 
@@ -103,9 +115,14 @@ class SchedulerService(Service):
             settings.config.cpu_threads,
             settings.config.ram_bytes,
         )
-        self.engine = Engine(catalog, settings.config, settings.kv_dir, self)
+        self._predictor_file = settings.predictor_file
+        self._predictor = ModelPredictor(utc_offset_s=settings.config.utc_offset_s)
+        self.engine = Engine(
+            catalog, settings.config, settings.kv_dir, self, predictor=self._predictor
+        )
         self._interface = SchedulerInterface(self.engine, self._export_job)
         self._announcing: asyncio.Handle | None = None
+        self._keeping: asyncio.Task[None] | None = None
 
     def interfaces(self) -> Sequence[ServiceInterface]:
         return [self._interface]
@@ -114,10 +131,41 @@ class SchedulerService(Service):
         return [JobInterface(self.engine, JobId(0))]
 
     async def start(self) -> None:
+        self._relearn()
         self.engine.start()
+        self._keeping = asyncio.create_task(self._keep_learning_periodically())
 
     async def stop(self) -> None:
+        if self._keeping is not None:
+            self._keeping.cancel()
         await self.engine.stop()
+        self._keep_learnt()
+
+    def _relearn(self) -> None:
+        try:
+            self._predictor.relearn(json.loads(self._predictor_file.read_text()))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            _log.warning(
+                "starting the model predictor afresh: %s is unusable: %s",
+                self._predictor_file,
+                error,
+            )
+
+    def _keep_learnt(self) -> None:
+        try:
+            self._predictor_file.parent.mkdir(parents=True, exist_ok=True)
+            partial = self._predictor_file.with_suffix(".partial")
+            partial.write_text(json.dumps(self._predictor.learnt()))
+            partial.replace(self._predictor_file)
+        except OSError as error:
+            _log.warning("could not keep what the model predictor learnt: %s", error)
+
+    async def _keep_learning_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(KEEP_LEARNT_EVERY_S)
+            self._keep_learnt()
 
     def _export_job(self, record: JobRecord) -> None:
         self.bus.export(job_path(record.id), JobInterface(self.engine, record.id))

@@ -181,6 +181,7 @@ class _Slot:
         self._vocab = llama_cpp.llama_model_get_vocab(llama.model)
         self._memory = llama_cpp.llama_get_memory(llama.ctx)
         self._pieces = Pieces(self._vocab)
+        self._window = llama_cpp.llama_model_n_swa(llama.model)
         self.evaluated = 0
 
     def close(self) -> None:
@@ -239,12 +240,21 @@ class _Slot:
         if start is not None and _common_prefix(np.asarray(start.tokens), tokens) > held:
             held = self._restore(start, tokens)
         kept = min(held, len(tokens) - 1)
-        if not llama_cpp.llama_memory_seq_rm(self._memory, SEQUENCE, kept, -1):
-            # A cache that cannot drop a partial sequence (sliding-window
-            # attention whose window has moved on) starts over.
+        if not self._truncate(kept):
             llama_cpp.llama_memory_clear(self._memory, True)
             kept = 0
         llama.n_tokens = kept
+
+    def _truncate(self, kept: int) -> bool:
+        """Drop the cells past the first `kept` tokens; False when those left
+        miss some that the next token attends to."""
+        if not llama_cpp.llama_memory_seq_rm(self._memory, SEQUENCE, kept, -1):
+            return False  # a cache that cannot drop part of a sequence (recurrent)
+        # A sliding-window cache drops the cells its window has left behind
+        # (Gemma 3's beyond 512 tokens): it cannot go back to where those
+        # were still in the window.
+        oldest = llama_cpp.llama_memory_seq_pos_min(self._memory, SEQUENCE)
+        return oldest <= max(0, kept - self._window)
 
     def _restore(self, state: KvState, tokens: tuple[int, ...]) -> int:
         """Restore `state`; the length of the prefix of `tokens` the context holds then."""
