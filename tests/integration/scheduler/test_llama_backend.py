@@ -46,6 +46,8 @@ GEMMA_BOS, END_OF_TURN = 2, 106
 
 POEM = Prompt(messages=(ChatMessage("user", "Write a short poem about the sea."),))
 STORY = Prompt(text="Once upon a time, in a small village by the mountains,")
+# 575 tokens for Gemma: more than a batch (512), and than its sliding window (512).
+COUNTING = Prompt(text="Count with me: " + " ".join(str(i) for i in range(170)))
 
 
 def model_spec(
@@ -399,8 +401,7 @@ def test_a_prompt_sharing_a_finished_jobs_prefix_evaluates_only_the_rest(
 def test_a_long_prompt_can_be_preempted_between_its_batches(
     backend: LlamaCppBackend, gemma: ModelSpec, gemma_runtime: LlamaCppRuntime
 ) -> None:
-    numbers = " ".join(str(i) for i in range(170))
-    generation = job(backend, gemma, Prompt(text=f"Count with me: {numbers}"), 4)
+    generation = job(backend, gemma, COUNTING, 4)
     batch = 512  # llama-cpp-python's n_batch
 
     preempted = gemma_runtime.generate(0, generation, StopsAfterChecks(Stop.PREEMPT, checks=1))
@@ -414,6 +415,24 @@ def test_a_long_prompt_can_be_preempted_between_its_batches(
     assert preempted.state.tokens == generation.tokens[:held]
     assert len(finished.generated) == 4
     assert gemma_runtime.evaluated_tokens(1) - evaluated == len(generation.tokens) - held + 3
+
+
+def test_a_sliding_window_that_moved_on_is_not_reused_for_a_shorter_prompt(
+    backend: LlamaCppBackend, gemma: ModelSpec, gemma_runtime: LlamaCppRuntime
+) -> None:
+    story = job(backend, gemma, STORY, 6)
+    expected = gemma_runtime.generate(0, story, Recorder()).generated
+    # A state saved past Gemma's 512-token sliding window leaves out the cells
+    # the window has left behind, BOS first; slot 1 resumes from one.
+    counting = job(backend, gemma, COUNTING, 2)
+    preempted = gemma_runtime.generate(0, counting, StopsAfterChecks(Stop.PREEMPT, checks=1))
+    gemma_runtime.generate(1, resumed(counting, preempted), Recorder())
+    evaluated = gemma_runtime.evaluated_tokens(1)
+
+    outcome = gemma_runtime.generate(1, story, Recorder())
+
+    assert outcome.generated == expected
+    assert gemma_runtime.evaluated_tokens(1) - evaluated == len(story.tokens) + 5
 
 
 def test_a_state_llama_cpp_refuses_is_evaluated_again(

@@ -10,14 +10,18 @@ A generation evaluates only what its slot's context does not hold yet: the
 longest common prefix of the context's tokens and the job's is kept, or,
 when the generation brings a saved state that shares more, that state is
 restored first. The last prompt token is always evaluated again, for the
-logits of the first token to sample.
+logits of the first token to sample. A sliding-window cache (Gemma 3's)
+forgets the cells its window has passed, so it keeps a prefix only while
+the window still holds the end of it.
 
 At every token boundary, the context holds the prompt and every generated
 token but the last one sampled (it is evaluated when the next is asked
-for): a preempted job's state is that, and resuming it evaluates its last
-token and goes on exactly where it left, at temperature 0 the same tokens
-as a run that was never stopped. The states are the KV cells of the
-context's sequence, a few tens of KB a token.
+for). A preempted or finished job's state is that: the KV cells of the
+context's sequence, a few tens of KB a token. Resuming evaluates the last
+token and goes on where the job left off, at temperature 0 with the same
+tokens as a run that was never stopped (above 0, sampling starts again from
+the job's seed). `generation.max_tokens` is the job's whole budget, the
+tokens generated before a preemption included.
 
 Tokenizing needs only a model's vocabulary: it is read from the file once
 (a vocab-only `Llama`, a fraction of the model's memory) and kept.
@@ -118,20 +122,20 @@ class _Vocabulary:
     def tokenize(self, spec: ModelSpec, prompt: Prompt) -> list[int]:
         with self._lock:
             if not prompt.messages:
-                return tokenize(self._llama, prompt.text, add_bos=True)
+                return _tokenize(self._llama, prompt.text, add_bos=True)
             key = (spec.name, spec.chat_template)
             chat_format = self._chat_formats.get(key)
             if chat_format is None:
                 chat_format = ChatFormat(spec.name, spec.chat_template, self._llama)
                 self._chat_formats[key] = chat_format
             chat = chat_format.render(prompt.messages)
-            return tokenize(self._llama, chat.text, add_bos=not chat.has_bos)
+            return _tokenize(self._llama, chat.text, add_bos=not chat.has_bos)
 
     def close(self) -> None:
         self._llama.close()
 
 
-def tokenize(llama: llama_cpp.Llama, text: str, *, add_bos: bool) -> list[int]:
+def _tokenize(llama: llama_cpp.Llama, text: str, *, add_bos: bool) -> list[int]:
     """The tokens of `text`, its special tokens' names read as those tokens (as
     llama.cpp's server reads a prompt); `add_bos`: a BOS first if the model wants one."""
     return llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
@@ -225,7 +229,7 @@ class _Slot:
             # A stop string that begins with a control token ("<end_of_turn>\n")
             # never shows in the text, where control tokens are nothing: the
             # token stops instead.
-            first = tokenize(self._llama, stop, add_bos=False)[:1]
+            first = _tokenize(self._llama, stop, add_bos=False)[:1]
             if first and llama_cpp.llama_vocab_is_control(self._vocab, first[0]):
                 tokens.add(first[0])
             else:
@@ -237,7 +241,10 @@ class _Slot:
         (its own, or `start`'s), short of the last token."""
         llama = self._llama
         held = _common_prefix(llama.input_ids[: llama.n_tokens], tokens)
-        if start is not None and _common_prefix(np.asarray(start.tokens), tokens) > held:
+        if (
+            start is not None
+            and _common_prefix(np.asarray(start.tokens, dtype=np.intc), tokens) > held
+        ):
             held = self._restore(start, tokens)
         kept = min(held, len(tokens) - 1)
         if not self._truncate(kept):
@@ -252,9 +259,9 @@ class _Slot:
             return False  # a cache that cannot drop part of a sequence (recurrent)
         # A sliding-window cache drops the cells its window has left behind
         # (Gemma 3's beyond 512 tokens): it cannot go back to where those
-        # were still in the window.
+        # were still in the window. Its oldest cell is -1 when it has none.
         oldest = llama_cpp.llama_memory_seq_pos_min(self._memory, SEQUENCE)
-        return oldest <= max(0, kept - self._window)
+        return kept == 0 or 0 <= oldest <= max(0, kept - self._window)
 
     def _restore(self, state: KvState, tokens: tuple[int, ...]) -> int:
         """Restore `state`; the length of the prefix of `tokens` the context holds then."""
