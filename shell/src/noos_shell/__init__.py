@@ -1,5 +1,5 @@
-"""noos-shell: the natural-language terminal of noos.
+"""noos-shell: the natural-language terminal of noos (Textual).
 
-The Textual application lands with issue 6; this distribution exists now so the
-image, the wheelhouse and the venv already carry textual and the package.
+One input line: a command runs in a terminal of its own; words go to the
+index, to memory or to the scheduler (see `routing`).
 """

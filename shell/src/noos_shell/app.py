@@ -1,0 +1,68 @@
+"""The noos-shell application: one main screen, and the services behind it."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from noos_shell.routing import IntentKind
+from noos_shell.screens.main import MainScreen
+from noos_shell.services import Services, StatusSnapshot
+
+
+class NoosShell(App[None]):
+    """The natural-language terminal of noos."""
+
+    CSS_PATH = "noos_shell.tcss"
+    TITLE = "noos-shell"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+
+    def __init__(self, bus_address: str | None = None, cwd: Path | None = None) -> None:
+        super().__init__()
+        self.services = Services(self._show_status, bus_address)
+        self.main_screen = MainScreen(self.services, cwd or Path.cwd())
+
+    def on_mount(self) -> None:
+        self.push_screen(self.main_screen)
+        self.run_worker(self.services.start(), name="services", exit_on_error=False)
+
+    async def on_unmount(self) -> None:
+        await self.services.stop()
+
+    def _show_status(self, status: StatusSnapshot) -> None:
+        if self.main_screen.is_mounted:
+            self.main_screen.show_status(status)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "Clear transcript",
+            "Remove every block of the transcript",
+            self.main_screen.action_clear,
+        )
+        yield SystemCommand(
+            "Interrupt", "Send Ctrl+C to the running command", self.main_screen.action_interrupt
+        )
+        for kind in IntentKind:
+            yield SystemCommand(
+                f"Route as {kind.value}",
+                f"Send the next line to {kind.value}, whatever it reads like",
+                lambda kind=kind: self._force_route(kind),
+            )
+
+    def _force_route(self, kind: IntentKind) -> None:
+        self.main_screen.forced_kind = kind
+        self.main_screen.action_focus_input()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="noos-shell: the natural-language terminal")
+    parser.add_argument("--bus", help="the bus of the noos services (default: the system bus)")
+    arguments = parser.parse_args()
+    NoosShell(bus_address=arguments.bus).run()

@@ -1,0 +1,295 @@
+"""Thin async wrappers over the noos SDK for the shell, and the services' live status.
+
+Every call has a time limit. A service that cannot be reached, or does not
+answer in time, is marked down and the call raises `ServiceDown`; the shell
+goes on without it. The status (resident models and queue, index progress,
+memory per tier) follows the services' own signals rather than polling: the
+scheduler's PropertiesChanged, the index's Progress, and NameOwnerChanged of
+the bus for services that come and go. Memory sends no signal: its tiers are
+read again after each call of ours that changes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+from dbus_fast import Message, MessageType
+
+from noos import FileHit, Index, Memory, RecallHit, Scheduler, Unavailable
+from noos.bus import Connection, bus_address, describe_bus
+from noos.scheduler import Conversation
+
+T = TypeVar("T")
+
+CONNECT_TIMEOUT_S = 5.0
+# Status and bookkeeping calls; a search or recall may first load a model.
+STATUS_TIMEOUT_S = 10.0
+QUERY_TIMEOUT_S = 30.0
+# The longest wait for the next piece of an answer (the first may wait for a model to load).
+PIECE_TIMEOUT_S = 120.0
+
+DBUS_NAME = "org.freedesktop.DBus"
+PROPERTIES_INTERFACE = "org.freedesktop.DBus.Properties"
+
+
+class ServiceName(enum.Enum):
+    SCHEDULER = "scheduler"
+    INDEX = "index"
+    MEMORY = "memory"
+
+
+BUS_NAMES = {
+    ServiceName.SCHEDULER: Scheduler.bus_name,
+    ServiceName.INDEX: Index.bus_name,
+    ServiceName.MEMORY: Memory.bus_name,
+}
+
+
+class ServiceDown(Exception):
+    """The service is down, or did not answer in time; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """One service as the shell last heard of it: None while not yet asked."""
+
+    up: bool | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class StatusSnapshot:
+    """What the status panel shows."""
+
+    states: dict[ServiceName, ServiceState] = field(
+        default_factory=lambda: {name: ServiceState() for name in ServiceName}
+    )
+    resident: tuple[str, ...] = ()
+    models: int = 0
+    queued_jobs: int = 0
+    running_jobs: int = 0
+    files_indexed: int = 0
+    files_queued: int = 0
+    crawling: bool = False
+    memory_tiers: tuple[int, int, int] = (0, 0, 0)
+
+
+def match_rules() -> list[str]:
+    """The signals the status follows."""
+    return [
+        f"type='signal',sender='{Scheduler.bus_name}',path='{Scheduler.object_path}',"
+        f"interface='{PROPERTIES_INTERFACE}',member='PropertiesChanged'",
+        f"type='signal',sender='{Index.bus_name}',path='{Index.object_path}',"
+        f"interface='{Index.interface}',member='Progress'",
+        *(
+            f"type='signal',sender='{DBUS_NAME}',interface='{DBUS_NAME}',"
+            f"member='NameOwnerChanged',arg0='{name}'"
+            for name in BUS_NAMES.values()
+        ),
+    ]
+
+
+class Services:
+    """The shell's one connection to the bus, its clients, and the services' status.
+
+    `on_status` is called with every new snapshot, in the event loop's thread.
+    """
+
+    def __init__(
+        self,
+        on_status: Callable[[StatusSnapshot], None],
+        address: str | None = None,
+    ) -> None:
+        self.address = bus_address(address)
+        self.status = StatusSnapshot()
+        self._on_status = on_status
+        self._connection: Connection | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Connect, follow the status signals, and read every service's status once."""
+        try:
+            self._connection = await asyncio.wait_for(
+                Connection.open(self.address), CONNECT_TIMEOUT_S
+            )
+        except (Unavailable, TimeoutError) as exc:
+            reason = str(exc) or f"no answer from {describe_bus(self.address)}"
+            for name in ServiceName:
+                self._mark(name, ServiceState(False, reason))
+            return
+        self._connection.bus.add_message_handler(self._receive)
+        for rule in match_rules():
+            await self._connection.call(
+                DBUS_NAME, "/org/freedesktop/DBus", DBUS_NAME, "AddMatch", "s", (rule,)
+            )
+        await asyncio.gather(*(self.refresh(name) for name in ServiceName))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+    async def refresh(self, name: ServiceName) -> None:
+        """Read one service's status again; a service that does not answer is down."""
+        with contextlib.suppress(ServiceDown):
+            if name is ServiceName.SCHEDULER:
+                load = await self._call(name, self._scheduler().status())
+                models = await self._call(name, self._scheduler().models())
+                self._update(
+                    resident=load.resident,
+                    models=len(models),
+                    queued_jobs=load.queued,
+                    running_jobs=load.running,
+                )
+            elif name is ServiceName.INDEX:
+                index = await self._call(name, self._index().status())
+                self._update(
+                    files_indexed=index.files_indexed,
+                    files_queued=index.queued,
+                    crawling=index.crawling,
+                )
+            else:
+                stats = await self._call(name, self._memory().stats())
+                tiers = (stats["hot_count"], stats["warm_count"], stats["cold_count"])
+                self._update(memory_tiers=tiers)
+
+    # The calls of the shell, one per thing it asks.
+
+    async def search(self, query: str, limit: int = 10) -> list[FileHit]:
+        return await self._call(
+            ServiceName.INDEX, self._index().search(query, limit), QUERY_TIMEOUT_S
+        )
+
+    async def recall(self, query: str, limit: int = 5) -> list[RecallHit]:
+        return await self._call(
+            ServiceName.MEMORY, self._memory().recall(query, limit), QUERY_TIMEOUT_S
+        )
+
+    async def remember(
+        self, text: str, kind: str, importance: float | None = None, **metadata: str
+    ) -> str:
+        memory_id = await self._call(
+            ServiceName.MEMORY,
+            self._memory().remember(text, kind, metadata, importance),
+            QUERY_TIMEOUT_S,
+        )
+        await self.refresh(ServiceName.MEMORY)
+        return memory_id
+
+    async def forget(self, memory_ids: Iterable[str]) -> int:
+        forgotten = await self._call(
+            ServiceName.MEMORY, self._memory().forget(list(memory_ids)), QUERY_TIMEOUT_S
+        )
+        await self.refresh(ServiceName.MEMORY)
+        return forgotten
+
+    async def ask(self, conversation: Conversation, max_tokens: int) -> str:
+        """The whole answer to `conversation`, the likeliest one."""
+        return await self._call(
+            ServiceName.SCHEDULER,
+            self._scheduler().ask(conversation, max_tokens=max_tokens, temperature=0.0),
+            PIECE_TIMEOUT_S,
+        )
+
+    async def stream(self, conversation: Conversation, max_tokens: int) -> AsyncIterator[str]:
+        """The answer to `conversation`, piece by piece; leaving early cancels its job."""
+        pieces = self._scheduler().stream(
+            conversation, max_tokens=max_tokens, priority="interactive"
+        )
+        async with contextlib.aclosing(pieces):
+            while True:
+                try:
+                    piece = await self._call(ServiceName.SCHEDULER, anext(pieces), PIECE_TIMEOUT_S)
+                except StopAsyncIteration:
+                    return
+                yield piece
+
+    # Plumbing.
+
+    def _scheduler(self) -> Scheduler:
+        return Scheduler(self._require_connection(ServiceName.SCHEDULER))
+
+    def _index(self) -> Index:
+        return Index(self._require_connection(ServiceName.INDEX))
+
+    def _memory(self) -> Memory:
+        return Memory(self._require_connection(ServiceName.MEMORY))
+
+    def _require_connection(self, name: ServiceName) -> Connection:
+        if self._connection is None:
+            raise ServiceDown(f"{name.value} is down: {self.status.states[name].reason}")
+        return self._connection
+
+    async def _call(
+        self, name: ServiceName, call: Awaitable[T], limit_s: float = STATUS_TIMEOUT_S
+    ) -> T:
+        """`call`'s result; `ServiceDown`, with the service marked down, if it is
+        unavailable or slower than `limit_s`. Other errors of the service pass."""
+        try:
+            result = await asyncio.wait_for(call, limit_s)
+        except Unavailable as exc:
+            self._mark(name, ServiceState(False, str(exc)))
+            raise ServiceDown(f"{name.value} is down: {exc}") from exc
+        except TimeoutError as exc:
+            self._mark(name, ServiceState(False, f"no answer within {limit_s:g} s"))
+            raise ServiceDown(f"{name.value} did not answer within {limit_s:g} s") from exc
+        if self.status.states[name].up is not True:
+            self._mark(name, ServiceState(True))
+        return result
+
+    def _mark(self, name: ServiceName, state: ServiceState) -> None:
+        self._update(states={**self.status.states, name: state})
+
+    def _update(self, **changes: Any) -> None:
+        self.status = replace(self.status, **changes)
+        self._on_status(self.status)
+
+    def _receive(self, message: Message) -> None:
+        # Returns None: other handlers (the scheduler client's) may want the message too.
+        if message.message_type is not MessageType.SIGNAL:
+            return
+        if message.member == "PropertiesChanged" and message.path == Scheduler.object_path:
+            interface, changed, _ = message.body
+            if interface == Scheduler.interface:
+                self._scheduler_changed({key: variant.value for key, variant in changed.items()})
+        elif message.member == "Progress" and message.interface == Index.interface:
+            _, queued = message.body
+            self._update(files_queued=queued)
+            # Progress counts the files done since the service started, not
+            # those in the index: read that again (Progress comes at most once a second).
+            self._spawn(self.refresh(ServiceName.INDEX))
+        elif message.member == "NameOwnerChanged" and message.interface == DBUS_NAME:
+            self._owner_changed(*message.body)
+
+    def _scheduler_changed(self, changed: dict[str, Any]) -> None:
+        updates: dict[str, Any] = {}
+        if "Resident" in changed:
+            updates["resident"] = tuple(changed["Resident"])
+        if "Models" in changed:
+            updates["models"] = len(changed["Models"])
+        if "Queued" in changed:
+            updates["queued_jobs"] = int(changed["Queued"])
+        if "Running" in changed:
+            updates["running_jobs"] = int(changed["Running"])
+        self._update(**updates)
+
+    def _owner_changed(self, bus_name: str, old_owner: str, new_owner: str) -> None:
+        for name, its_bus_name in BUS_NAMES.items():
+            if bus_name != its_bus_name:
+                continue
+            if new_owner:
+                self._spawn(self.refresh(name))
+            else:
+                self._mark(name, ServiceState(False, "it left the bus"))
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,1 @@
+"""The widgets of the shell's main screen."""

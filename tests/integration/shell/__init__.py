@@ -1,0 +1,1 @@
+"""Tests of noos-shell with the real services on a private bus."""

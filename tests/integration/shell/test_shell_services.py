@@ -1,0 +1,253 @@
+"""The shell with the real scheduler (SmolLM2), memory and index on a private bus."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.widgets import OptionList
+
+from noos_shell.app import NoosShell
+from noos_shell.services import ServiceName
+from noos_shell.widgets.command_line import CommandLine
+from noos_shell.widgets.proposal import ProposalPanel
+from noos_shell.widgets.results import ResultsBlock
+from noos_shell.widgets.transcript import AnswerBlock, CommandBlock
+from tests.fixtures.models import shipped_models_tree
+from tests.fixtures.noosd_process import NoosdProcess
+from tests.fixtures.private_bus import PrivateBus, name_has_owner
+from tests.fixtures.scheduler import start_scheduler, write_catalog
+from tests.unit.shell.screen import screen_text, wait_until
+
+SIZE = (80, 24)
+# A small model on a busy machine: answers take seconds, the first one a model load.
+ANSWER_S = 90.0
+BUS_NAMES = ("org.noos.Scheduler1", "org.noos.Memory1", "org.noos.Index1")
+
+
+@pytest.fixture(scope="module")
+def services_bus(bus_address: str) -> Iterator[str]:
+    """The session's bus, or a bus of our own if another module's services hold the names."""
+    if any(name_has_owner(bus_address, name) for name in BUS_NAMES):
+        bus = PrivateBus()
+        yield bus.address
+        bus.stop()
+    else:
+        yield bus_address
+
+
+@pytest.fixture(scope="module")
+def scheduler_service(
+    services_bus: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[NoosdProcess]:
+    state = tmp_path_factory.mktemp("scheduler")
+    write_catalog(state / "models.d")
+    process = start_scheduler(services_bus, state)
+    yield process
+    assert process.terminate(30) == 0, process.stderr
+
+
+@pytest.fixture(scope="module")
+def memory_service(
+    services_bus: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[NoosdProcess]:
+    process = NoosdProcess(
+        "memory",
+        "--bus",
+        services_bus,
+        env={
+            "NOOS_MEMORY_STATE_DIR": str(tmp_path_factory.mktemp("memory")),
+            "NOOS_MODELS_DIR": str(shipped_models_tree()),
+            "HF_HUB_OFFLINE": "1",
+            "ANONYMIZED_TELEMETRY": "False",
+        },
+    ).wait_ready()
+    yield process
+    assert process.terminate() == 0, process.stderr
+
+
+@pytest.fixture(scope="module")
+def indexed_home() -> Iterator[Path]:
+    """A directory the index crawls; world-searchable, unlike pytest's tmp_path."""
+    base = Path(tempfile.mkdtemp(prefix="noos-shell-index-"))
+    base.chmod(0o755)
+    notes = base / "home" / "notes" / "expedition.md"
+    notes.parent.mkdir(parents=True)
+    notes.write_text("# Expedition\n\nThe glacier crossing needs crampons and a rope.\n")
+    yield base / "home"
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def index_service(
+    services_bus: str, indexed_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[NoosdProcess]:
+    process = NoosdProcess(
+        "index",
+        "--bus",
+        services_bus,
+        env={
+            "NOOS_INDEX_STATE_DIR": str(tmp_path_factory.mktemp("index-state")),
+            "NOOS_INDEX_ROOTS": str(indexed_home),
+            "NOOS_INDEX_MEDIA_DIRS": str(indexed_home.parent / "media"),
+            "NOOS_INDEX_QUIET_S": "0.2",
+            "NOOS_MODELS_DIR": str(shipped_models_tree()),
+            "HF_HUB_OFFLINE": "1",
+            "ANONYMIZED_TELEMETRY": "False",
+        },
+    ).wait_ready()
+    yield process
+    assert process.terminate() == 0, process.stderr
+
+
+@pytest.fixture
+def app(
+    services_bus: str,
+    scheduler_service: NoosdProcess,
+    memory_service: NoosdProcess,
+    index_service: NoosdProcess,
+    tmp_path: Path,
+) -> NoosShell:
+    return NoosShell(bus_address=services_bus, cwd=tmp_path)
+
+
+async def enter(app: NoosShell, line: str) -> None:
+    app.screen.query_one(CommandLine).value = line
+    await app.screen.query_one(CommandLine).action_submit()
+
+
+def answered(app: NoosShell) -> bool:
+    blocks = list(app.screen.query(AnswerBlock))
+    return (
+        bool(blocks)
+        and all(worker.is_finished for worker in app.workers)
+        and bool(blocks[-1].answer.strip())
+    )
+
+
+def finished_commands(app: NoosShell) -> list[CommandBlock]:
+    return [block for block in app.screen.query(CommandBlock) if block.result is not None]
+
+
+async def test_a_question_streams_its_answer(app: NoosShell) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(
+            pilot, lambda: app.services.status.states[ServiceName.SCHEDULER].up is True
+        )
+        await enter(app, "?Count from one to twenty, in words.")
+        # The lengths of the answer seen while its job still ran: streamed
+        # text shows before the end, piece by piece.
+        partial_lengths: set[int] = set()
+
+        def streamed_to_its_end() -> bool:
+            if answered(app):
+                return True
+            blocks = list(app.screen.query(AnswerBlock))
+            if blocks and blocks[-1].answer:
+                partial_lengths.add(len(blocks[-1].answer))
+            return False
+
+        await wait_until(pilot, streamed_to_its_end, ANSWER_S)
+        (block,) = app.screen.query(AnswerBlock)
+        assert len(partial_lengths) >= 2, partial_lengths
+        assert block.answer.split()[-1] in screen_text(app)
+        # The scheduler said, by its own signal, which model it loaded.
+        await wait_until(pilot, lambda: "smollm2" in screen_text(app).splitlines()[0])
+
+
+async def test_a_request_proposes_a_command_that_waits(app: NoosShell, tmp_path: Path) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await enter(app, "how do I list the files in this directory")
+        await wait_until(pilot, lambda: bool(app.screen.query(ProposalPanel)), ANSWER_S)
+        panel = app.screen.query_one(ProposalPanel)
+        await wait_until(pilot, lambda: panel.has_focus)
+        assert panel.command
+        assert panel.decided is None
+        await pilot.press("d")
+        await wait_until(pilot, lambda: answered(app), ANSWER_S)
+        assert panel.decided is None  # described, still waiting
+        await pilot.press("a")
+        await wait_until(pilot, lambda: "aborted: nothing ran" in screen_text(app))
+        assert not app.screen.query(CommandBlock)
+
+
+async def test_remember_then_recall(app: NoosShell) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.services.status.states[ServiceName.MEMORY].up is True)
+        await enter(app, "remember that the backup job runs rsync every night at 2am")
+        await wait_until(pilot, lambda: "remembered:" in screen_text(app), ANSWER_S)
+        assert app.services.status.memory_tiers[0] >= 1
+        await enter(app, "what did I say about the backup job?")
+        await wait_until(pilot, lambda: bool(app.screen.query(ResultsBlock)), ANSWER_S)
+        assert "rsync every night at 2am" in screen_text(app)
+
+
+async def test_find_lists_files_with_their_snippet(app: NoosShell, indexed_home: Path) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.services.status.states[ServiceName.INDEX].up is True)
+        path = str(indexed_home / "notes" / "expedition.md")
+
+        async def found() -> bool:
+            await enter(app, "find the notes about the glacier crossing")
+            await wait_until(pilot, lambda: all(worker.is_finished for worker in app.workers))
+            return any(
+                path in chosen.path
+                for block in app.screen.query(ResultsBlock)
+                for chosen in block.chosen
+                if chosen.path
+            )
+
+        # The first crawl may still be on its way.
+        for _ in range(int(ANSWER_S)):
+            if await found():
+                break
+            await pilot.pause(1.0)
+        else:
+            raise AssertionError(screen_text(app))
+        assert "crampons" in screen_text(app)
+        assert "files" in screen_text(app).splitlines()[0]
+
+
+async def test_a_failed_then_fixed_command_is_remembered_as_a_solution(app: NoosShell) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.services.status.states[ServiceName.MEMORY].up is True)
+        for line in ("ls /surely/not/here", "ls /"):
+            ended = len(finished_commands(app))
+            await enter(app, line)
+            await wait_until(pilot, lambda: len(finished_commands(app)) > ended)  # noqa: B023 (used in this iteration only)
+            # The notes of the command go to memory after it ends.
+            await wait_until(pilot, lambda: all(worker.is_finished for worker in app.workers))
+        hits = await app.services.recall("ls failed, what worked instead?", 10)
+        solutions = [hit.memory.text for hit in hits if hit.memory.text.startswith("solution:")]
+        assert solutions == [
+            "solution: `ls /surely/not/here` failed (exit 2: ls: cannot access "
+            "'/surely/not/here': No such file or directory); `ls /` worked instead"
+        ]
+
+
+async def test_forget_lists_candidates_and_forgets_the_one_picked(app: NoosShell) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await enter(app, "remember that the garage door code is 4711")
+        await wait_until(pilot, lambda: "remembered:" in screen_text(app), ANSWER_S)
+        await enter(app, "forget the garage door code")
+        await wait_until(pilot, lambda: bool(app.screen.query(ResultsBlock)), ANSWER_S)
+        assert "garage door code is 4711" in screen_text(app)
+        await wait_until(pilot, lambda: app.screen.query_one(OptionList).has_focus)
+        await pilot.press("enter")  # the best match comes first
+        await wait_until(pilot, lambda: "forgot 1 memory" in screen_text(app), ANSWER_S)
+        hits = await app.services.recall("garage door code", 10)
+        assert all("4711" not in hit.memory.text for hit in hits)
+
+
+async def test_ctrl_c_cancels_an_answer(app: NoosShell) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await enter(app, "?Write a long story about a lighthouse keeper.")
+        await wait_until(pilot, lambda: bool(app.screen.query(AnswerBlock)))
+        block = app.screen.query_one(AnswerBlock)
+        await wait_until(pilot, lambda: bool(block.answer), ANSWER_S)
+        await pilot.press("ctrl+c")
+        await wait_until(pilot, lambda: all(worker.is_finished for worker in app.workers))
+        assert "cancelled" in screen_text(app)

@@ -1,0 +1,1 @@
+"""Tests of noos-shell without the services."""
