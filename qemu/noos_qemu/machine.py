@@ -7,7 +7,8 @@
 Commands run as root through a shell on a virtio serial port that only this
 driver adds (see mkosi.extra/usr/lib/udev/rules.d/60-noos-test-backdoor.rules).
 The serial console goes to a log file that is watched for kernel panics, so a
-broken boot fails in seconds instead of at a timeout. Timeouts are generous:
+broken boot fails in seconds instead of at a timeout, and `type_on_console`
+types on it as a person at `make run` would. Timeouts are generous:
 under TCG, boot time varies 2x from run to run.
 """
 
@@ -25,6 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from noos_qemu.console import ConsoleTap
 from noos_qemu.image import BootImage
 from noos_qemu.launcher import Launch
 from noos_qemu.profiles import PROFILES
@@ -32,6 +34,9 @@ from noos_qemu.profiles import PROFILES
 BACKDOOR_PORT = "org.noos.test.backdoor"
 PANIC_MARKERS = (b"Kernel panic - not syncing", b"---[ end Kernel panic")
 BOOT_TIMEOUT_S = 900.0
+# What a terminal program may draw between two characters of one text: colour
+# and cursor escape sequences, and spacing.
+SCREEN_GAP = r"(?:\x1b\[[0-9;?]*[A-Za-z]|\s)*"
 COMMAND_TIMEOUT_S = 600.0
 
 
@@ -70,14 +75,17 @@ class Machine:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.serial_log = self.log_dir / "serial.log"
         self._socket_path = self.log_dir / "backdoor.sock"
+        self._console_path = self.log_dir / "console.sock"
         self._launch = Launch(
             image,
             PROFILES[profile],
-            serial=f"file:{self.serial_log}",
+            serial="chardev:console",
             network=network,
             memory=memory,
             cpus=cpus,
             extra=[
+                "-chardev",
+                f"socket,id=console,path={self._console_path},server=on,wait=on",
                 "-device",
                 "virtio-serial-pci",
                 "-chardev",
@@ -89,6 +97,7 @@ class Machine:
         )
         self._process: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
+        self._console: ConsoleTap | None = None
         self._buffer = b""
         self.started_at = 0.0
         self.ready_after_s: float | None = None
@@ -103,20 +112,25 @@ class Machine:
             self._process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=qemu_log, stderr=subprocess.STDOUT
             )
+        # QEMU waits for the console's reader before it starts the guest.
+        self._console = ConsoleTap(self._connect(self._console_path, "console"), self.serial_log)
+        sock = self._connect(self._socket_path, "test port")
+        sock.settimeout(1.0)
+        self._sock = sock
+
+    def _connect(self, path: Path, what: str) -> socket.socket:
         deadline = time.monotonic() + 60
         while True:
             self._check_alive()
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.connect(str(self._socket_path))
-                break
+                sock.connect(str(path))
+                return sock
             except (FileNotFoundError, ConnectionRefusedError):
                 sock.close()
                 if time.monotonic() > deadline:
-                    raise MachineError("QEMU never opened the test port") from None
+                    raise MachineError(f"QEMU never opened its {what}") from None
                 time.sleep(0.1)
-        sock.settimeout(1.0)
-        self._sock = sock
 
     def wait_for_shell(self, timeout: float = BOOT_TIMEOUT_S) -> None:
         """Wait until the guest's root shell on the test port answers."""
@@ -144,6 +158,9 @@ class Machine:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+        if self._console is not None:
+            self._console.close()
+            self._console = None
         if self._process is not None:
             if self._process.poll() is None:
                 self._process.kill()
@@ -248,6 +265,19 @@ class Machine:
                     f"--- serial console ---\n{self._serial_tail()}"
                 )
             time.sleep(1.0)
+
+    def wait_for_screen_text(self, text: str, timeout: float = BOOT_TIMEOUT_S) -> str:
+        """Wait until a full-screen program on the console (noos-shell) shows
+        `text`: as `wait_for_console_text`, letting the escape sequences it
+        draws with fall between the characters."""
+        pattern = SCREEN_GAP.join(re.escape(character) for character in text)
+        return self.wait_for_console_text(pattern, timeout)
+
+    def type_on_console(self, text: str) -> None:
+        """Type `text` on the serial console ("\r" is Enter)."""
+        if self._console is None:
+            raise MachineError("the machine was not started")
+        self._console.type(text)
 
     def journal(self, lines: int = 80) -> str:
         return self.execute(f"journalctl --boot --no-pager --lines={lines}", timeout=120)[1]

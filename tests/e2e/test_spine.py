@@ -177,9 +177,10 @@ def test_noos_cli_for_a_user(machine: Machine) -> None:
 
 
 def test_the_console_logs_the_user_in(machine: Machine) -> None:
-    # What `make run` shows: the serial console logs `user` in, no password.
+    # What `make run` shows: the serial console logs `user` in, no password,
+    # into noos-shell (tests/e2e/test_shell.py drives it).
     machine.wait_for_console_text(r"noos login: user \(automatic login\)", timeout=300)
-    machine.wait_for_console_text(r"user@noos:~\$", timeout=120)
+    machine.wait_for_screen_text("scheduler:", timeout=600)
     assert machine.succeed("id -u user").strip() == "1000"
     # Nobody logs in as root on the consoles; the user's session is autologin.
     assert machine.succeed("passwd --status root").split()[1] == "L"

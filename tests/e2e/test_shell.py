@@ -1,0 +1,51 @@
+"""noos-shell in the booted image, driven on the serial console as a new user
+at `make run` would: a plain command, a file found by description, and the
+plain login shell one keystroke away."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from noos_qemu import Machine
+
+from .conftest import measure
+
+pytestmark = pytest.mark.e2e
+
+ENTER = "\r"
+CTRL_Q = "\x11"
+NOTE = "/home/user/notes/garden.md"
+
+
+def test_a_new_user_lands_in_noos_shell_and_runs_a_command(machine: Machine) -> None:
+    machine.wait_for_console_text(r"noos login: user \(automatic login\)", timeout=600)
+    started = time.monotonic()
+    machine.wait_for_screen_text("scheduler:", timeout=600)
+    measure("shell: console login to noos-shell on screen (s)", time.monotonic() - started)
+    assert "noos-shell" in machine.succeed("ps -o comm= -u user")
+
+    # $((6*7)) so that what is found is the command's output, not its echo.
+    machine.type_on_console("echo hi-$((6*7))" + ENTER)
+    machine.wait_for_screen_text("hi-42", timeout=300)
+
+
+def test_a_file_is_found_by_its_description(machine: Machine) -> None:
+    machine.succeed(
+        "install -d -o user -g user /home/user/notes && "
+        f"printf '# Garden\\n\\nThe tomatoes need staking before the June storms.\\n' > {NOTE} && "
+        f"chown user:user {NOTE}"
+    )
+    machine.wait_until_succeeds(
+        f"runuser -u user -- noos index search 'staking tomatoes' | grep -q {NOTE}", timeout=900
+    )
+    started = time.monotonic()
+    machine.type_on_console("find the note about staking tomatoes" + ENTER)
+    machine.wait_for_screen_text("garden.md", timeout=600)
+    measure("shell: `find …` typed to the file on screen (s)", time.monotonic() - started)
+
+
+def test_the_plain_login_shell_is_one_keystroke_away(machine: Machine) -> None:
+    machine.type_on_console(CTRL_Q)
+    machine.wait_for_console_text(r"user@noos:~\$", timeout=300)
