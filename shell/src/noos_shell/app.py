@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
-from textual.app import App, SystemCommand
+from textual import events
+from textual.app import App, SuspendNotSupported, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from noos_shell.activity import ActivityTracker, break_after_s
 from noos_shell.routing import IntentKind
 from noos_shell.screens.main import MainScreen
 from noos_shell.services import Services, StatusSnapshot
+from noos_shell.terminal import ensure_terminal_size, plain_shell_argv
+
+# A break suggestion stays until dismissed (Esc) or for this long.
+BREAK_NOTICE_S = 10 * 60.0
 
 
 class NoosShell(App[None]):
@@ -21,12 +29,17 @@ class NoosShell(App[None]):
 
     CSS_PATH = "noos_shell.tcss"
     TITLE = "noos-shell"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f12", "plain_shell", "Shell"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
 
     def __init__(self, bus_address: str | None = None, cwd: Path | None = None) -> None:
         super().__init__()
         self.services = Services(self._show_status, bus_address)
         self.main_screen = MainScreen(self.services, cwd or Path.cwd())
+        stretch_s = break_after_s()
+        self.activity = ActivityTracker(stretch_s) if stretch_s is not None else None
 
     def on_mount(self) -> None:
         self.push_screen(self.main_screen)
@@ -34,6 +47,30 @@ class NoosShell(App[None]):
 
     async def on_unmount(self) -> None:
         await self.services.stop()
+
+    async def on_event(self, event: events.Event) -> None:
+        # Input reaches the app before any widget (which may stop it): count it here.
+        if isinstance(event, events.Key | events.MouseDown) and not event.is_forwarded:
+            self._note_activity()
+        await super().on_event(event)
+
+    def _note_activity(self) -> None:
+        stretch_s = self.activity.record_input() if self.activity is not None else None
+        if stretch_s is not None:
+            self.notify(
+                f"{max(1, round(stretch_s / 60))} min at it without a pause. Esc dismisses.",
+                title="Time for a break?",
+                timeout=BREAK_NOTICE_S,
+            )
+
+    def action_plain_shell(self) -> None:
+        """F12: the login shell in this terminal, in the current directory; noos-shell
+        comes back when it exits."""
+        try:
+            with self.suspend():
+                subprocess.run(plain_shell_argv(), cwd=self.main_screen.cwd, check=False)
+        except SuspendNotSupported:
+            self.notify("this terminal cannot hand over to a plain shell", severity="error")
 
     def _show_status(self, status: StatusSnapshot) -> None:
         if self.main_screen.is_mounted:
@@ -65,4 +102,5 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="noos-shell: the natural-language terminal")
     parser.add_argument("--bus", help="the bus of the noos services (default: the system bus)")
     arguments = parser.parse_args()
+    ensure_terminal_size(sys.stdout.fileno())
     NoosShell(bus_address=arguments.bus).run()

@@ -7,7 +7,8 @@ worth keeping: the failure and its fix are remembered together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from noos_shell.pty_runner import CommandResult
 
@@ -18,15 +19,21 @@ QUESTION_IMPORTANCE = 0.4
 # How much of a failure's output a memory keeps: its last lines say why.
 ERROR_LINES = 3
 ANSWER_CHARS = 600
+# The metadata of command memories: the command run (for a solution: the one
+# that worked), and for a solution the command that had failed.
+COMMAND_KEY = "command"
+FAILED_KEY = "failed"
 
 
 @dataclass(frozen=True)
 class Note:
-    """A memory to make: its text, kind and importance."""
+    """A memory to make: its text, kind and importance, and metadata that
+    says which command it is about (what Ctrl+R and the solution hints read)."""
 
     text: str
     kind: str
     importance: float
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 def program_of(command: str) -> str:
@@ -49,8 +56,22 @@ class Journal:
             self._last_failure = result
             error = last_lines(result.output)
             text = f"command `{result.command}` in {cwd} failed with exit {result.exit_status}"
-            return [Note(f"{text}: {error}" if error else text, "command", FAILURE_IMPORTANCE)]
-        notes = [Note(f"ran `{result.command}` in {cwd}: it worked", "command", SUCCESS_IMPORTANCE)]
+            return [
+                Note(
+                    f"{text}: {error}" if error else text,
+                    "command",
+                    FAILURE_IMPORTANCE,
+                    {COMMAND_KEY: result.command},
+                )
+            ]
+        notes = [
+            Note(
+                f"ran `{result.command}` in {cwd}: it worked",
+                "command",
+                SUCCESS_IMPORTANCE,
+                {COMMAND_KEY: result.command},
+            )
+        ]
         failure = self._last_failure
         if failure is not None and program_of(failure.command) == program_of(result.command):
             self._last_failure = None
@@ -61,6 +82,7 @@ class Journal:
                     f"{': ' + error if error else ''}); `{result.command}` worked instead",
                     "command",
                     SOLUTION_IMPORTANCE,
+                    {COMMAND_KEY: result.command, FAILED_KEY: failure.command},
                 )
             )
         return notes

@@ -22,6 +22,7 @@ from dbus_fast import Message, MessageType
 
 from noos import FileHit, Index, Memory, RecallHit, Scheduler, Unavailable
 from noos.bus import Connection, bus_address, describe_bus
+from noos.memory import MemoryFilter
 from noos.scheduler import Conversation
 
 T = TypeVar("T")
@@ -167,9 +168,14 @@ class Services:
             ServiceName.INDEX, self._index().search(query, limit), QUERY_TIMEOUT_S
         )
 
-    async def recall(self, query: str, limit: int = 5) -> list[RecallHit]:
+    async def recall(
+        self, query: str, limit: int = 5, kinds: tuple[str, ...] = ()
+    ) -> list[RecallHit]:
+        """The memories that best match `query`, of `kinds` only if given."""
         return await self._call(
-            ServiceName.MEMORY, self._memory().recall(query, limit), QUERY_TIMEOUT_S
+            ServiceName.MEMORY,
+            self._memory().recall(query, limit, MemoryFilter(kinds=kinds)),
+            QUERY_TIMEOUT_S,
         )
 
     async def remember(

@@ -18,25 +18,12 @@ from noos_shell.widgets.results import ResultsBlock
 from noos_shell.widgets.transcript import AnswerBlock, CommandBlock
 from tests.fixtures.models import shipped_models_tree
 from tests.fixtures.noosd_process import NoosdProcess
-from tests.fixtures.private_bus import PrivateBus, name_has_owner
 from tests.fixtures.scheduler import start_scheduler, write_catalog
 from tests.unit.shell.screen import screen_text, wait_until
 
 SIZE = (80, 24)
 # A small model on a busy machine: answers take seconds, the first one a model load.
 ANSWER_S = 90.0
-BUS_NAMES = ("org.noos.Scheduler1", "org.noos.Memory1", "org.noos.Index1")
-
-
-@pytest.fixture(scope="module")
-def services_bus(bus_address: str) -> Iterator[str]:
-    """The session's bus, or a bus of our own if another module's services hold the names."""
-    if any(name_has_owner(bus_address, name) for name in BUS_NAMES):
-        bus = PrivateBus()
-        yield bus.address
-        bus.stop()
-    else:
-        yield bus_address
 
 
 @pytest.fixture(scope="module")
@@ -48,25 +35,6 @@ def scheduler_service(
     process = start_scheduler(services_bus, state)
     yield process
     assert process.terminate(30) == 0, process.stderr
-
-
-@pytest.fixture(scope="module")
-def memory_service(
-    services_bus: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[NoosdProcess]:
-    process = NoosdProcess(
-        "memory",
-        "--bus",
-        services_bus,
-        env={
-            "NOOS_MEMORY_STATE_DIR": str(tmp_path_factory.mktemp("memory")),
-            "NOOS_MODELS_DIR": str(shipped_models_tree()),
-            "HF_HUB_OFFLINE": "1",
-            "ANONYMIZED_TELEMETRY": "False",
-        },
-    ).wait_ready()
-    yield process
-    assert process.terminate() == 0, process.stderr
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +12,8 @@ from textual.pilot import Pilot
 
 from noos_shell.app import NoosShell
 from noos_shell.routing import IntentKind
+from noos_shell.screens.history_search import HistorySearch
+from noos_shell.screens.main import KEYS_HINT
 from noos_shell.services import ServiceName
 from noos_shell.widgets.command_line import CommandLine
 from noos_shell.widgets.route_hint import RouteHint
@@ -202,27 +206,6 @@ async def test_the_routing_shows_and_f2_overrides_it(app: NoosShell) -> None:
         assert "chosen with F2" in str(hint.render())
 
 
-async def test_main_screen_at_80x24(app: NoosShell, tmp_path: Path) -> None:
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: all_down(app))
-        await enter(pilot, "echo hi")
-        await wait_until(pilot, lambda: first_command_finished(app))
-        await pilot.press(*"what is noos?")
-        await pilot.pause()
-        lines = screen_text(app).splitlines()
-        assert len(lines) == 24
-        assert all(len(line) <= 80 for line in lines)
-        assert lines[0].split() == ["scheduler:", "down", "index:", "down", "memory:", "down"]
-        assert lines[2].strip() == "$ echo hi"
-        assert lines[3].strip() == "hi"
-        assert lines[4].strip().startswith("exit 0 · ")
-        assert lines[-3].split()[1:] == ["→", "question", "(reads", "as", "a", "question)"]
-        assert lines[-2].strip() == "what is noos?"
-        footer = lines[-1]
-        for key in ("Interrupt", "Route", "Clear", "Quit", "palette"):
-            assert key in footer
-
-
 async def test_the_palette_offers_the_shell_commands(app: NoosShell) -> None:
     async with app.run_test(size=SIZE):
         titles = [command.title for command in app.get_system_commands(app.screen)]
@@ -241,3 +224,79 @@ async def test_long_output_shows_its_end(app: NoosShell) -> None:
         result = command_blocks(app)[0].result
         assert result is not None
         assert result.output.splitlines()[0] == "1"  # all of it, though not all shown
+
+
+async def test_the_session_starts_with_the_ways_out(app: NoosShell) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert KEYS_HINT in screen_text(app)
+
+
+async def test_f12_hands_the_terminal_to_the_login_shell(
+    app: NoosShell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs: list[tuple[list[str], Path]] = []
+
+    def run(argv: list[str], *, cwd: Path, check: bool) -> None:
+        runs.append((argv, cwd))
+
+    monkeypatch.setenv("SHELL", "/bin/sh")
+    monkeypatch.setattr(subprocess, "run", run)
+    # The headless driver of the tests cannot suspend; a terminal's can.
+    monkeypatch.setattr(app, "suspend", contextlib.nullcontext)
+    async with app.run_test(size=SIZE) as pilot:
+        assert "f12 Shell" in screen_text(app).splitlines()[-1]
+        await pilot.press("f12")
+        await pilot.pause()
+    assert runs == [(["/bin/sh", "-l"], tmp_path)]
+
+
+async def test_f12_where_the_terminal_cannot_be_handed_over(app: NoosShell) -> None:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.press("f12")
+        await wait_until(pilot, lambda: "cannot hand over" in screen_text(app))
+
+
+async def test_a_break_is_suggested_and_esc_dismisses_it(
+    empty_bus: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("NOOS_SHELL_BREAK_AFTER_MIN", "0.01")  # 0.6 s
+    app = NoosShell(bus_address=empty_bus, cwd=tmp_path)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.press("l")
+        assert "Time for a break?" not in screen_text(app)
+        await pilot.pause(0.7)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "Time for a break?" in screen_text(app))
+        assert app.screen.query_one(CommandLine).value == "ls"  # the key still counts
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: "Time for a break?" not in screen_text(app))
+
+
+async def test_ctrl_r_without_memory_searches_the_session(app: NoosShell) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        for line in ("echo alpha one", "echo beta", "echo alpha two"):
+            await enter(pilot, line)
+        await wait_until(pilot, lambda: len(command_blocks(app)) == 3)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistorySearch))
+        search = app.screen
+        assert isinstance(search, HistorySearch)
+        assert search.lines == ["echo alpha two", "echo beta", "echo alpha one"]
+        await pilot.press(*"alpha")
+        await wait_until(pilot, lambda: "no answer from memory" in screen_text(app))
+        assert search.lines == ["echo alpha two", "echo alpha one"]
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: not isinstance(app.screen, HistorySearch))
+        command_line = app.screen.query_one(CommandLine)
+        assert command_line.value == "echo alpha one"
+        assert command_line.has_focus
+
+
+async def test_ctrl_r_escape_leaves_the_line_alone(app: NoosShell) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"draft", "ctrl+r")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistorySearch))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, HistorySearch))
+        assert app.screen.query_one(CommandLine).value == "draft"

@@ -46,3 +46,12 @@ def test_a_success_of_another_program_is_no_solution() -> None:
     journal = Journal()
     journal.command_notes(result("make", 2), "/src")
     assert len(journal.command_notes(result("ls", 0), "/src")) == 1
+
+
+def test_notes_name_their_command_for_ctrl_r_and_the_hints() -> None:
+    journal = Journal()
+    (failed,) = journal.command_notes(result("ls /x", 2, "no such file"), "/src")
+    worked, solution = journal.command_notes(result("ls /", 0), "/src")
+    assert failed.metadata == {"command": "ls /x"}
+    assert worked.metadata == {"command": "ls /"}
+    assert solution.metadata == {"command": "ls /", "failed": "ls /x"}

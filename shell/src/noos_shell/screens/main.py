@@ -26,9 +26,16 @@ from noos_shell.prompts import (
     proposal_conversation,
     question_conversation,
 )
-from noos_shell.pty_runner import PtyCommand
+from noos_shell.pty_runner import CommandResult, PtyCommand
 from noos_shell.routing import Intent, IntentKind, route
+from noos_shell.screens.history_search import HistorySearch
 from noos_shell.services import ServiceDown, Services, StatusSnapshot
+from noos_shell.solutions import (
+    SOLUTION_CANDIDATES,
+    SOLUTION_KINDS,
+    failure_query,
+    solution_hint,
+)
 from noos_shell.widgets.command_line import CommandLine
 from noos_shell.widgets.proposal import Decision, ProposalPanel
 from noos_shell.widgets.results import ResultsBlock
@@ -45,6 +52,8 @@ CONTEXT_FILES = 3
 SERVICES = "services"
 # F2 steps through these to override the routing of the line being typed.
 ROUTE_CHOICES = [None, *IntentKind]
+# The first line of every session: the ways out.
+KEYS_HINT = "F12: plain shell · Ctrl+R: search history · Ctrl+Q: quit to the login shell"
 
 
 class MainScreen(Screen[None]):
@@ -54,7 +63,8 @@ class MainScreen(Screen[None]):
         Binding("ctrl+c", "interrupt", "Interrupt", priority=True),
         Binding("f2", "cycle_route", "Route"),
         Binding("ctrl+l", "clear", "Clear"),
-        Binding("escape", "focus_input", "Input", show=False),
+        Binding("ctrl+r", "search_history", "History"),
+        Binding("escape", "dismiss_notices", "Input", show=False),
     ]
 
     def __init__(self, services: Services, cwd: Path) -> None:
@@ -73,9 +83,10 @@ class MainScreen(Screen[None]):
         yield CommandLine(id="command-line")
         yield Footer()
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.query_one(CommandLine).focus()
         self._show_route("")
+        await self.transcript.add(Notice(KEYS_HINT))
 
     @property
     def transcript(self) -> Transcript:
@@ -158,7 +169,22 @@ class MainScreen(Screen[None]):
         self._show_route(self.query_one(CommandLine).value)
         block.finish(result)
         self.transcript.follow()
+        if not result.succeeded:
+            await self._hint_solution(block, result)
         await self._note(self.journal.command_notes(result, str(self.cwd)))
+
+    async def _hint_solution(self, block: CommandBlock, result: CommandResult) -> None:
+        """Show under a failure how a failure like it was solved before, if memory knows."""
+        try:
+            hits = await self.services.recall(
+                failure_query(result), SOLUTION_CANDIDATES, kinds=SOLUTION_KINDS
+            )
+        except (ServiceDown, NoosError):
+            return
+        hint = solution_hint(hits, result.command)
+        if hint is not None:
+            await block.show_hint(hint)
+            self.transcript.follow()
 
     async def _change_directory(self, command: str, target: str) -> None:
         try:
@@ -189,6 +215,23 @@ class MainScreen(Screen[None]):
 
     def action_focus_input(self) -> None:
         self.query_one(CommandLine).focus()
+
+    def action_dismiss_notices(self) -> None:
+        """Esc: dismiss the toasts (a break suggestion), and return to the input."""
+        self.app.clear_notifications()
+        self.action_focus_input()
+
+    def action_search_history(self) -> None:
+        """Ctrl+R: search the commands of the past; the one chosen goes on the input line."""
+        command_line = self.query_one(CommandLine)
+
+        def put_on_line(line: str | None) -> None:
+            if line is not None:
+                command_line.value = line
+                command_line.cursor_position = len(line)
+            command_line.focus()
+
+        self.app.push_screen(HistorySearch(self.services, command_line.history), put_on_line)
 
     # Proposals: a command for a request, run only if the user says so.
 
@@ -280,6 +323,10 @@ class MainScreen(Screen[None]):
         if not hits:
             await self.transcript.add(Notice(f"no file matches '{query}'"))
             return
+        await self.show_files(query, hits)
+
+    async def show_files(self, query: str, hits: list[FileHit]) -> None:
+        """List `hits`, the files found for `query`, to pick one to open."""
         block = ResultsBlock.of_files(query, hits)
         await self.transcript.add(block)
         block.query_one(OptionList).focus()
@@ -347,7 +394,7 @@ class MainScreen(Screen[None]):
         """Remember `notes`; without memory the session goes unrecorded, quietly."""
         for note in notes:
             try:
-                await self.services.remember(note.text, note.kind, note.importance)
+                await self.services.remember(note.text, note.kind, note.importance, **note.metadata)
             except (ServiceDown, NoosError):
                 return
 

@@ -93,6 +93,10 @@ class CommandBlock(Vertical):
         )
         self.set_class(not result.succeeded, "failed")
 
+    async def show_hint(self, hint: str) -> None:
+        """Add a line under the exit status: what helped with a failure like this one."""
+        await self.mount(Static(Text(hint, style="yellow"), classes="command-hint"))
+
 
 class AnswerBlock(Vertical):
     """A question (or request), and the answer as the model makes it."""
