@@ -78,8 +78,12 @@ def set_window_size(fd: int, columns: int, rows: int) -> None:
 
 def take_controlling_terminal() -> None:
     """In the child, a session leader already: make its terminal (fd 0) the
-    controlling one, as a login shell's is, for programs that open /dev/tty."""
+    controlling one, as a login shell's is, for programs that open /dev/tty;
+    and let Ctrl+C and Ctrl+\\ reach the command even when noos-shell itself
+    was started with them ignored (as anything started in the background is)."""
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 
 class PtyCommand:

@@ -89,11 +89,18 @@ def test_ask_as_json_prints_the_job(llm: LlmCommand) -> None:
     assert job["time_to_first_token_s"] > 0
 
 
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_the_answer_and_cancels_its_job(llm: LlmCommand) -> None:
     asking = subprocess.Popen(
         llm.argv("ask", COUNTING, "--raw", "--max-tokens", "512", "--temperature", "0"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # As from a terminal: a test run started in the background has SIGINT
+        # ignored, and Python then never raises KeyboardInterrupt.
+        preexec_fn=_interruptible,
     )
     assert asking.stdout is not None
     try:
