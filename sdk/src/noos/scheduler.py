@@ -117,7 +117,9 @@ class JobInfo:
 
     state: "queued", "loading", "running", "preempted", then one of "done",
     "cancelled" and "failed" (see `reason`). `submitted_at` is Unix time; the
-    timings are None until known.
+    timings are None until known. `cached_tokens`: prompt tokens a saved KV
+    state held (a repeated system prompt, the conversation so far), not
+    evaluated again.
     """
 
     id: int
@@ -130,6 +132,7 @@ class JobInfo:
     prompt_tokens: int
     max_tokens: int
     submitted_at: float
+    cached_tokens: int = 0
     queued_s: float | None = None
     time_to_first_token_s: float | None = None
     tokens_per_s: float | None = None
@@ -220,6 +223,7 @@ def job_info_of(values: Mapping[str, Variant]) -> JobInfo:
         prompt_tokens=int(value["prompt_tokens"]),
         max_tokens=int(value["max_tokens"]),
         submitted_at=float(value["submitted_at"]),
+        cached_tokens=int(value.get("cached_tokens", 0)),
         queued_s=optional_float(value.get("queued_s")),
         time_to_first_token_s=optional_float(value.get("time_to_first_token_s")),
         tokens_per_s=optional_float(value.get("tokens_per_s")),

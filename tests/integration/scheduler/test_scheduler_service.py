@@ -440,3 +440,25 @@ async def test_what_the_predictor_learnt_survives_a_restart(own_bus: str, tmp_pa
     async with await Connection.open(own_bus) as connection:
         assert await Client(connection).property("PredictionHitRate") == learnt
     assert process.terminate(30) == 0, process.stderr
+
+
+def _thread_niceness(pid: int) -> list[int]:
+    """The nice value of each thread of process `pid` (proc(5): field 19 of stat)."""
+    values = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        fields = stat.read_text().rpartition(")")[2].split()
+        values.append(int(fields[16]))
+    return values
+
+
+async def test_a_batch_job_generates_at_the_lowest_cpu_priority(
+    client: Client, scheduler_service: NoosdProcess
+) -> None:
+    job = await client.submit(prompt="1, 2, 3, 4,", priority="batch", max_tokens=200)
+    await client.until(job, lambda info: info["tokens"] >= 2)
+
+    niceness = await asyncio.to_thread(_thread_niceness, scheduler_service.process.pid)
+
+    await client.cancel(job)
+    assert 19 in niceness  # its generation thread
+    assert 0 in niceness  # the event loop, and everything else

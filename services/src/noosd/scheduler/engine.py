@@ -70,6 +70,12 @@ _log = logging.getLogger(__name__)
 # How often time passes for the core when nothing else happens: pinned models
 # that now fit, KV states to page, models to preload.
 TICK_S = 1.0
+# The CPU priority of each class's generation threads. With more runnable
+# threads than cores (another program, Index1's crawl), the kernel shares the
+# CPU evenly between equals: an interactive job's prefill next to a batch
+# job's generation took 2.1x its idle time in the TTFT benchmark, 1.05x with
+# the batch thread at nice 19. Nice values are per thread on Linux.
+NICENESS = {Priority.INTERACTIVE: 0, Priority.NORMAL: 5, Priority.BATCH: 19}
 ROLES = frozenset({"system", "user", "assistant", "tool"})
 
 
@@ -138,7 +144,15 @@ class Engine:
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-loader")
         self._tokenizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenizer")
         slots = sum(spec.slots for spec in catalog) or 1
-        self._generators = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="generate")
+        self._generators = {
+            priority: ThreadPoolExecutor(
+                max_workers=slots,
+                thread_name_prefix=f"generate-{priority.name.lower()}",
+                initializer=_run_at_niceness,
+                initargs=(NICENESS[priority],),
+            )
+            for priority in Priority
+        }
         self._runs: set[asyncio.Future[Outcome]] = set()
         self._ticker: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -157,7 +171,8 @@ class Engine:
             control.request(Stop.CANCEL)
         if self._runs:
             await asyncio.wait(self._runs, timeout=30)
-        self._generators.shutdown(wait=False, cancel_futures=True)
+        for generators in self._generators.values():
+            generators.shutdown(wait=False, cancel_futures=True)
         for resident in self._resident.values():
             self._loader.submit(resident.runtime.close)
         self._loader.shutdown(wait=True, cancel_futures=False)
@@ -406,7 +421,8 @@ class Engine:
                 )
                 return resident.runtime.generate(slot, generation, control)
 
-        run = self._running_loop.run_in_executor(self._generators, generate)
+        priority = self.core.job(job, record.owner).priority
+        run = self._running_loop.run_in_executor(self._generators[priority], generate)
         self._runs.add(run)
         run.add_done_callback(lambda done: self._ran(record, resident, done))
 
@@ -475,3 +491,12 @@ def _check_prompt(prompt: Prompt) -> None:
         raise InvalidArgument("the messages are all empty")
     if prompt.text and not prompt.text.strip():
         raise InvalidArgument("the prompt is empty")
+
+
+def _run_at_niceness(niceness: int) -> None:
+    """Lower the calling thread's CPU priority to `niceness`, never raise it
+    (that needs privilege): a service started at nice 10 keeps 10."""
+    thread = threading.get_native_id()
+    with contextlib.suppress(OSError):
+        current = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, max(current, niceness))

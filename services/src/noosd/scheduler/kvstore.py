@@ -15,7 +15,7 @@ import logging
 import struct
 import threading
 from array import array
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from noosd.scheduler.backends.base import KvState
@@ -83,10 +83,19 @@ class KvStore:
 
     def drop(self, state: str) -> None:
         with self._lock:
+            # Paged out and dropped in one pass (the disk budget is full): not written at all.
+            if (write := self._writes.pop(state, None)) is not None:
+                write.cancel()
             self._in_ram.pop(state, None)
             if state in self._on_disk:
                 self._on_disk.discard(state)
                 self._path(state).unlink(missing_ok=True)
+
+    def flush(self) -> None:
+        """Wait for the page-outs under way: for one who must see the files."""
+        with self._lock:
+            writes = list(self._writes.values())
+        wait(writes)
 
     def close(self) -> None:
         self._writer.shutdown(wait=True, cancel_futures=True)
