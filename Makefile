@@ -15,7 +15,17 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 PROFILE ?= uefi
 IMAGE_DIR := build/image
-IMAGE := $(IMAGE_DIR)/noos.raw
+# VARIANT=gpu: the image with the NVIDIA driver (mkosi.profiles/gpu), and
+# llama.cpp built with CUDA when this host has the toolkit (nvcc).
+VARIANT ?=
+IMAGE_NAME := noos$(if $(VARIANT),-$(VARIANT))
+IMAGE := $(IMAGE_DIR)/$(IMAGE_NAME).raw
+ifeq ($(VARIANT),gpu)
+MKOSI_PROFILE := --profile=gpu
+CUDA_TOOLKIT := $(shell command -v nvcc)
+# Turing to Hopper: the build host may have no GPU to take the architecture from.
+export LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF$(if $(CUDA_TOOLKIT), -DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75;80;86;89;90)
+endif
 PYTEST_ARGS ?=
 
 PACKAGES := sdk services shell
@@ -58,9 +68,11 @@ build/wheels/.stamp: $(PACKAGE_FILES)
 image: setup $(IMAGE)
 
 $(IMAGE): build/wheels/.stamp $(VENV)/.stamp $(MKOSI_FILES) $(LOCKS) tools/build-wheelhouse.sh tools/stage-models.py
+	@if [ "$(VARIANT)" = gpu ] && [ -z "$(CUDA_TOOLKIT)" ]; then \
+	  echo "image: no CUDA toolkit (nvcc) on this host: $(IMAGE_NAME) gets llama.cpp's CPU build (its scheduler says so)" >&2; fi
 	@wheelhouse=$$(bash tools/build-wheelhouse.sh); models=$$($(VENV)/bin/python tools/stage-models.py); \
 	start=$$(date +%s); \
-	mkosi --force \
+	mkosi --force $(MKOSI_PROFILE) \
 	  --cache-dir="$(NOOS_CACHE)/mkosi/incremental" \
 	  --package-cache-dir="$(NOOS_CACHE)/mkosi/packages" \
 	  --build-sources=".,$$wheelhouse:wheelhouse" \

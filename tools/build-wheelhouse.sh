@@ -9,7 +9,9 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 lock="$repo/requirements/image.lock"
 CACHE=${NOOS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/noos}
 PYTHON=${PYTHON:-python3}
-key=$(cat "$lock" "$repo/tools/build-llama-wheel.sh" | sha256sum | cut -c1-16)
+# The gpu image's llama.cpp flags make a wheelhouse of their own; the default
+# build's key is the lock and the llama build script alone.
+key=$( (cat "$lock" "$repo/tools/build-llama-wheel.sh"; printf '%s' "${LLAMA_CMAKE_ARGS:-}") | sha256sum | cut -c1-16)
 out="$CACHE/wheelhouse/$key"
 if [ ! -f "$out/SHA256SUMS" ]; then
   echo "build-wheelhouse: building $out" >&2
