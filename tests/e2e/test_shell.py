@@ -4,6 +4,7 @@ plain login shell one keystroke away."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -44,6 +45,33 @@ def test_a_file_is_found_by_its_description(machine: Machine) -> None:
     machine.type_on_console("find the note about staking tomatoes" + ENTER)
     machine.wait_for_screen_text("garden.md", timeout=600)
     measure("shell: `find …` typed to the file on screen (s)", time.monotonic() - started)
+
+
+def user_jobs(machine: Machine) -> list[dict[str, object]]:
+    jobs: list[dict[str, object]] = json.loads(
+        machine.succeed("runuser -u user -- noos llm jobs --json", timeout=300)
+    )
+    return jobs
+
+
+def test_a_question_is_answered_by_the_scheduler_as_the_user(machine: Machine) -> None:
+    before = len(user_jobs(machine))
+    started = time.monotonic()
+    machine.type_on_console("? what colour is the sky on a clear day" + ENTER)
+    machine.wait_until_succeeds(
+        "runuser -u user -- noos llm jobs --json | "
+        f"python3 -c 'import json,sys; j=json.load(sys.stdin); "
+        f'sys.exit(not (len(j) > {before} and j[-1]["state"] == "done"))\'',
+        timeout=900,
+    )
+    measure("shell: a question to its answer, streamed (s)", time.monotonic() - started)
+
+
+def test_a_proposed_command_waits_for_confirmation(machine: Machine) -> None:
+    machine.type_on_console("how do I list the files here" + ENTER)
+    machine.wait_for_screen_text("eXecute", timeout=900)
+    machine.type_on_console("a")  # Abort: nothing runs
+    machine.wait_for_screen_text("nothing ran", timeout=300)
 
 
 def test_the_plain_login_shell_is_one_keystroke_away(machine: Machine) -> None:
