@@ -81,9 +81,10 @@ $(IMAGE): build/wheels/.stamp $(VENV)/.stamp $(MKOSI_FILES) $(LOCKS) tools/build
 	echo "image: built $(IMAGE) in $$(( $$(date +%s) - start )) s"
 	@mkdir -p $(NOOS_CACHE)/mkosi/incremental $(NOOS_CACHE)/mkosi/packages
 
-## Boot the image in QEMU on this terminal (PROFILE=uefi|direct; Ctrl-A X quits).
+## Boot the image in QEMU on this terminal (PROFILE=uefi|direct|gpu; Ctrl-A X quits).
+## PROFILE=gpu GPU=0000:01:00.0 passes that GPU's IOMMU group through (exit 77: host not ready).
 run: image
-	@PYTHONPATH=qemu $(PYTHON) -m noos_qemu run --profile $(PROFILE)
+	@PYTHONPATH=qemu $(PYTHON) -m noos_qemu run --profile $(PROFILE)$(if $(GPU), --gpu $(GPU))
 
 lint: dev
 	$(VENV)/bin/ruff check .

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from noos_qemu.accel import choose_accel
+from noos_qemu.gpu.devices import Passthrough, emulated_display_args
 from noos_qemu.image import BootImage
 from noos_qemu.profiles import OVMF_CODE, OVMF_VARS, Profile
 
@@ -26,9 +27,13 @@ class Launch:
     memory: str | None = None
     cpus: int | None = None
     extra: list[str] = field(default_factory=list)
+    # The GPU profile's host functions; without them it runs in test mode, with
+    # an emulated display device in their place.
+    passthrough: Passthrough | None = None
 
     def command(self, workdir: Path) -> list[str]:
-        accel = choose_accel(QEMU, self.image.kernel)
+        # VFIO needs KVM; the GPU checklist has already proved that it works.
+        accel = "kvm" if self.passthrough is not None else choose_accel(QEMU, self.image.kernel)
         cpu = "host" if accel == "kvm" else "max"
         accel_arg = "kvm" if accel == "kvm" else "tcg,thread=multi"
         argv = [
@@ -77,4 +82,8 @@ class Launch:
                 "-append",
                 self.image.kernel_command_line(),
             ]
+        if self.passthrough is not None:
+            argv += self.passthrough.qemu_args()
+        elif self.profile.gpu:
+            argv += emulated_display_args()
         return argv + self.extra

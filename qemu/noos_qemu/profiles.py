@@ -19,6 +19,9 @@ class Profile:
     firmware: str
     memory: str = "4G"
     cpus: int = 2
+    # A GPU in the guest: the host's, passed through with VFIO, or in test mode
+    # an emulated display device in its place (see noos_qemu.gpu).
+    gpu: bool = False
 
 
 PROFILES: dict[str, Profile] = {
@@ -26,5 +29,14 @@ PROFILES: dict[str, Profile] = {
     for p in (
         Profile("uefi", "UEFI firmware (OVMF) boots the disk, as bare metal does", "uefi"),
         Profile("direct", "direct kernel boot of the image's kernel and initrd", "direct"),
+        Profile(
+            "gpu",
+            "UEFI boot with a host GPU's IOMMU group passed through (--gpu BDF), "
+            "or an emulated display device in its place (--test-mode)",
+            "uefi",
+            memory="8G",
+            cpus=4,
+            gpu=True,
+        ),
     )
 }
