@@ -84,7 +84,7 @@ $(IMAGE): build/wheels/.stamp $(VENV)/.stamp $(MKOSI_FILES) $(LOCKS) tools/build
 ## Boot the image in QEMU on this terminal (PROFILE=uefi|direct|gpu; Ctrl-A X quits).
 ## PROFILE=gpu GPU=0000:01:00.0 passes that GPU's IOMMU group through (exit 77: host not ready).
 run: image
-	@PYTHONPATH=qemu $(PYTHON) -m noos_qemu run --profile $(PROFILE)$(if $(GPU), --gpu $(GPU))
+	@PYTHONPATH=qemu $(PYTHON) -m noos_qemu run --profile $(PROFILE) --image-name $(IMAGE_NAME)$(if $(GPU), --gpu $(GPU))
 
 lint: dev
 	$(VENV)/bin/ruff check .

@@ -33,6 +33,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     run = sub.add_parser("run", help="boot the image on this terminal")
     run.add_argument("--image-dir", type=Path, default=Path("build/image"))
     run.add_argument(
+        "--image-name", default="noos", help="the image's name: noos, or noos-gpu (VARIANT=gpu)"
+    )
+    run.add_argument(
         "--profile",
         choices=sorted(PROFILES),
         default="uefi",
@@ -75,7 +78,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None, host: Host | None = None) -> int:
     """`host`: where /sys, /dev and /proc are read (the tests' recorded trees)."""
     args = parse_arguments(argv)
-    image = BootImage.from_output(args.image_dir)
+    image = BootImage.from_output(args.image_dir, args.image_name)
     profile = PROFILES[args.profile]
 
     def boot(passthrough: Passthrough | None) -> int:
