@@ -22,6 +22,10 @@ Layout, from the outside in:
 - `prediction`: the next model asked for, by hour of day and by the one before.
 - `throughput`: recent work per second, and the retry hint of a Busy.
 - `config`: the budgets and tunables.
+
+Beside the core: `accelerators`, the rules that say whether models run on a
+PCI display device (the VRAM budget, llama.cpp's GPU layers), and
+`hardware`, which finds the devices with pyudev and follows their hotplug.
 """
 
 from noosd.scheduler.catalog import Catalog, ModelSpec, load_catalog, parse_models

@@ -90,6 +90,9 @@ class ModelSpec:
     source: str = ""
     # The name an openai endpoint serves the model under.
     remote_model: str = ""
+    # The layers llama.cpp offloads to a GPU (-1: all; 0: none, the CPU). Not
+    # a catalog key: the service decides it from the accelerators it finds.
+    gpu_layers: int = 0
 
 
 _KEYS = frozenset(

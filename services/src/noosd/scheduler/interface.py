@@ -20,12 +20,17 @@ A job's info (`Info`, `Wait`, `Finished`): id, owner, model, priority, state,
 text, tokens, prompt_tokens, cached_tokens (prompt tokens a saved KV state
 held: not evaluated again), max_tokens, submitted_at (Unix time), and when
 known queued_s, time_to_first_token_s, tokens_per_s, reason (of a failure).
+
+`Accelerators` lists the PCI display devices (a(sa{sv}): PCI slot, details):
+vendor_id, device_id, class (s: "0x1234", "0x1111", "0x030000"), vendor (s),
+driver (s, empty when none is bound), drm_nodes (as), usable (b: models run
+on it), why (s: why it is usable, or not), vram_bytes (t), sys_path (s).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any
 
 from dbus_fast import Message, MessageType, PropertyAccess, Variant
@@ -42,6 +47,7 @@ from dbus_fast.service import ServiceInterface, dbus_property, dbus_signal
 
 from noos.errors import InvalidArgument, NotFound, PermissionDenied
 from noosd.runtime import caller_uid, current_call, noos_method, options_of
+from noosd.scheduler.accelerators import Accelerator
 from noosd.scheduler.backends.base import ChatMessage, Prompt
 from noosd.scheduler.engine import Engine, ModelView
 from noosd.scheduler.jobs import DEFAULT_MODEL, ROOT_UID, JobId, Priority, Sampling
@@ -56,6 +62,7 @@ VariantDict = Annotated[dict[str, Variant], DBusSignature("a{sv}")]
 ObjectPaths = Annotated[list[str], DBusSignature("ao")]
 StringList = Annotated[list[str], DBusSignature("as")]
 ModelList = Annotated[list[tuple[str, dict[str, Variant]]], DBusSignature("a(sa{sv})")]
+AcceleratorList = Annotated[list[tuple[str, dict[str, Variant]]], DBusSignature("a(sa{sv})")]
 
 REQUEST_KEYS = {
     "messages": "a(ss)",
@@ -142,6 +149,23 @@ def model_details(view: ModelView) -> dict[str, Variant]:
         "priority": Variant("s", spec.priority.name.lower()),
         "slots": Variant("u", spec.slots),
         "running": Variant("u", view.running),
+        "gpu_layers": Variant("i", spec.gpu_layers),
+    }
+
+
+def accelerator_details(accelerator: Accelerator) -> dict[str, Variant]:
+    device = accelerator.device
+    return {
+        "vendor_id": Variant("s", f"0x{device.vendor_id:04x}"),
+        "device_id": Variant("s", f"0x{device.device_id:04x}"),
+        "class": Variant("s", f"0x{device.pci_class:06x}"),
+        "vendor": Variant("s", device.vendor),
+        "driver": Variant("s", device.driver or ""),
+        "drm_nodes": Variant("as", list(device.drm_nodes)),
+        "usable": Variant("b", accelerator.usable),
+        "why": Variant("s", accelerator.why),
+        "vram_bytes": Variant("t", accelerator.vram_bytes),
+        "sys_path": Variant("s", device.sys_path),
     }
 
 
@@ -152,13 +176,19 @@ async def _root_only(what: str) -> None:
 
 
 class SchedulerInterface(ServiceInterface):
-    """Submit jobs; list, load, unload and pin models."""
+    """Submit jobs; list, load, unload and pin models; list the accelerators."""
 
-    def __init__(self, engine: Engine, export_job: Callable[[JobRecord], None]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        export_job: Callable[[JobRecord], None],
+        accelerators: Sequence[Accelerator] = (),
+    ) -> None:
         super().__init__(INTERFACE_NAME)
         self._engine = engine
         self._export_job = export_job
         self._announced: dict[str, Any] = {}
+        self.accelerators = list(accelerators)
 
     @noos_method()
     async def Submit(self, request: VariantDict) -> DBusObjectPath:
@@ -218,6 +248,11 @@ class SchedulerInterface(ServiceInterface):
         return [(view.spec.name, model_details(view)) for view in self._engine.models()]
 
     @dbus_property(access=PropertyAccess.READ)
+    def Accelerators(self) -> AcceleratorList:
+        """The PCI display devices: (PCI slot, details), and whether models run on them."""
+        return [(a.device.slot, accelerator_details(a)) for a in self.accelerators]
+
+    @dbus_property(access=PropertyAccess.READ)
     def Queued(self) -> DBusUInt32:
         return self._engine.stats().queued
 
@@ -250,6 +285,11 @@ class SchedulerInterface(ServiceInterface):
         """The share of predicted next models that were asked for next; -1 before any."""
         rate = self._engine.stats().prediction_hit_rate
         return -1.0 if rate is None else rate
+
+    def show_accelerators(self, accelerators: Sequence[Accelerator]) -> None:
+        """Replace the accelerators listed, and announce it (a device came or went)."""
+        self.accelerators = list(accelerators)
+        self.emit_properties_changed({"Accelerators": self.Accelerators})
 
     def announce_changes(self) -> None:
         """Emit PropertiesChanged for the announced properties that changed."""

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 from dbus_fast.service import ServiceInterface
 
 from noosd.runtime import Service
+from noosd.scheduler.accelerators import Accelerator, describe, placed, vram_budget
 from noosd.scheduler.catalog import DEFAULT_CATALOG_DIR, load_catalog
 from noosd.scheduler.config import SchedulerConfig
 from noosd.scheduler.engine import Engine
+from noosd.scheduler.hardware import Hotplug, discover
 from noosd.scheduler.interface import (
     INTERFACE_NAME,
     OBJECT_PATH,
@@ -53,12 +55,15 @@ TUNABLE = (
 )
 
 
-def config_from_environment() -> SchedulerConfig:
+def config_from_environment(vram_bytes: int = 0) -> SchedulerConfig:
     """SchedulerConfig with the fields the environment sets; the thread budget
-    defaults to the machine's cores (more threads than cores only slows every job)."""
+    defaults to the machine's cores (more threads than cores only slows every
+    job), the VRAM budget to `vram_bytes` (the usable accelerators')."""
     # The predictor's hours of the day are local ones.
     defaults = SchedulerConfig(
-        cpu_threads=os.cpu_count() or 1, utc_offset_s=time.localtime().tm_gmtoff
+        cpu_threads=os.cpu_count() or 1,
+        vram_bytes=vram_bytes,
+        utc_offset_s=time.localtime().tm_gmtoff,
     )
     values: dict[str, Any] = {}
     for field in fields(SchedulerConfig):
@@ -77,7 +82,8 @@ class SchedulerSettings:
     """From the environment: NOOS_SCHEDULER_CATALOG_DIR (default /etc/noos/models.d),
     NOOS_SCHEDULER_KV_DIR (where idle KV states are paged; default the state
     directory's kv/), NOOS_SCHEDULER_STATE_DIR, else systemd's STATE_DIRECTORY,
-    else ~/.local/state/noos/scheduler; and the budgets (`config_from_environment`)."""
+    else ~/.local/state/noos/scheduler; and the budgets (`config_from_environment`,
+    the VRAM one by default the usable accelerators')."""
 
     catalog_dir: Path
     kv_dir: Path
@@ -86,7 +92,7 @@ class SchedulerSettings:
     config: SchedulerConfig
 
     @classmethod
-    def from_environment(cls) -> SchedulerSettings:
+    def from_environment(cls, accelerators: Sequence[Accelerator] = ()) -> SchedulerSettings:
         state = (
             os.environ.get("NOOS_SCHEDULER_STATE_DIR")
             or os.environ.get("STATE_DIRECTORY", "").split(":")[0]
@@ -97,7 +103,7 @@ class SchedulerSettings:
             catalog_dir=Path(os.environ.get("NOOS_SCHEDULER_CATALOG_DIR", DEFAULT_CATALOG_DIR)),
             kv_dir=Path(kv) if kv else state_dir / "kv",
             predictor_file=state_dir / "predictor.json",
-            config=config_from_environment(),
+            config=config_from_environment(vram_budget(accelerators)),
         )
 
 
@@ -106,23 +112,29 @@ class SchedulerService(Service):
     object_path = OBJECT_PATH
 
     def __init__(self) -> None:
-        settings = SchedulerSettings.from_environment()
-        catalog = load_catalog(settings.catalog_dir)
+        # Found before the engine: they set its VRAM budget and where models run.
+        accelerators = discover()
+        _log_accelerators(accelerators)
+        settings = SchedulerSettings.from_environment(accelerators)
+        catalog = placed(load_catalog(settings.catalog_dir), accelerators)
         _log.info(
-            "%d models in %s; %d threads, %d bytes of RAM",
+            "%d models in %s (%d on a GPU); %d threads, %d bytes of RAM, %d of VRAM",
             len(list(catalog)),
             settings.catalog_dir,
+            sum(1 for spec in catalog if spec.gpu_layers),
             settings.config.cpu_threads,
             settings.config.ram_bytes,
+            settings.config.vram_bytes,
         )
         self._predictor_file = settings.predictor_file
         self._predictor = ModelPredictor(utc_offset_s=settings.config.utc_offset_s)
         self.engine = Engine(
             catalog, settings.config, settings.kv_dir, self, predictor=self._predictor
         )
-        self._interface = SchedulerInterface(self.engine, self._export_job)
+        self._interface = SchedulerInterface(self.engine, self._export_job, accelerators)
         self._announcing: asyncio.Handle | None = None
         self._keeping: asyncio.Task[None] | None = None
+        self._hotplug = Hotplug(self._accelerators_changed)
 
     def interfaces(self) -> Sequence[ServiceInterface]:
         return [self._interface]
@@ -134,8 +146,10 @@ class SchedulerService(Service):
         self._relearn()
         self.engine.start()
         self._keeping = asyncio.create_task(self._keep_learning_periodically())
+        self._hotplug.start()
 
     async def stop(self) -> None:
+        self._hotplug.stop()
         if self._keeping is not None:
             self._keeping.cancel()
         await self.engine.stop()
@@ -167,6 +181,21 @@ class SchedulerService(Service):
             await asyncio.sleep(KEEP_LEARNT_EVERY_S)
             self._keep_learnt()
 
+    def _accelerators_changed(self, accelerators: list[Accelerator]) -> None:
+        before = self._interface.accelerators
+        if accelerators == before:
+            return
+        _log.info("the accelerators changed")
+        _log_accelerators(accelerators)
+        if [a for a in accelerators if a.usable] != [a for a in before if a.usable]:
+            # Resident models cannot move between the CPU and a GPU: the
+            # budget and the placement are the start's.
+            _log.warning(
+                "the usable accelerators changed: the VRAM budget and GPU offload "
+                "follow at the scheduler's next start"
+            )
+        self._interface.show_accelerators(accelerators)
+
     def _export_job(self, record: JobRecord) -> None:
         self.bus.export(job_path(record.id), JobInterface(self.engine, record.id))
 
@@ -193,3 +222,12 @@ class SchedulerService(Service):
         self._announcing = None
         if self._interface is not None:
             self._interface.announce_changes()
+
+
+def _log_accelerators(accelerators: Sequence[Accelerator]) -> None:
+    for accelerator in accelerators:
+        _log.info("%s", describe(accelerator))
+    if not accelerators:
+        _log.info("no accelerator (no PCI display device): models run on the CPU")
+    elif not any(accelerator.usable for accelerator in accelerators):
+        _log.info("no usable accelerator: models run on the CPU")

@@ -83,6 +83,7 @@ class LlamaCppBackend(Backend):
                 contexts.append(
                     open_llama(
                         spec.location,
+                        n_gpu_layers=spec.gpu_layers,
                         n_ctx=spec.context_length,
                         n_threads=spec.threads,
                         n_threads_batch=spec.threads,

@@ -72,12 +72,18 @@ def _errors_logged() -> Iterator[list[str]]:
         del _opening_errors.errors
 
 
-def open_llama(path: str, **params: int | bool) -> llama_cpp.Llama:
-    """A `Llama` of the GGUF file at `path`, quiet; raises ModelLoadError saying why not."""
+def open_llama(path: str, n_gpu_layers: int = 0, **params: int | bool) -> llama_cpp.Llama:
+    """A `Llama` of the GGUF file at `path`, quiet, with `n_gpu_layers` of its
+    layers on a GPU (-1: all; 0: none, the CPU); raises ModelLoadError saying why not."""
     _check_gguf(path)
     with _OPENING, _errors_logged() as errors:
         try:
-            return llama_cpp.Llama(path, verbose=False, **params)  # type: ignore[arg-type]  # its **kwargs are untyped
+            return llama_cpp.Llama(
+                path,
+                n_gpu_layers=n_gpu_layers,
+                verbose=False,
+                **params,  # type: ignore[arg-type]  # its **kwargs are untyped
+            )
         except (ValueError, RuntimeError) as error:
             reason = errors[0] if errors else str(error)
             raise ModelLoadError(f"model file {path} cannot be loaded: {reason}") from None
