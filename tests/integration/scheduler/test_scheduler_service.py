@@ -23,6 +23,7 @@ from dbus_fast.aio import MessageBus
 
 from noos.bus import Connection
 from noos.errors import Busy, InvalidArgument, NotFound, Unavailable
+from noosd.scheduler.interface import REQUEST_KEYS
 from tests.fixtures.noosd_process import NoosdProcess
 from tests.fixtures.private_bus import PrivateBus
 from tests.fixtures.scheduler import start_scheduler, write_catalog
@@ -107,19 +108,7 @@ async def _files(directory: Path, pattern: str) -> list[Path]:
 
 
 def _variant(key: str, value: Any) -> Variant:
-    signatures = {
-        "messages": "a(ss)",
-        "prompt": "s",
-        "model": "s",
-        "priority": "s",
-        "max_tokens": "i",
-        "temperature": "d",
-        "top_p": "d",
-        "top_k": "i",
-        "seed": "x",
-        "stream_fd": "h",
-    }
-    return Variant(signatures[key], value)
+    return Variant(REQUEST_KEYS[key], value)
 
 
 @pytest.fixture(scope="module")

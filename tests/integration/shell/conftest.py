@@ -9,6 +9,7 @@ import pytest
 from tests.fixtures.models import shipped_models_tree
 from tests.fixtures.noosd_process import NoosdProcess
 from tests.fixtures.private_bus import PrivateBus, name_has_owner
+from tests.integration.test_memory import start_memory
 
 BUS_NAMES = ("org.noos.Scheduler1", "org.noos.Memory1", "org.noos.Index1")
 
@@ -28,16 +29,6 @@ def services_bus(bus_address: str) -> Iterator[str]:
 def memory_service(
     services_bus: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NoosdProcess]:
-    process = NoosdProcess(
-        "memory",
-        "--bus",
-        services_bus,
-        env={
-            "NOOS_MEMORY_STATE_DIR": str(tmp_path_factory.mktemp("memory")),
-            "NOOS_MODELS_DIR": str(shipped_models_tree()),
-            "HF_HUB_OFFLINE": "1",
-            "ANONYMIZED_TELEMETRY": "False",
-        },
-    ).wait_ready()
+    process = start_memory(services_bus, tmp_path_factory.mktemp("memory"), shipped_models_tree())
     yield process
     assert process.terminate() == 0, process.stderr

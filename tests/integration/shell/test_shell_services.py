@@ -217,5 +217,5 @@ async def test_ctrl_c_cancels_an_answer(app: NoosShell) -> None:
         block = app.screen.query_one(AnswerBlock)
         await wait_until(pilot, lambda: bool(block.answer), ANSWER_S)
         await pilot.press("ctrl+c")
-        await wait_until(pilot, lambda: all(worker.is_finished for worker in app.workers))
+        await wait_until(pilot, lambda: all(worker.is_finished for worker in app.workers), ANSWER_S)
         assert "cancelled" in screen_text(app)

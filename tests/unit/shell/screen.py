@@ -39,7 +39,7 @@ def screen_text(app: App[Any]) -> str:
 
 
 async def wait_until(
-    pilot: Pilot[Any], condition: Callable[[], bool], within_s: float = 10.0
+    pilot: Pilot[Any], condition: Callable[[], bool], within_s: float = 30.0
 ) -> None:
     """Let the app run until `condition()` holds, and the screen show it;
     AssertionError after `within_s` seconds."""
