@@ -22,7 +22,8 @@ KEY_INTERVAL_S = 0.02
 class ConsoleTap:
     def __init__(self, sock: socket.socket, log: Path) -> None:
         self._sock = sock
-        self._log = log.open("ab", buffering=0)
+        # A new boot, a new log: an old one would answer waits for text at once.
+        self._log = log.open("wb", buffering=0)
         self._reader = threading.Thread(target=self._drain, name="console-tap", daemon=True)
         self._reader.start()
 
