@@ -38,10 +38,22 @@ BOOT_TIMEOUT_S = 900.0
 # and cursor escape sequences, and spacing.
 SCREEN_GAP = r"(?:\x1b\[[0-9;?]*[A-Za-z]|\s)*"
 COMMAND_TIMEOUT_S = 600.0
+# Escape sequences of any kind (CSI, OSC, charset, two-byte), to read a drawn screen as text.
+ESCAPE_SEQUENCE = re.compile(
+    rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[()*+].|[@-Z\\-_=>78])"
+)
+# Journal lines of the driver's own `runuser` calls: a test that polls as a user
+# would fill a failure's journal tail with them.
+DRIVER_NOISE = "pam_unix(runuser:session)"
 
 
 class MachineError(AssertionError):
     """A guest command or wait failed; the message carries what the guest said."""
+
+
+def drawn_as_text(drawn: bytes) -> str:
+    """What a terminal program drew, less its escape sequences: its words."""
+    return ESCAPE_SEQUENCE.sub(b"", drawn).decode(errors="replace")
 
 
 def extra_disks(disks: Sequence[Path]) -> list[str]:
@@ -280,7 +292,21 @@ class Machine:
         self._console.type(text)
 
     def journal(self, lines: int = 80) -> str:
-        return self.execute(f"journalctl --boot --no-pager --lines={lines}", timeout=120)[1]
+        """The last `lines` lines of this boot's journal, less the driver's own noise."""
+        command = (
+            f"journalctl --boot --no-pager --lines={lines * 10} "
+            f"| grep -vF {shlex.quote(DRIVER_NOISE)} | tail -n {lines}"
+        )
+        return self.execute(command, timeout=120)[1]
+
+    def screen_text(self, size: int = 3000) -> str:
+        """The end of what the console showed, as text: a full-screen program's
+        drawing with its escape sequences taken out."""
+        try:
+            drawn = self.serial_log.read_bytes()[-size * 8 :]
+        except FileNotFoundError:
+            return ""
+        return drawn_as_text(drawn)[-size:]
 
     # -- internals ----------------------------------------------------------
 
@@ -308,7 +334,7 @@ class Machine:
             journal = f"(no journal: {error})"
         return (
             f"{headline}\n--- output ---\n{output}\n--- guest journal (tail) ---\n{journal}"
-            f"\n--- serial console: {self.serial_log}"
+            f"\n--- serial console (tail, as text): {self.serial_log} ---\n{self.screen_text()}"
         )
 
     def _alive(self) -> bool:

@@ -1,6 +1,6 @@
 """Thin async wrappers over the noos SDK for the shell, and the services' live status.
 
-Every call has a time limit. A service that cannot be reached, or does not
+Every call but the answer of a job has a time limit. A service that cannot be reached, or does not
 answer in time, is marked down and the call raises `ServiceDown`; the shell
 goes on without it. The status (resident models and queue, index progress,
 memory per tier) follows the services' own signals rather than polling: the
@@ -31,8 +31,10 @@ CONNECT_TIMEOUT_S = 5.0
 # Status and bookkeeping calls; a search or recall may first load a model.
 STATUS_TIMEOUT_S = 10.0
 QUERY_TIMEOUT_S = 30.0
-# The longest wait for the next piece of an answer (the first may wait for a model to load).
-PIECE_TIMEOUT_S = 120.0
+# A job's answer has no time limit: its first piece may wait behind other jobs,
+# for its model to load and for a long context to be read (minutes on a slow
+# CPU), and Ctrl+C stops it. The SDK asks the job's state while it waits, so a
+# scheduler that went away still ends the wait.
 
 DBUS_NAME = "org.freedesktop.DBus"
 PROPERTIES_INTERFACE = "org.freedesktop.DBus.Properties"
@@ -201,7 +203,7 @@ class Services:
         return await self._call(
             ServiceName.SCHEDULER,
             self._scheduler().ask(conversation, max_tokens=max_tokens, temperature=0.0),
-            PIECE_TIMEOUT_S,
+            limit_s=None,
         )
 
     async def stream(self, conversation: Conversation, max_tokens: int) -> AsyncIterator[str]:
@@ -212,7 +214,7 @@ class Services:
         async with contextlib.aclosing(pieces):
             while True:
                 try:
-                    piece = await self._call(ServiceName.SCHEDULER, anext(pieces), PIECE_TIMEOUT_S)
+                    piece = await self._call(ServiceName.SCHEDULER, anext(pieces), limit_s=None)
                 except StopAsyncIteration:
                     return
                 yield piece
@@ -234,18 +236,20 @@ class Services:
         return self._connection
 
     async def _call(
-        self, name: ServiceName, call: Awaitable[T], limit_s: float = STATUS_TIMEOUT_S
+        self, name: ServiceName, call: Awaitable[T], limit_s: float | None = STATUS_TIMEOUT_S
     ) -> T:
         """`call`'s result; `ServiceDown`, with the service marked down, if it is
-        unavailable or slower than `limit_s`. Other errors of the service pass."""
+        unavailable or slower than `limit_s` (None: no limit). Other errors of
+        the service pass."""
         try:
             result = await asyncio.wait_for(call, limit_s)
         except Unavailable as exc:
             self._mark(name, ServiceState(False, str(exc)))
             raise ServiceDown(f"{name.value} is down: {exc}") from exc
         except TimeoutError as exc:
-            self._mark(name, ServiceState(False, f"no answer within {limit_s:g} s"))
-            raise ServiceDown(f"{name.value} did not answer within {limit_s:g} s") from exc
+            within = "in time" if limit_s is None else f"within {limit_s:g} s"
+            self._mark(name, ServiceState(False, f"no answer {within}"))
+            raise ServiceDown(f"{name.value} did not answer {within}") from exc
         if self.status.states[name].up is not True:
             self._mark(name, ServiceState(True))
         return result

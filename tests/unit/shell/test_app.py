@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import OptionList
 
+from noos import FileHit
 from noos_shell.app import NoosShell
 from noos_shell.routing import IntentKind
 from noos_shell.screens.history_search import HistorySearch
@@ -300,3 +302,18 @@ async def test_ctrl_r_escape_leaves_the_line_alone(app: NoosShell) -> None:
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, HistorySearch))
         assert app.screen.query_one(CommandLine).value == "draft"
+
+
+async def test_typing_on_the_found_files_goes_to_the_input_line(
+    app: NoosShell, tmp_path: Path
+) -> None:
+    note = tmp_path / "garden.md"
+    hit = FileHit(str(note), 0.8, "3  The tomatoes need staking", 3, 3, 0.0, "markdown")
+    async with app.run_test(size=SIZE) as pilot:
+        await app.main_screen.show_files("staking tomatoes", [hit])
+        await pilot.pause()
+        assert isinstance(app.focused, OptionList)  # Enter would open the file
+        await pilot.press(*"? why")
+        command_line = app.screen.query_one(CommandLine)
+        assert command_line.has_focus
+        assert command_line.value == "? why"

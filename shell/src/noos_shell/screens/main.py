@@ -370,6 +370,12 @@ class MainScreen(Screen[None]):
             self.query_one(CommandLine).focus()
             self.run_worker(self._forget_memory(chosen.memory_id), group=SERVICES)
 
+    @on(ResultsBlock.TypedOn)
+    def _typed_on_results(self, event: ResultsBlock.TypedOn) -> None:
+        command_line = self.query_one(CommandLine)
+        command_line.focus()
+        command_line.insert_text_at_cursor(event.character)
+
     async def _forget_memory(self, memory_id: str) -> None:
         try:
             forgotten = await self.services.forget([memory_id])

@@ -17,7 +17,9 @@ class CommandLine(Input):
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(placeholder="a command, or ask in words", id=id)
+        # Coming back to the line (Esc, or typing on a list of results) goes on
+        # with it: a selection would make the next key replace it.
+        super().__init__(placeholder="a command, or ask in words", id=id, select_on_focus=False)
         self.history: list[str] = []
         # Where Up/Down are in the history: len(history) is the line being typed.
         self._position = 0
