@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from dbus_fast import MessageType, Variant
+from dbus_fast import Variant
 
 from noos import FileHit, Index, InvalidArgument, NotFound
 from noos.bus import Connection
 from tests.fixtures import index_as
-from tests.fixtures.models import shipped_models_tree
+from tests.fixtures.index import progress_signals, running_index
 from tests.fixtures.noosd_process import NoosdProcess
 
 NOBODY = 65534
@@ -55,22 +55,9 @@ def index_service(
     write(
         tree / "home/before/expedition.md", "# Expedition\n\nThe glacier crossing needs crampons.\n"
     )
-    process = NoosdProcess(
-        "index",
-        "--bus",
-        bus_address,
-        env={
-            "NOOS_INDEX_STATE_DIR": str(tmp_path_factory.mktemp("index-state")),
-            "NOOS_INDEX_ROOTS": str(tree / "home"),
-            "NOOS_INDEX_MEDIA_DIRS": str(tree / "media"),
-            "NOOS_INDEX_QUIET_S": "0.2",
-            "NOOS_MODELS_DIR": str(shipped_models_tree()),
-            "HF_HUB_OFFLINE": "1",
-            "ANONYMIZED_TELEMETRY": "False",
-        },
-    ).wait_ready()
-    yield process
-    assert process.terminate() == 0, process.stderr
+    state = tmp_path_factory.mktemp("index-state")
+    with running_index(bus_address, state, tree / "home", tree / "media") as process:
+        yield process
 
 
 @pytest_asyncio.fixture
@@ -267,22 +254,7 @@ async def test_bad_input_is_refused_clearly_and_the_service_stays_up(
 async def test_status_reindex_and_progress(
     index: Index, connection: Connection, home: Path
 ) -> None:
-    progress: list[list[object]] = []
-    connection.bus.add_message_handler(
-        lambda message: (
-            progress.append(message.body)
-            if message.message_type is MessageType.SIGNAL and message.member == "Progress"
-            else None
-        )
-    )
-    await connection.call(
-        "org.freedesktop.DBus",
-        "/org/freedesktop/DBus",
-        "org.freedesktop.DBus",
-        "AddMatch",
-        "s",
-        ["type='signal',interface='org.noos.Index1',member='Progress'"],
-    )
+    progress = await progress_signals(connection)
     path = write(home / "progress.txt", "Wind the grandfather clock every Sunday.\n")
     await eventually(lambda: found(index, "wind grandfather clock", path))
 

@@ -21,12 +21,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import pytest
-from dbus_fast import MessageType
 
 from noos import Index, IndexStatus
-from noos.bus import Connection
-from tests.fixtures.models import shipped_models_tree
-from tests.fixtures.noosd_process import NoosdProcess
+from tests.fixtures.index import progress_signals, running_index
 from tests.fixtures.private_bus import PrivateBus
 
 FILES = 100_000
@@ -103,53 +100,14 @@ def serve(home: Path, tmp_path: Path) -> Serve:
     async def serving() -> AsyncIterator[Index]:
         bus = PrivateBus()
         try:
-            process = NoosdProcess(
-                "index",
-                "--bus",
-                bus.address,
-                env={
-                    "NOOS_INDEX_STATE_DIR": str(tmp_path / "index-state"),
-                    "NOOS_INDEX_ROOTS": str(home),
-                    "NOOS_INDEX_MEDIA_DIRS": "",
-                    "NOOS_INDEX_QUIET_S": "0.2",
-                    "NOOS_MODELS_DIR": str(shipped_models_tree()),
-                    "HF_HUB_OFFLINE": "1",
-                    "ANONYMIZED_TELEMETRY": "False",
-                },
-            )
-            try:
-                process.wait_ready()
+            with running_index(bus.address, tmp_path / "index-state", home) as process:
                 async with await Index.connect(bus.address) as index:
                     yield index
-            finally:
-                status = process.terminate()
         finally:
             bus.stop()
-        assert status == 0, process.stderr
         assert "Traceback" not in process.stderr, process.stderr
 
     return serving
-
-
-async def progress_signals(connection: Connection) -> list[tuple[int, int]]:
-    """The (files_done, queued) of every Progress signal from now on, as they come."""
-    received: list[tuple[int, int]] = []
-    connection.bus.add_message_handler(
-        lambda message: (
-            received.append((message.body[0], message.body[1]))
-            if message.message_type is MessageType.SIGNAL and message.member == "Progress"
-            else None
-        )
-    )
-    await connection.call(
-        "org.freedesktop.DBus",
-        "/org/freedesktop/DBus",
-        "org.freedesktop.DBus",
-        "AddMatch",
-        "s",
-        ["type='signal',interface='org.noos.Index1',member='Progress'"],
-    )
-    return received
 
 
 class Timed:

@@ -134,6 +134,15 @@ class Connection:
         )
         return body[0].value
 
+    async def get_all_properties(
+        self, destination: str, path: str, interface: str
+    ) -> dict[str, Any]:
+        """Every property of `interface`, by name (each unwrapped from its variant)."""
+        (values,) = await self.call(
+            destination, path, PROPERTIES_INTERFACE, "GetAll", "s", (interface,)
+        )
+        return {name: variant.value for name, variant in values.items()}
+
     async def close(self) -> None:
         await disconnect_bus(self.bus)
 

@@ -12,8 +12,8 @@ class Client:
     """A client of one interface of one noos service, over a `Connection`.
 
     A subclass names the service (`bus_name`, `object_path`, `interface`) and
-    writes one typed async method per D-Bus member on top of `_call` and
-    `_get`; `noos.sync.blocking` then derives its blocking twin.
+    writes one typed async method per D-Bus member on top of `_call`, `_get`
+    and `_get_all`; `noos.sync.blocking` then derives its blocking twin.
     """
 
     bus_name: ClassVar[str]
@@ -53,4 +53,10 @@ class Client:
         """The value of the interface's property `name`."""
         return await self.connection.get_property(
             self.bus_name, self.object_path, self.interface, name
+        )
+
+    async def _get_all(self) -> dict[str, Any]:
+        """Every property of the interface, by name, in one call."""
+        return await self.connection.get_all_properties(
+            self.bus_name, self.object_path, self.interface
         )

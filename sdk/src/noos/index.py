@@ -18,8 +18,6 @@ from dbus_fast import Variant
 from noos.client import Client
 from noos.sync import SyncClient, blocking
 
-PROPERTIES_INTERFACE = "org.freedesktop.DBus.Properties"
-
 
 @dataclass(frozen=True)
 class FileHit:
@@ -110,10 +108,7 @@ class Index(Client):
 
     async def status(self) -> IndexStatus:
         """The index's counts and roots, in one call."""
-        (values,) = await self.connection.call(
-            self.bus_name, self.object_path, PROPERTIES_INTERFACE, "GetAll", "s", (self.interface,)
-        )
-        value = {name: variant.value for name, variant in values.items()}
+        value = await self._get_all()
         return IndexStatus(
             files_indexed=int(value["FilesIndexed"]),
             queued=int(value["Queued"]),

@@ -23,7 +23,7 @@ from typing import Any, Self, TypedDict, TypeVar, Unpack
 
 from dbus_fast import Message, MessageType, Variant
 
-from noos.bus import PROPERTIES_INTERFACE, Connection
+from noos.bus import Connection
 from noos.client import Client
 from noos.errors import InvalidArgument, NoosError
 from noos.sync import LoopThread, SyncClient, blocking
@@ -249,9 +249,8 @@ def model_info_of(name: str, details: Mapping[str, Variant]) -> ModelInfo:
     )
 
 
-def status_of(properties: Mapping[str, Variant]) -> SchedulerStatus:
-    """A SchedulerStatus from the interface's GetAll."""
-    value = unwrapped(properties)
+def status_of(value: Mapping[str, Any]) -> SchedulerStatus:
+    """A SchedulerStatus from the interface's properties (unwrapped, by name)."""
     hit_rate = float(value["PredictionHitRate"])
     return SchedulerStatus(
         queued=int(value["Queued"]),
@@ -600,10 +599,7 @@ class Scheduler(Client):
 
     async def status(self) -> SchedulerStatus:
         """The scheduler's load, in one call."""
-        (values,) = await self.connection.call(
-            self.bus_name, self.object_path, PROPERTIES_INTERFACE, "GetAll", "s", (self.interface,)
-        )
-        return status_of(values)
+        return status_of(await self._get_all())
 
     async def load(self, model: str) -> None:
         """Load `model` into memory now, ahead of its jobs (root only)."""

@@ -28,7 +28,7 @@ from noosd.scheduler.interface import accelerator_details
 from tests.fixtures import noosd_process
 from tests.fixtures.noosd_process import NoosdProcess
 from tests.fixtures.private_bus import PrivateBus
-from tests.fixtures.scheduler import start_scheduler, write_catalog
+from tests.fixtures.scheduler import running_scheduler, start_scheduler, write_catalog
 
 NAME = "org.noos.Scheduler1"
 PATH = "/org/noos/Scheduler1"
@@ -107,11 +107,8 @@ def noosd_over(sysfs: Path, directory: Path) -> Path:
 def scheduler_service(
     bus_address: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NoosdProcess]:
-    state = tmp_path_factory.mktemp("scheduler")
-    write_catalog(state / "models.d")
-    process = start_scheduler(bus_address, state)
-    yield process
-    assert process.terminate(30) == 0, process.stderr
+    with running_scheduler(bus_address, tmp_path_factory.mktemp("scheduler")) as process:
+        yield process
 
 
 @pytest_asyncio.fixture

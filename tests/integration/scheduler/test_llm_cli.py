@@ -15,7 +15,8 @@ import pytest
 
 from noos import SyncScheduler
 from tests.fixtures.noosd_process import NoosdProcess
-from tests.integration.scheduler.test_scheduler_sdk import COUNTING, MODEL, start_scheduler
+from tests.fixtures.scheduler import running_scheduler_with_broken_model
+from tests.integration.scheduler.test_scheduler_sdk import COUNTING, MODEL
 
 NOOS = Path(sys.executable).with_name("noos")
 QUICK = ("--max-tokens", "16", "--temperature", "0")
@@ -26,9 +27,9 @@ EXIT_INTERRUPTED = 130
 def scheduler_service(
     bus_address: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NoosdProcess]:
-    process = start_scheduler(bus_address, tmp_path_factory.mktemp("scheduler"))
-    yield process
-    assert process.terminate() == 0, process.stderr
+    state = tmp_path_factory.mktemp("scheduler")
+    with running_scheduler_with_broken_model(bus_address, state) as process:
+        yield process
 
 
 @pytest.fixture

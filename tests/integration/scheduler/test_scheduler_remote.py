@@ -11,7 +11,7 @@ import pytest_asyncio
 from noos.bus import Connection
 from tests.fixtures.llama_server import LlamaServer, chat_model
 from tests.fixtures.noosd_process import NoosdProcess
-from tests.fixtures.scheduler import start_scheduler, write_catalog
+from tests.fixtures.scheduler import running_scheduler
 from tests.integration.scheduler.test_scheduler_service import Client
 
 
@@ -26,9 +26,7 @@ def remote_scheduler(
     bus_address: str, tmp_path_factory: pytest.TempPathFactory, server: LlamaServer
 ) -> Iterator[NoosdProcess]:
     state = tmp_path_factory.mktemp("scheduler-remote")
-    write_catalog(
-        state / "models.d",
-        f"""
+    remote_model = f"""
 [[model]]
 name = "remote"
 backend = "openai"
@@ -36,11 +34,9 @@ endpoint = "{server.base_url}"
 remote_model = "{server.model_name}"
 context_length = 2048
 ram_bytes = 0
-""",
-    )
-    process = start_scheduler(bus_address, state)
-    yield process
-    assert process.terminate(30) == 0, process.stderr
+"""
+    with running_scheduler(bus_address, state, remote_model) as process:
+        yield process
 
 
 @pytest_asyncio.fixture

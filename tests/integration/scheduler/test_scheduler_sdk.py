@@ -7,7 +7,6 @@ import json
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
-from pathlib import Path
 from typing import TypedDict
 
 import pytest
@@ -30,13 +29,10 @@ from noos import (
 from noos.bus import Connection
 from noos.scheduler import Conversation, job_info_of, job_signals, request_of
 from tests.fixtures.noosd_process import NoosdProcess
-from tests.fixtures.scheduler import start_scheduler as scheduler_process
-from tests.fixtures.scheduler import write_catalog
+from tests.fixtures.scheduler import BROKEN_MODEL, running_scheduler_with_broken_model
 
 NOBODY = 65534
 MODEL = "smollm2"
-# A model whose file is no model: the service refuses its jobs.
-BROKEN_MODEL = "broken"
 # A raw prompt that SmolLM2 continues for hundreds of tokens: jobs to stop midway.
 COUNTING = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10,"
 LONG_JOB = 512
@@ -51,27 +47,13 @@ class QuickOptions(TypedDict):
 QUICK = QuickOptions(max_tokens=16, temperature=0.0)
 
 
-def start_scheduler(bus_address: str, root: Path) -> NoosdProcess:
-    """`noosd scheduler` with SmolLM2 (the default) and a model whose file is no model."""
-    broken = root / "broken.gguf"
-    broken.write_bytes(b"GGUF" + bytes(96))
-    extra = (
-        f'[[model]]\nname = "{BROKEN_MODEL}"\nbackend = "llama-cpp"\npath = "{broken}"\n'
-        "context_length = 512\nram_bytes = 1_000_000\n"
-    )
-    write_catalog(root / "models.d", extra)
-    # An unloaded model stays out of memory until a job asks for it, rather
-    # than coming back as the predicted next model.
-    return scheduler_process(bus_address, root, preload="0")
-
-
 @pytest.fixture(scope="module")
 def scheduler_service(
     bus_address: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NoosdProcess]:
-    process = start_scheduler(bus_address, tmp_path_factory.mktemp("scheduler"))
-    yield process
-    assert process.terminate() == 0, process.stderr
+    state = tmp_path_factory.mktemp("scheduler")
+    with running_scheduler_with_broken_model(bus_address, state) as process:
+        yield process
 
 
 @pytest_asyncio.fixture

@@ -26,7 +26,7 @@ from noos.errors import Busy, InvalidArgument, NotFound, Unavailable
 from noosd.scheduler.interface import REQUEST_KEYS
 from tests.fixtures.noosd_process import NoosdProcess
 from tests.fixtures.private_bus import PrivateBus
-from tests.fixtures.scheduler import start_scheduler, write_catalog
+from tests.fixtures.scheduler import running_scheduler, start_scheduler, write_catalog
 
 NAME = "org.noos.Scheduler1"
 PATH = "/org/noos/Scheduler1"
@@ -116,11 +116,9 @@ def scheduler_service(
     bus_address: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NoosdProcess]:
     state = tmp_path_factory.mktemp("scheduler")
-    write_catalog(state / "models.d")
     # One thread: an interactive job must preempt a batch one to run at all.
-    process = start_scheduler(bus_address, state, cpu_threads="1")
-    yield process
-    assert process.terminate(30) == 0, process.stderr
+    with running_scheduler(bus_address, state, cpu_threads="1") as process:
+        yield process
 
 
 @pytest_asyncio.fixture

@@ -16,9 +16,9 @@ from noos_shell.widgets.command_line import CommandLine
 from noos_shell.widgets.proposal import ProposalPanel
 from noos_shell.widgets.results import ResultsBlock
 from noos_shell.widgets.transcript import AnswerBlock, CommandBlock
-from tests.fixtures.models import shipped_models_tree
+from tests.fixtures.index import running_index
 from tests.fixtures.noosd_process import NoosdProcess
-from tests.fixtures.scheduler import start_scheduler, write_catalog
+from tests.fixtures.scheduler import running_scheduler
 from tests.unit.shell.screen import screen_text, wait_until
 
 SIZE = (80, 24)
@@ -30,11 +30,8 @@ ANSWER_S = 90.0
 def scheduler_service(
     services_bus: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NoosdProcess]:
-    state = tmp_path_factory.mktemp("scheduler")
-    write_catalog(state / "models.d")
-    process = start_scheduler(services_bus, state)
-    yield process
-    assert process.terminate(30) == 0, process.stderr
+    with running_scheduler(services_bus, tmp_path_factory.mktemp("scheduler")) as process:
+        yield process
 
 
 @pytest.fixture(scope="module")
@@ -53,22 +50,9 @@ def indexed_home() -> Iterator[Path]:
 def index_service(
     services_bus: str, indexed_home: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[NoosdProcess]:
-    process = NoosdProcess(
-        "index",
-        "--bus",
-        services_bus,
-        env={
-            "NOOS_INDEX_STATE_DIR": str(tmp_path_factory.mktemp("index-state")),
-            "NOOS_INDEX_ROOTS": str(indexed_home),
-            "NOOS_INDEX_MEDIA_DIRS": str(indexed_home.parent / "media"),
-            "NOOS_INDEX_QUIET_S": "0.2",
-            "NOOS_MODELS_DIR": str(shipped_models_tree()),
-            "HF_HUB_OFFLINE": "1",
-            "ANONYMIZED_TELEMETRY": "False",
-        },
-    ).wait_ready()
-    yield process
-    assert process.terminate() == 0, process.stderr
+    state = tmp_path_factory.mktemp("index-state")
+    with running_index(services_bus, state, indexed_home, indexed_home.parent / "media") as process:
+        yield process
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ runs without it (exactly, in RAM) while a server is unreachable.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -23,99 +22,54 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from noos.errors import InvalidArgument
-from noosd.embedding import Matrix
+from noosd.chroma import ChromaCollection, client_settings, persistent_client
 from noosd.index.vectors import IdArray, Vector
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
-    from chromadb.api.models.Collection import Collection
 
 DEFAULT_COLLECTION = "noos-index"
 DEFAULT_PORT = 8000
 
 
-class ChromaIndex:
+class ChromaIndex(ChromaCollection):
     """The chunks' collection, embedded at `path` or on the server at `url`;
     opened on first use."""
 
     def __init__(self, path: Path, url: str | None, collection: str) -> None:
+        super().__init__(collection)
         self.path = path
         self.url = url
-        self.collection_name = collection
         if url is not None:
             _server(url)  # a bad URL is refused at once, not at first use
-        self._client: ClientAPI | None = None
-        self._collection: Collection | None = None
-        # The most ids one chromadb call takes (chromadb says, once open).
-        self._batch = 0
 
     @property
     def embedded(self) -> bool:
         return self.url is None
-
-    def upsert(self, ids: Sequence[int], vectors: Matrix) -> None:
-        collection = self._open()
-        for start in range(0, len(ids), self._batch):
-            collection.upsert(
-                ids=[str(i) for i in ids[start : start + self._batch]],
-                embeddings=np.asarray(vectors[start : start + self._batch], dtype=np.float32),
-            )
-
-    def delete(self, ids: Sequence[int]) -> None:
-        if not ids:
-            return
-        collection = self._open()
-        for start in range(0, len(ids), self._batch):
-            collection.delete(ids=[str(i) for i in ids[start : start + self._batch]])
 
     def top(self, query: Vector, k: int) -> tuple[IdArray, Vector]:
         """The ids and cosines of up to k nearest vectors, nearest first."""
         result = self._open().query(
             query_embeddings=query[None, :], n_results=k, include=["distances"]
         )
-        ids = np.array([int(i) for i in result["ids"][0]], dtype=np.int64)
+        ids = np.array([self._id(i) for i in result["ids"][0]], dtype=np.int64)
         distances = (result["distances"] or [[]])[0]
         # chromadb's cosine distance is 1 - cosine.
         return ids, 1.0 - np.asarray(distances, dtype=np.float32)
 
-    def count(self) -> int:
-        return self._open().count()
-
-    def all_ids(self) -> set[int]:
-        return {int(i) for i in self._open().get(include=[])["ids"]}
-
-    def close(self) -> None:
-        if self._client is not None:
-            from chromadb.api.client import Client
-
-            # PersistentClient is declared to return the abstract ClientAPI.
-            if isinstance(self._client, Client):
-                self._client.close()
-        self._client = None
-        self._collection = None
-
-    def _open(self) -> Collection:
-        if self._collection is None:
-            if self._client is None:
-                self._client = self._connect()
-                self._batch = self._client.get_max_batch_size()
-            self._collection = self._client.get_or_create_collection(
-                self.collection_name,
-                embedding_function=None,
-                configuration={"hnsw": {"space": "cosine"}},
-            )
-        return self._collection
-
     def _connect(self) -> ClientAPI:
-        import chromadb
-        from chromadb.config import Settings
-
-        settings = Settings(anonymized_telemetry=False, allow_reset=False)
         if self.url is None:
-            self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
-            return chromadb.PersistentClient(path=str(self.path), settings=settings)
+            return persistent_client(self.path)
+        import chromadb
+
         host, port, ssl = _server(self.url)
-        return chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=settings)
+        return chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=client_settings())
+
+    def _key(self, item_id: int) -> str:
+        return str(item_id)
+
+    def _id(self, key: str) -> int:
+        return int(key)
 
 
 def _server(url: str) -> tuple[str, int, bool]:

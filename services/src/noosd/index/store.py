@@ -31,18 +31,16 @@ that causes them, so a crash before chromadb is written loses nothing.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from noosd.index.chunking import Chunk
 from noosd.index.metadata import FileMetadata
+from noosd.sqlite import Database, batches, marks
 
 SCHEMA_VERSION = 1
 
@@ -98,13 +96,10 @@ CREATE INDEX failures_by_time ON failures (at);
 CREATE TABLE hidden_devices (device TEXT PRIMARY KEY);
 """
 
-# SQLite allows 32766 parameters; ids go in chunks well below that.
-_CHUNK = 4096
 # The WAL is truncated back to this after a checkpoint.
 _WAL_LIMIT_BYTES = 16 * 1024 * 1024
 
 IdArray = npt.NDArray[np.int64]
-_Item = TypeVar("_Item")
 Matrix = npt.NDArray[np.float32]
 
 
@@ -169,7 +164,7 @@ class FileFilter:
             params.append(self.until)
         if self.languages:
             languages = sorted(self.languages)
-            clauses.append(f"files.language IN ({_marks(languages)})")
+            clauses.append(f"files.language IN ({marks(languages)})")
             params.extend(languages)
         if self.under:
             ranges = []
@@ -180,7 +175,7 @@ class FileFilter:
             clauses.append("(" + " OR ".join(ranges) + ")")
         if self.hidden_devices:
             hidden = sorted(self.hidden_devices)
-            clauses.append(f"(files.device IS NULL OR files.device NOT IN ({_marks(hidden)}))")
+            clauses.append(f"(files.device IS NULL OR files.device NOT IN ({marks(hidden)}))")
             params.extend(hidden)
         return (" AND ".join(clauses) or "1"), params
 
@@ -195,52 +190,17 @@ def subtree_range(directory: bytes) -> tuple[bytes, bytes]:
     return base + b"/", base + b"0"
 
 
-class IndexDatabase:
-    """The index's SQLite database; one connection, used by one thread at a time."""
+class IndexDatabase(Database):
+    """The index's SQLite database; used from several threads, one at a time
+    (under the engine's lock)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        # isolation_level=None: transactions are explicit (`transaction`). The
-        # connection may be used from several threads, under the engine's lock.
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:
-            # Only before anything, the WAL mode included, is written.
-            self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = FULL")
-        self._db.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT_BYTES}")
-        if version == 0:
-            self._db.executescript(
-                f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            )
-        elif version != SCHEMA_VERSION:
-            raise RuntimeError(f"{path}: schema version {version}, expected {SCHEMA_VERSION}")
-
-    def close(self) -> None:
-        self._db.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One atomic, durable change: committed on leaving, rolled back on an exception."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    @contextmanager
-    def relaxed(self) -> Iterator[None]:
-        """Transactions inside need survive a crash of the process, not a power
-        loss: for the outbox's bookkeeping, which, lost, costs only a second write
-        of the same vectors to chromadb."""
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        try:
-            yield
-        finally:
-            self._db.execute("PRAGMA synchronous = FULL")
+        super().__init__(
+            path,
+            schema=_SCHEMA,
+            version=SCHEMA_VERSION,
+            settings={"journal_size_limit": _WAL_LIMIT_BYTES},
+        )
 
     # --- files ---
 
@@ -322,23 +282,22 @@ class IndexDatabase:
         """Delete files and their chunks (queued for removal from chromadb);
         returns the ids of the chunks deleted."""
         removed: list[int] = []
-        for chunk in _chunks(file_ids):
+        for chunk in batches(file_ids):
             removed += [
                 int(row[0])
                 for row in self._db.execute(
-                    f"SELECT id FROM chunks WHERE file_id IN ({_marks(chunk)})", chunk
+                    f"SELECT id FROM chunks WHERE file_id IN ({marks(chunk)})", chunk
                 )
             ]
-            self._db.execute(f"DELETE FROM files WHERE id IN ({_marks(chunk)})", chunk)
+            self._db.execute(f"DELETE FROM files WHERE id IN ({marks(chunk)})", chunk)
         self.delete_chunks(removed)
         return removed
 
     def file_rows(self, file_ids: Sequence[int]) -> dict[int, FileRow]:
         rows: dict[int, FileRow] = {}
-        for chunk in _chunks(file_ids):
+        for chunk in batches(file_ids):
             for row in self._db.execute(
-                "SELECT id, path, mtime, language, device FROM files "
-                f"WHERE id IN ({_marks(chunk)})",
+                f"SELECT id, path, mtime, language, device FROM files WHERE id IN ({marks(chunk)})",
                 chunk,
             ):
                 rows[int(row[0])] = FileRow(int(row[0]), bytes(row[1]), *row[2:])
@@ -372,9 +331,9 @@ class IndexDatabase:
     def vectors_by_hash(self, hashes: Iterable[str]) -> dict[str, bytes]:
         """The stored float16 vector of each of these texts that any file has."""
         found: dict[str, bytes] = {}
-        for chunk in _chunks(list(hashes)):
+        for chunk in batches(list(hashes)):
             for text_hash, vector in self._db.execute(
-                f"SELECT hash, vector FROM chunks WHERE hash IN ({_marks(chunk)}) GROUP BY hash",
+                f"SELECT hash, vector FROM chunks WHERE hash IN ({marks(chunk)}) GROUP BY hash",
                 chunk,
             ):
                 found[str(text_hash)] = bytes(vector)
@@ -410,10 +369,10 @@ class IndexDatabase:
 
     def delete_chunks(self, chunk_ids: Sequence[int]) -> None:
         """Delete chunks and their text, and queue them for removal from chromadb."""
-        for chunk in _chunks(chunk_ids):
-            marks = _marks(chunk)
-            self._db.execute(f"DELETE FROM chunks WHERE id IN ({marks})", chunk)
-            self._db.execute(f"DELETE FROM chunk_text WHERE rowid IN ({marks})", chunk)
+        for chunk in batches(chunk_ids):
+            in_batch = marks(chunk)
+            self._db.execute(f"DELETE FROM chunks WHERE id IN ({in_batch})", chunk)
+            self._db.execute(f"DELETE FROM chunk_text WHERE rowid IN ({in_batch})", chunk)
             self._db.executemany(
                 "INSERT OR IGNORE INTO chroma_removals (id) VALUES (?)", [(i,) for i in chunk]
             )
@@ -425,11 +384,11 @@ class IndexDatabase:
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, StoredChunk]:
         found: dict[int, StoredChunk] = {}
-        for chunk in _chunks(chunk_ids):
+        for chunk in batches(chunk_ids):
             for row in self._db.execute(
                 "SELECT chunks.id, file_id, start_line, end_line, page, chunk_text.text "
                 "FROM chunks JOIN chunk_text ON chunk_text.rowid = chunks.id "
-                f"WHERE chunks.id IN ({_marks(chunk)})",
+                f"WHERE chunks.id IN ({marks(chunk)})",
                 chunk,
             ):
                 chunk_id, file_id, start, end, page, text = row
@@ -439,10 +398,9 @@ class IndexDatabase:
     def first_chunks(self, file_ids: Sequence[int]) -> dict[int, int]:
         """The id of each file's first chunk (files without chunks left out)."""
         found: dict[int, int] = {}
-        for chunk in _chunks(file_ids):
+        for chunk in batches(file_ids):
             for file_id, chunk_id in self._db.execute(
-                "SELECT file_id, id FROM chunks WHERE ordinal = 0 "
-                f"AND file_id IN ({_marks(chunk)})",
+                f"SELECT file_id, id FROM chunks WHERE ordinal = 0 AND file_id IN ({marks(chunk)})",
                 chunk,
             ):
                 found[int(file_id)] = int(chunk_id)
@@ -523,12 +481,12 @@ class IndexDatabase:
         return [int(row[0]) for row in self._db.execute("SELECT id FROM chunks WHERE synced = 0")]
 
     def mark_synced(self, chunk_ids: Sequence[int]) -> None:
-        for chunk in _chunks(chunk_ids):
-            self._db.execute(f"UPDATE chunks SET synced = 1 WHERE id IN ({_marks(chunk)})", chunk)
+        for chunk in batches(chunk_ids):
+            self._db.execute(f"UPDATE chunks SET synced = 1 WHERE id IN ({marks(chunk)})", chunk)
 
     def mark_unsynced(self, chunk_ids: Sequence[int]) -> None:
-        for chunk in _chunks(chunk_ids):
-            self._db.execute(f"UPDATE chunks SET synced = 0 WHERE id IN ({_marks(chunk)})", chunk)
+        for chunk in batches(chunk_ids):
+            self._db.execute(f"UPDATE chunks SET synced = 0 WHERE id IN ({marks(chunk)})", chunk)
 
     def synced_count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM chunks WHERE synced = 1").fetchone()[0])
@@ -543,18 +501,8 @@ class IndexDatabase:
         ]
 
     def clear_removals(self, chunk_ids: Sequence[int]) -> None:
-        for chunk in _chunks(chunk_ids):
-            self._db.execute(f"DELETE FROM chroma_removals WHERE id IN ({_marks(chunk)})", chunk)
-
-
-def _chunks(ids: Sequence[_Item]) -> Iterator[list[_Item]]:
-    items = list(ids)
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
-def _marks(chunk: Sequence[object]) -> str:
-    return ",".join("?" * len(chunk))
+        for chunk in batches(chunk_ids):
+            self._db.execute(f"DELETE FROM chroma_removals WHERE id IN ({marks(chunk)})", chunk)
 
 
 def _decode_vectors(rows: Sequence[tuple[int, int, bytes]]) -> tuple[IdArray, IdArray, Matrix]:

@@ -19,11 +19,11 @@ index is for (see `search`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from noosd.arrays import remove_rows, with_room_for
 from noosd.embedding import Matrix
 
 IdArray = npt.NDArray[np.int64]
@@ -31,9 +31,6 @@ Mask = npt.NDArray[np.bool_]
 Vector = npt.NDArray[np.float32]
 # Rows gathered, converted and multiplied at a time: 1024 x 384 float32 is 1.5 MiB.
 BLOCK_ROWS = 1024
-_MIN_CAPACITY = 64
-
-_Scalar = TypeVar("_Scalar", bound=np.generic)
 
 
 def quantized(vectors: Matrix) -> tuple[npt.NDArray[np.int8], Vector]:
@@ -88,19 +85,9 @@ class ChunkVectors:
 
     def remove(self, chunk_ids: Iterable[int]) -> None:
         """Remove the rows of these chunks; ids not here are ignored."""
-        for chunk_id in chunk_ids:
-            row = self._rows.pop(int(chunk_id), None)
-            if row is None:
-                continue
-            last = self._count - 1
-            if row != last:
-                moved = int(self._ids[last])
-                self._ids[row] = moved
-                self._file_ids[row] = self._file_ids[last]
-                self._codes[row] = self._codes[last]
-                self._scales[row] = self._scales[last]
-                self._rows[moved] = row
-            self._count = last
+        self._count = remove_rows(
+            chunk_ids, self._rows, self._count, self._ids, self._file_ids, self._codes, self._scales
+        )
 
     def file_of(self, chunk_id: int) -> int | None:
         row = self._rows.get(chunk_id)
@@ -144,17 +131,6 @@ class ChunkVectors:
         return sims
 
     def _reserve(self, count: int) -> None:
-        capacity = len(self._ids)
-        if count <= capacity:
-            return
-        capacity = max(count, 2 * capacity, _MIN_CAPACITY)
-        self._ids = _grown(self._ids, capacity)
-        self._file_ids = _grown(self._file_ids, capacity)
-        self._codes = _grown(self._codes, capacity)
-        self._scales = _grown(self._scales, capacity)
-
-
-def _grown(array: npt.NDArray[_Scalar], capacity: int) -> npt.NDArray[_Scalar]:
-    grown: npt.NDArray[Any] = np.empty((capacity, *array.shape[1:]), dtype=array.dtype)
-    grown[: len(array)] = array
-    return grown
+        self._ids, self._file_ids, self._codes, self._scales = with_room_for(
+            count, self._ids, self._file_ids, self._codes, self._scales
+        )

@@ -22,7 +22,6 @@ repetitions of a text without comparing vectors.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from noosd.memory.matrix import IdArray
 from noosd.memory.model import MetadataValue
 from noosd.memory.temporal import refers_to_time
 from noosd.memory.tiering import COLD, HOT, WARM
+from noosd.sqlite import Database, batches, marks
 
 SCHEMA_VERSION = 2
 
@@ -96,8 +96,6 @@ _MEMORY_COLUMNS = (
     "id, kind, text, text_zlib, metadata, created_at, last_accessed, access_count, "
     "base_importance, pinned, tier, superseded_at, superseded_by, repetitions, provenance"
 )
-# SQLite allows 32766 parameters; ids go in chunks well below that.
-_CHUNK = 4096
 # Rows decoded at a time when scanning vectors.
 _SCAN_ROWS = 8192
 # A memory's provenance lists the latest merged memories, up to this many (its
@@ -174,34 +172,23 @@ class Moved:
     scale: float | None
 
 
-class MemoryDatabase:
+class MemoryDatabase(Database):
     """A user's SQLite database; used from one thread at a time."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        # isolation_level=None: transactions are explicit (`transaction`). The
-        # connection may be opened on one thread and used on another (not at once).
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:
-            # A new file (or one whose creation never committed): auto_vacuum
-            # takes effect only before anything, the WAL mode included, is written.
-            self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = FULL")
-        # Deleted text is overwritten where that costs no extra writes.
-        self._db.execute("PRAGMA secure_delete = FAST")
-        self._db.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT_BYTES}")
-        self._db.execute("PRAGMA wal_autocheckpoint = 0")
         self.commits_since_checkpoint = 0
-        if version == 0:
-            self._db.executescript(
-                f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            )
-        elif version == 1:
-            self._migrate_from_1()
-        elif version != SCHEMA_VERSION:
-            raise RuntimeError(f"{path}: schema version {version}, expected {SCHEMA_VERSION}")
+        super().__init__(
+            path,
+            schema=_SCHEMA,
+            version=SCHEMA_VERSION,
+            settings={
+                # Deleted text is overwritten where that costs no extra writes.
+                "secure_delete": "FAST",
+                "journal_size_limit": _WAL_LIMIT_BYTES,
+                "wal_autocheckpoint": 0,
+            },
+            migrations={1: self._migrate_from_1},
+        )
 
     def _migrate_from_1(self) -> None:
         """Version 2 flags the memories that mention a time, and hashes texts by
@@ -221,19 +208,12 @@ class MemoryDatabase:
             )
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
-    def close(self) -> None:
-        self._db.close()
-
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One atomic, durable change: committed on leaving, rolled back on an exception."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        """One atomic, durable change: committed on leaving, rolled back on an
+        exception; past FORCED_CHECKPOINT_COMMITS commits, a checkpoint follows."""
+        with super().transaction():
             yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
         self.commits_since_checkpoint += 1
         if self.commits_since_checkpoint >= FORCED_CHECKPOINT_COMMITS:
             self.checkpoint()
@@ -242,21 +222,6 @@ class MemoryDatabase:
         """Copy the WAL into the database file (as far as no reader prevents it)."""
         self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         self.commits_since_checkpoint = 0
-
-    @contextmanager
-    def relaxed(self) -> Iterator[None]:
-        """Transactions inside need not survive a power loss, only a crash.
-
-        For the bookkeeping of reads (access times and counts, promotions):
-        losing it to a power cut costs nothing, while an fsync per recall costs
-        milliseconds. Their WAL frames reach the disk with the next durable
-        commit or checkpoint; a crash of the process alone loses nothing.
-        """
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        try:
-            yield
-        finally:
-            self._db.execute("PRAGMA synchronous = FULL")
 
     # --- state ---
 
@@ -281,8 +246,8 @@ class MemoryDatabase:
     def fetch(self, ids: Sequence[int]) -> dict[int, StoredMemory]:
         """The memories of these ids that exist, by id."""
         found: dict[int, StoredMemory] = {}
-        for chunk in _chunks(ids):
-            query = f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE id IN ({_marks(chunk)})"
+        for chunk in batches(ids):
+            query = f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE id IN ({marks(chunk)})"
             for row in self._db.execute(query, chunk):
                 memory = _decode(row)
                 found[memory.id] = memory
@@ -311,9 +276,9 @@ class MemoryDatabase:
             where += " AND" if where else " WHERE"
             rows = [
                 row
-                for chunk in _chunks(ids)
+                for chunk in batches(ids)
                 for row in self._db.execute(
-                    f"{query}{where} id IN ({_marks(chunk)})", [*params, *chunk]
+                    f"{query}{where} id IN ({marks(chunk)})", [*params, *chunk]
                 )
             ]
         table = np.array(rows, dtype=np.float64).reshape(len(rows), 9)
@@ -391,10 +356,10 @@ class MemoryDatabase:
         """The current memories of the same kind and text (by hash) as any of these,
         by text hash, oldest first."""
         found: dict[int, set[int]] = {}
-        for chunk in _chunks(ids):
+        for chunk in batches(ids):
             for memory_id, text_hash in self._db.execute(
                 "SELECT id, text_hash FROM memories WHERE superseded_at IS NULL AND text_hash IN "
-                f"(SELECT text_hash FROM memories WHERE id IN ({_marks(chunk)}))",
+                f"(SELECT text_hash FROM memories WHERE id IN ({marks(chunk)}))",
                 chunk,
             ):
                 found.setdefault(int(text_hash), set()).add(int(memory_id))
@@ -404,9 +369,9 @@ class MemoryDatabase:
         """The float32 vectors of these ids (those that exist)."""
         rows = [
             row
-            for chunk in _chunks(ids)
+            for chunk in batches(ids)
             for row in self._db.execute(
-                f"SELECT id, vector, vector_scale FROM memories WHERE id IN ({_marks(chunk)})",
+                f"SELECT id, vector, vector_scale FROM memories WHERE id IN ({marks(chunk)})",
                 chunk,
             )
         ]
@@ -458,10 +423,10 @@ class MemoryDatabase:
         self._db.execute("UPDATE memories SET pinned = ? WHERE id = ?", (int(pinned), memory_id))
 
     def supersede(self, ids: Sequence[int], successor: int, at: float) -> None:
-        for chunk in _chunks(ids):
+        for chunk in batches(ids):
             self._db.execute(
                 "UPDATE memories SET superseded_at = ?, superseded_by = ? "
-                f"WHERE id IN ({_marks(chunk)})",
+                f"WHERE id IN ({marks(chunk)})",
                 [at, successor, *chunk],
             )
 
@@ -498,9 +463,9 @@ class MemoryDatabase:
         )
         merged_ids = [memory.id for memory in merged]
         # What superseded a merged memory is now superseded by the survivor.
-        for chunk in _chunks(merged_ids):
+        for chunk in batches(merged_ids):
             self._db.execute(
-                f"UPDATE memories SET superseded_by = ? WHERE superseded_by IN ({_marks(chunk)})",
+                f"UPDATE memories SET superseded_by = ? WHERE superseded_by IN ({marks(chunk)})",
                 [survivor, *chunk],
             )
         return self.delete(merged_ids)
@@ -511,10 +476,10 @@ class MemoryDatabase:
         A warm memory already in chromadb is queued for removal from it.
         """
         deleted: list[tuple[int, int]] = []
-        for chunk in _chunks(ids):
+        for chunk in batches(ids):
             rows = self._db.execute(
                 "SELECT id, tier, warm_synced, metadata FROM memories "
-                f"WHERE id IN ({_marks(chunk)})",
+                f"WHERE id IN ({marks(chunk)})",
                 chunk,
             ).fetchall()
             self._db.executemany(
@@ -526,7 +491,7 @@ class MemoryDatabase:
                 ],
             )
             self._queue_removals([row[0] for row in rows if row[1] == WARM and row[2]])
-            self._db.execute(f"DELETE FROM memories WHERE id IN ({_marks(chunk)})", chunk)
+            self._db.execute(f"DELETE FROM memories WHERE id IN ({marks(chunk)})", chunk)
             deleted.extend((int(row[0]), int(row[1])) for row in rows)
         return deleted
 
@@ -539,10 +504,10 @@ class MemoryDatabase:
         leaves it after being synced is queued for removal.
         """
         moved: list[Moved] = []
-        for chunk in _chunks(ids):
+        for chunk in batches(ids):
             rows = self._db.execute(
                 "SELECT id, tier, warm_synced, vector, vector_scale FROM memories "
-                f"WHERE tier != ? AND id IN ({_marks(chunk)})",
+                f"WHERE tier != ? AND id IN ({marks(chunk)})",
                 [tier, *chunk],
             ).fetchall()
             recoded = [row[0] for row in rows if (row[1] == COLD) != (tier == COLD)]
@@ -580,7 +545,7 @@ class MemoryDatabase:
         return {
             int(row[0]): unpack_text(row[1], bool(row[2]))
             for row in self._db.execute(
-                f"SELECT id, text, text_zlib FROM memories WHERE id IN ({_marks(ids)})", list(ids)
+                f"SELECT id, text, text_zlib FROM memories WHERE id IN ({marks(ids)})", list(ids)
             )
         }
 
@@ -590,16 +555,16 @@ class MemoryDatabase:
         return self.tier_vectors(WARM, synced=False, limit=limit)
 
     def mark_synced(self, ids: Sequence[int]) -> None:
-        for chunk in _chunks(ids):
+        for chunk in batches(ids):
             self._db.execute(
-                f"UPDATE memories SET warm_synced = 1 WHERE tier = ? AND id IN ({_marks(chunk)})",
+                f"UPDATE memories SET warm_synced = 1 WHERE tier = ? AND id IN ({marks(chunk)})",
                 [WARM, *chunk],
             )
 
     def mark_unsynced(self, ids: Sequence[int]) -> None:
-        for chunk in _chunks(ids):
+        for chunk in batches(ids):
             self._db.execute(
-                f"UPDATE memories SET warm_synced = 0 WHERE id IN ({_marks(chunk)})", chunk
+                f"UPDATE memories SET warm_synced = 0 WHERE id IN ({marks(chunk)})", chunk
             )
 
     def mark_all_unsynced(self) -> None:
@@ -610,8 +575,8 @@ class MemoryDatabase:
         return [int(row[0]) for row in self._db.execute("SELECT id FROM warm_removals")]
 
     def clear_removals(self, ids: Sequence[int]) -> None:
-        for chunk in _chunks(ids):
-            self._db.execute(f"DELETE FROM warm_removals WHERE id IN ({_marks(chunk)})", chunk)
+        for chunk in batches(ids):
+            self._db.execute(f"DELETE FROM warm_removals WHERE id IN ({marks(chunk)})", chunk)
 
     def synced_warm_count(self) -> int:
         return int(
@@ -644,16 +609,6 @@ class MemoryDatabase:
         self.commits_since_checkpoint = 0
 
 
-def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
-    items = list(ids)
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
-def _marks(chunk: Sequence[object]) -> str:
-    return ",".join("?" * len(chunk))
-
-
 def _index_value(value: MetadataValue) -> str:
     """A metadata value as indexed: typed, so that 1, 1.0, True and "1" differ."""
     if isinstance(value, bool):
@@ -671,7 +626,7 @@ def _where(filters: RecallFilter) -> tuple[str, list[object]]:
     params: list[object] = []
     if filters.kinds:
         kinds = sorted(filters.kinds)
-        clauses.append(f"kind IN ({_marks(kinds)})")
+        clauses.append(f"kind IN ({marks(kinds)})")
         params.extend(kinds)
     if filters.since is not None:
         clauses.append("created_at >= ?")

@@ -10,19 +10,17 @@ arithmetic does (100,000 int8 rows: ~7 ms on one core).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from noosd.arrays import remove_rows, with_room_for
 from noosd.memory.codec import Matrix
 
 IdArray = npt.NDArray[np.int64]
 # Rows converted and multiplied at a time: 4096 x 384 float32 is 6 MiB.
 BLOCK_ROWS = 4096
-_MIN_CAPACITY = 64
-
-_Scalar = TypeVar("_Scalar", bound=np.generic)
 
 
 class VectorMatrix:
@@ -76,20 +74,11 @@ class VectorMatrix:
 
     def remove(self, ids: Iterable[int]) -> None:
         """Remove the rows of these ids; ids not here are ignored."""
-        for memory_id in ids:
-            row = self._rows.pop(memory_id, None)
-            if row is None:
-                continue
-            last = self._count - 1
-            if row != last:
-                moved = int(self._ids[last])
-                self._ids[row] = moved
-                self._vectors[row] = self._vectors[last]
-                if self.quantized:
-                    self._scales[row] = self._scales[last]
-                self._rows[moved] = row
-            self._count = last
-            self.version += 1
+        # Only a quantized matrix's scales are in use.
+        scales = (self._scales,) if self.quantized else ()
+        count = remove_rows(ids, self._rows, self._count, self._ids, self._vectors, *scales)
+        self.version += self._count - count
+        self._count = count
 
     def dense(self) -> Matrix:
         """All rows as float32 (dequantized if need be)."""
@@ -145,13 +134,9 @@ class VectorMatrix:
         return block
 
     def _reserve(self, count: int) -> None:
-        capacity = len(self._ids)
-        if count <= capacity:
-            return
-        capacity = max(count, 2 * capacity, _MIN_CAPACITY)
-        self._ids = _grown(self._ids, capacity)
-        self._vectors = _grown(self._vectors, capacity)
-        self._scales = _grown(self._scales, capacity)
+        self._ids, self._vectors, self._scales = with_room_for(
+            count, self._ids, self._vectors, self._scales
+        )
 
 
 def _keep_top(ids: IdArray, sims: Matrix, k: int) -> tuple[IdArray, Matrix]:
@@ -160,9 +145,3 @@ def _keep_top(ids: IdArray, sims: Matrix, k: int) -> tuple[IdArray, Matrix]:
         return ids, sims
     keep = np.argpartition(-sims, k - 1, axis=1)[:, :k]
     return np.take_along_axis(ids, keep, 1), np.take_along_axis(sims, keep, 1)
-
-
-def _grown(array: npt.NDArray[_Scalar], capacity: int) -> npt.NDArray[_Scalar]:
-    grown = np.empty((capacity, *array.shape[1:]), dtype=array.dtype)
-    grown[: len(array)] = array
-    return grown

@@ -1,0 +1,112 @@
+"""A chromadb collection of vectors by integer id, as the services keep one:
+the base of the index's `ChromaIndex` and the memory store's `WarmIndex`.
+
+One collection in cosine space without an embedding function: vectors come
+from the service's own embedder, and chromadb keeps only ids and vectors.
+chromadb is imported when a collection is first opened, not with the
+service's modules, so that a service answers on the bus before chromadb has
+loaded.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+    from chromadb.config import Settings
+
+
+class ChromaCollection(ABC):
+    """The collection `collection_name` of the client `_connect` makes, opened
+    on first use. A subclass says how ids are written as chromadb's strings
+    (`_key`) and read back (`_id`)."""
+
+    def __init__(self, collection_name: str) -> None:
+        self.collection_name = collection_name
+        self._client: ClientAPI | None = None
+        self._collection: Collection | None = None
+        # The most ids one chromadb call takes (chromadb says, once open).
+        self._batch = 0
+
+    def upsert(self, ids: Sequence[int], vectors: npt.NDArray[np.float32]) -> None:
+        collection = self._open()
+        for start in range(0, len(ids), self._batch):
+            collection.upsert(
+                ids=[self._key(i) for i in ids[start : start + self._batch]],
+                embeddings=np.asarray(vectors[start : start + self._batch], dtype=np.float32),
+            )
+
+    def delete(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        collection = self._open()
+        for start in range(0, len(ids), self._batch):
+            collection.delete(ids=[self._key(i) for i in ids[start : start + self._batch]])
+
+    def count(self) -> int:
+        return self._open().count()
+
+    def all_ids(self) -> set[int]:
+        return {self._id(key) for key in self._open().get(include=[])["ids"]}
+
+    def close(self) -> None:
+        if self._client is not None:
+            from chromadb.api.client import Client
+
+            # PersistentClient is declared to return the abstract ClientAPI.
+            if isinstance(self._client, Client):
+                self._client.close()
+        self._client = None
+        self._collection = None
+
+    def _open(self) -> Collection:
+        if self._collection is None:
+            if self._client is None:
+                client = self._connect()
+                self._batch = client.get_max_batch_size()
+                # Kept from here on: a collection that failed to open is asked
+                # for again of the same client, and `close` closes it.
+                self._client = client
+            self._collection = self._client.get_or_create_collection(
+                self.collection_name,
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+        return self._collection
+
+    @abstractmethod
+    def _connect(self) -> ClientAPI:
+        """A new client of the collection's chromadb."""
+
+    @abstractmethod
+    def _key(self, item_id: int) -> str:
+        """An id as chromadb stores it."""
+
+    @abstractmethod
+    def _id(self, key: str) -> int:
+        """The id that `_key` wrote as `key`."""
+
+
+def persistent_client(path: Path) -> ClientAPI:
+    """An embedded chromadb in the directory `path`, made (private to the
+    service's user) if need be."""
+    import chromadb
+
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=client_settings())
+
+
+def client_settings() -> Settings:
+    """What every client of the services runs with: no telemetry, and no
+    `reset` that would drop every collection."""
+    from chromadb.config import Settings
+
+    return Settings(anonymized_telemetry=False, allow_reset=False)
