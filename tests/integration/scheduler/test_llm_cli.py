@@ -15,7 +15,6 @@ import pytest
 
 from noos import SyncScheduler
 from tests.fixtures.noosd_process import NoosdProcess
-from tests.fixtures.scheduler import running_scheduler_with_broken_model
 from tests.integration.scheduler.test_scheduler_sdk import COUNTING, MODEL
 
 NOOS = Path(sys.executable).with_name("noos")
@@ -23,17 +22,8 @@ QUICK = ("--max-tokens", "16", "--temperature", "0")
 EXIT_INTERRUPTED = 130
 
 
-@pytest.fixture(scope="module")
-def scheduler_service(
-    bus_address: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[NoosdProcess]:
-    state = tmp_path_factory.mktemp("scheduler")
-    with running_scheduler_with_broken_model(bus_address, state) as process:
-        yield process
-
-
 @pytest.fixture
-def llm(scheduler_service: NoosdProcess, bus_address: str) -> Iterator[LlmCommand]:
+def llm(scheduler_with_broken_model: NoosdProcess, bus_address: str) -> Iterator[LlmCommand]:
     yield LlmCommand(bus_address)
 
 

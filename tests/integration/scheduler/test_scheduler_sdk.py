@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import TypedDict
 
@@ -29,7 +29,7 @@ from noos import (
 from noos.bus import Connection
 from noos.scheduler import Conversation, job_info_of, job_signals, request_of
 from tests.fixtures.noosd_process import NoosdProcess
-from tests.fixtures.scheduler import BROKEN_MODEL, running_scheduler_with_broken_model
+from tests.fixtures.scheduler import BROKEN_MODEL
 
 NOBODY = 65534
 MODEL = "smollm2"
@@ -47,18 +47,9 @@ class QuickOptions(TypedDict):
 QUICK = QuickOptions(max_tokens=16, temperature=0.0)
 
 
-@pytest.fixture(scope="module")
-def scheduler_service(
-    bus_address: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[NoosdProcess]:
-    state = tmp_path_factory.mktemp("scheduler")
-    with running_scheduler_with_broken_model(bus_address, state) as process:
-        yield process
-
-
 @pytest_asyncio.fixture
 async def scheduler(
-    scheduler_service: NoosdProcess, connection: Connection
+    scheduler_with_broken_model: NoosdProcess, connection: Connection
 ) -> AsyncIterator[Scheduler]:
     yield Scheduler(connection)
 
@@ -272,7 +263,7 @@ async def test_signals_that_come_before_the_job_is_known_are_kept(
 
 
 async def test_waits_and_streams_hold_no_call_in_flight(
-    scheduler_service: NoosdProcess, bus_address: str
+    scheduler_with_broken_model: NoosdProcess, bus_address: str
 ) -> None:
     # One call at a time on this connection: a stream or a wait that held its
     # call open would leave none for anything else until its job ended.
@@ -429,7 +420,7 @@ async def test_another_user_can_neither_read_nor_cancel_a_job(
 
 
 def test_the_blocking_client_asks_streams_and_waits(
-    scheduler_service: NoosdProcess, bus_address: str
+    scheduler_with_broken_model: NoosdProcess, bus_address: str
 ) -> None:
     with SyncScheduler(bus_address) as scheduler:
         assert scheduler.ask("Name a fruit.", **QUICK)
@@ -448,7 +439,7 @@ def newest_sync_job(scheduler: SyncScheduler) -> SyncJob:
 
 
 def test_leaving_a_blocking_stream_cancels_its_job(
-    scheduler_service: NoosdProcess, bus_address: str
+    scheduler_with_broken_model: NoosdProcess, bus_address: str
 ) -> None:
     with SyncScheduler(bus_address) as scheduler:
         for _ in scheduler.stream(COUNTING, raw=True, max_tokens=LONG_JOB):
@@ -457,7 +448,7 @@ def test_leaving_a_blocking_stream_cancels_its_job(
 
 
 def test_the_bus_address_may_come_from_the_environment(
-    scheduler_service: NoosdProcess, bus_address: str, monkeypatch: pytest.MonkeyPatch
+    scheduler_with_broken_model: NoosdProcess, bus_address: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NOOS_BUS_ADDRESS", bus_address)
     with SyncScheduler() as scheduler:

@@ -12,6 +12,7 @@ to a restarted service: the jobs that held them are gone).
 from __future__ import annotations
 
 import logging
+import os
 import struct
 import threading
 from array import array
@@ -113,11 +114,17 @@ def _write(path: Path, kv: KvState) -> None:
 
 
 def _read(path: Path) -> KvState:
-    raw = path.read_bytes()
-    (count,) = _HEADER.unpack_from(raw)
-    end = _HEADER.size + 8 * count
-    if end > len(raw):
-        raise ValueError(f"{path} is truncated")
-    tokens = array("q")
-    tokens.frombytes(raw[_HEADER.size : end])
-    return KvState(data=raw[end:], tokens=tuple(tokens))
+    # Read in place, into the state's own bytes: no slice of the file copies them again.
+    with path.open("rb") as file:
+        header = file.read(_HEADER.size)
+        if len(header) < _HEADER.size:
+            raise ValueError(f"{path} is truncated")
+        (count,) = _HEADER.unpack(header)
+        tokens = array("q")
+        tokens.frombytes(file.read(8 * count))
+        if len(tokens) < count:
+            raise ValueError(f"{path} is truncated")
+        data = bytearray(os.fstat(file.fileno()).st_size - file.tell())
+        if file.readinto(data) != len(data):
+            raise ValueError(f"{path} changed while read")
+    return KvState(data=data, tokens=tuple(tokens))

@@ -49,9 +49,11 @@ class Prompt:
 
 @dataclass(frozen=True)
 class KvState:
-    """A context's KV cache, saved: `data` to restore it, `tokens` it holds, in order."""
+    """A context's KV cache, saved: `data` to restore it, `tokens` it holds, in order.
+    `data` is never changed once saved (a bytearray only so that llama.cpp and
+    the file it is paged to can fill it in place)."""
 
-    data: bytes
+    data: bytes | bytearray
     tokens: tuple[int, ...]
 
     @property

@@ -103,21 +103,36 @@ def _check_gguf(path: str) -> None:
         )
 
 
-def save_sequence(ctx: llama_cpp.llama_context_p) -> bytes:
-    """The KV cache of the context's sequence, as bytes (its cells, not its logits)."""
+def save_sequence(ctx: llama_cpp.llama_context_p) -> bytearray:
+    """The KV cache of the context's sequence, as bytes (its cells, not its logits).
+
+    llama.cpp writes straight into the bytes returned: a state is tens of MB,
+    and each copy of it costs milliseconds on the way to a preempted job's end.
+    """
     size = llama_cpp.llama_state_seq_get_size(ctx, SEQUENCE)
-    buffer = (ctypes.c_uint8 * size)()
-    written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, SEQUENCE)
+    data = bytearray(size)
+    written = llama_cpp.llama_state_seq_get_data(ctx, _uint8_array(data), size, SEQUENCE)
     if written != size:
         raise RuntimeError(f"llama.cpp saved {written} bytes of a {size}-byte state")
-    return bytes(buffer)
+    return data
 
 
-def restore_sequence(ctx: llama_cpp.llama_context_p, data: bytes) -> bool:
+def restore_sequence(ctx: llama_cpp.llama_context_p, data: bytes | bytearray) -> bool:
     """Replace the context's sequence by a saved one; False (and the sequence
-    emptied) when llama.cpp refuses it, being another model's or context size's."""
-    source = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+    emptied) when llama.cpp refuses it, being another model's or context size's.
+    llama.cpp reads `data` where it is."""
+    source = _uint8_array(data)
     return bool(llama_cpp.llama_state_seq_set_data(ctx, source, len(data), SEQUENCE) == len(data))
+
+
+def _uint8_array(
+    data: bytes | bytearray,
+) -> ctypes.Array[ctypes.c_uint8] | ctypes._Pointer[ctypes.c_uint8]:
+    """`data`'s own memory as llama.cpp's `uint8_t *`, not a copy of it."""
+    if isinstance(data, bytearray):
+        return (ctypes.c_uint8 * len(data)).from_buffer(data)
+    # bytes are read-only to from_buffer; a char pointer points into them.
+    return ctypes.cast(ctypes.c_char_p(data), ctypes.POINTER(ctypes.c_uint8))
 
 
 class Pieces:
