@@ -20,6 +20,9 @@ class CommandLine(Input):
         # Coming back to the line (Esc, or typing on a list of results) goes on
         # with it: a selection would make the next key replace it.
         super().__init__(placeholder="a command, or ask in words", id=id, select_on_focus=False)
+        # A steady cursor: each blink redraws the line, twice a second even when
+        # idle, which on a serial console (and under emulation) is not free.
+        self.cursor_blink = False
         self.history: list[str] = []
         # Where Up/Down are in the history: len(history) is the line being typed.
         self._position = 0
