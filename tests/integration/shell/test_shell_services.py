@@ -89,7 +89,9 @@ async def test_a_question_streams_its_answer(app: NoosShell) -> None:
         await wait_until(
             pilot, lambda: app.services.status.states[ServiceName.SCHEDULER].up is True
         )
-        await enter(app, "?Count from one to twenty, in words.")
+        # A long answer (seconds of tokens): a busy machine that delivers a burst
+        # of them at once still shows it in more than one piece.
+        await enter(app, "?Count from one to fifty, in words.")
         # The lengths of the answer seen while its job still ran: streamed
         # text shows before the end, piece by piece.
         partial_lengths: set[int] = set()
@@ -104,7 +106,7 @@ async def test_a_question_streams_its_answer(app: NoosShell) -> None:
 
         await wait_until(pilot, streamed_to_its_end, ANSWER_S)
         (block,) = app.screen.query(AnswerBlock)
-        assert len(partial_lengths) >= 2, partial_lengths
+        assert len(partial_lengths) >= 2, (partial_lengths, block.answer)
         assert block.answer.split()[-1] in screen_text(app)
         # The scheduler said, by its own signal, which model it loaded.
         await wait_until(pilot, lambda: "smollm2" in screen_text(app).splitlines()[0])

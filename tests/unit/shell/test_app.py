@@ -19,7 +19,7 @@ from noos_shell.screens.main import KEYS_HINT
 from noos_shell.services import ServiceName
 from noos_shell.widgets.command_line import CommandLine
 from noos_shell.widgets.route_hint import RouteHint
-from noos_shell.widgets.transcript import AnswerBlock, CommandBlock, Notice
+from noos_shell.widgets.transcript import AnswerBlock, CommandBlock, Notice, Waiting
 from tests.fixtures.private_bus import PrivateBus
 from tests.unit.shell.screen import screen_text, wait_until
 
@@ -317,3 +317,12 @@ async def test_typing_on_the_found_files_goes_to_the_input_line(
         command_line = app.screen.query_one(CommandLine)
         assert command_line.has_focus
         assert command_line.value == "? why"
+
+
+async def test_a_wait_shows_its_seconds_and_goes_when_done(app: NoosShell) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        waiting = Waiting("asking the model for a command…")
+        await app.main_screen.transcript.add(waiting)
+        await wait_until(pilot, lambda: "for a command… 1 s" in screen_text(app), 5.0)
+        waiting.stop()
+        await wait_until(pilot, lambda: "for a command…" not in screen_text(app))

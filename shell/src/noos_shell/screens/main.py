@@ -41,7 +41,13 @@ from noos_shell.widgets.proposal import Decision, ProposalPanel
 from noos_shell.widgets.results import ResultsBlock
 from noos_shell.widgets.route_hint import RouteHint
 from noos_shell.widgets.status_panel import StatusPanel
-from noos_shell.widgets.transcript import AnswerBlock, CommandBlock, Notice, Transcript
+from noos_shell.widgets.transcript import (
+    AnswerBlock,
+    CommandBlock,
+    Notice,
+    Transcript,
+    Waiting,
+)
 
 ANSWER_TOKENS = 384
 PROPOSAL_TOKENS = 64
@@ -236,11 +242,15 @@ class MainScreen(Screen[None]):
     # Proposals: a command for a request, run only if the user says so.
 
     async def _propose(self, request: str) -> None:
+        waiting = Waiting("asking the model for a command…")
+        await self.transcript.add(waiting)
         try:
             answer = await self.services.ask(proposal_conversation(request), PROPOSAL_TOKENS)
         except (ServiceDown, NoosError) as exc:
             await self._service_failed(exc)
             return
+        finally:
+            await waiting.remove()
         command = extract_command(answer)
         if command is None:
             await self.transcript.add(Notice("the model proposed no command", "yellow"))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -36,6 +39,30 @@ class Notice(Static):
 
     def __init__(self, text: str, style: str = "dim") -> None:
         super().__init__(Text(text, style=style))
+
+
+class Waiting(Static):
+    """What the shell waits for, with the seconds so far: a slow service shows
+    as slow (the model may wait for others' jobs, load, or read a long context)."""
+
+    def __init__(self, what: str, *, classes: str | None = None) -> None:
+        super().__init__(Text(what, style="dim"), classes=classes)
+        self.what = what
+        self._started = time.monotonic()
+        self._ticks: Timer | None = None
+
+    def on_mount(self) -> None:
+        self._ticks = self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        seconds = time.monotonic() - self._started
+        self.update(Text(f"{self.what} {seconds:.0f} s", style="dim"))
+
+    def stop(self) -> None:
+        """Done waiting: the line goes."""
+        if self._ticks is not None:
+            self._ticks.stop()
+        self.display = False
 
 
 class CommandBlock(Vertical):
@@ -109,7 +136,8 @@ class AnswerBlock(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(Text(title_line(self.title), style="bold"), classes="block-title")
         yield Static(classes="answer-context")
-        yield Static(Text("thinking…", style="dim"), classes="answer-text")
+        yield Waiting("thinking…", classes="answer-waiting")
+        yield Static(classes="answer-text")
 
     def set_context(self, memories: int, files: int) -> None:
         """Say what the answer was given to go on."""
@@ -118,10 +146,12 @@ class AnswerBlock(Vertical):
         )
 
     def append(self, piece: str) -> None:
+        self.query_one(Waiting).stop()
         self.answer += piece
         self.query_one(".answer-text", Static).update(Text(self.answer.strip()))
 
     def fail(self, why: str) -> None:
+        self.query_one(Waiting).stop()
         self.query_one(".answer-text", Static).update(
             Text(self.answer.strip() + ("\n" if self.answer.strip() else "") + why, style="red")
         )
