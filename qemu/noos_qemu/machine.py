@@ -51,6 +51,12 @@ class MachineError(AssertionError):
     """A guest command or wait failed; the message carries what the guest said."""
 
 
+def screen_pattern(text: str) -> str:
+    """A regex of `text` as a terminal program may draw it: escape sequences
+    and spacing may fall between its characters."""
+    return SCREEN_GAP.join(re.escape(character) for character in text)
+
+
 def drawn_as_text(drawn: bytes) -> str:
     """What a terminal program drew, less its escape sequences: its words."""
     return ESCAPE_SEQUENCE.sub(b"", drawn).decode(errors="replace")
@@ -261,14 +267,25 @@ class Machine:
                 raise MachineError(self._report(f"unit {unit} still {state} after {timeout}s", ""))
             time.sleep(1.0)
 
-    def wait_for_console_text(self, pattern: str, timeout: float = BOOT_TIMEOUT_S) -> str:
+    def console_position(self) -> int:
+        """How much the serial console has shown so far: a `since` for the waits
+        below, to match only what comes after."""
+        try:
+            return self.serial_log.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def wait_for_console_text(
+        self, pattern: str, timeout: float = BOOT_TIMEOUT_S, since: int = 0
+    ) -> str:
         """Wait until the serial console (what a person at `make run` sees)
-        shows a match of the regex `pattern`; return the match."""
+        shows a match of the regex `pattern`, after its first `since` bytes;
+        return the match."""
         regex = re.compile(pattern.encode())
         deadline = time.monotonic() + timeout
         while True:
             self._check_alive()
-            match = regex.search(self.serial_log.read_bytes())
+            match = regex.search(self.serial_log.read_bytes(), since)
             if match:
                 return match.group(0).decode(errors="replace")
             if time.monotonic() > deadline:
@@ -278,12 +295,13 @@ class Machine:
                 )
             time.sleep(1.0)
 
-    def wait_for_screen_text(self, text: str, timeout: float = BOOT_TIMEOUT_S) -> str:
+    def wait_for_screen_text(
+        self, text: str, timeout: float = BOOT_TIMEOUT_S, since: int = 0
+    ) -> str:
         """Wait until a full-screen program on the console (noos-shell) shows
         `text`: as `wait_for_console_text`, letting the escape sequences it
         draws with fall between the characters."""
-        pattern = SCREEN_GAP.join(re.escape(character) for character in text)
-        return self.wait_for_console_text(pattern, timeout)
+        return self.wait_for_console_text(screen_pattern(text), timeout, since)
 
     def type_on_console(self, text: str) -> None:
         """Type `text` on the serial console ("\r" is Enter)."""

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from noos_qemu import Machine
+from noos_qemu.machine import SCREEN_GAP, screen_pattern
 
 from .conftest import measure
 
@@ -23,14 +24,20 @@ NOTE = "/home/user/notes/garden.md"
 
 def test_a_new_user_lands_in_noos_shell_and_runs_a_command(machine: Machine) -> None:
     machine.wait_for_console_text(r"noos login: user \(automatic login\)", timeout=600)
+    # The boot's login was long ago (the other tests ran since): log in again,
+    # to see it and time it.
+    since = machine.console_position()
+    machine.succeed("systemctl restart serial-getty@ttyS0.service")
     started = time.monotonic()
-    machine.wait_for_screen_text("scheduler:", timeout=600)
+    machine.wait_for_console_text(r"noos login: user \(automatic login\)", 600, since)
+    machine.wait_for_screen_text("scheduler:", 600, since)
     measure("shell: console login to noos-shell on screen (s)", time.monotonic() - started)
     assert "noos-shell" in machine.succeed("ps -o comm= -u user")
 
     # $((6*7)) so that what is found is the command's output, not its echo.
+    since = machine.console_position()
     machine.type_on_console("echo hi-$((6*7))" + ENTER)
-    machine.wait_for_screen_text("hi-42", timeout=300)
+    machine.wait_for_screen_text("hi-42", 300, since)
 
 
 def test_a_file_is_found_by_its_description(machine: Machine) -> None:
@@ -42,9 +49,10 @@ def test_a_file_is_found_by_its_description(machine: Machine) -> None:
     machine.wait_until_succeeds(
         f"runuser -u user -- noos index search 'staking tomatoes' | grep -q {NOTE}", timeout=900
     )
+    since = machine.console_position()
     started = time.monotonic()
     machine.type_on_console("find the note about staking tomatoes" + ENTER)
-    machine.wait_for_screen_text("garden.md", timeout=600)
+    machine.wait_for_screen_text("garden.md", 600, since)
     measure("shell: `find …` typed to the file on screen (s)", time.monotonic() - started)
 
 
@@ -57,10 +65,14 @@ def user_jobs(machine: Machine) -> list[dict[str, object]]:
 
 def test_a_question_is_answered_by_the_scheduler_as_the_user(machine: Machine) -> None:
     before = len(user_jobs(machine))
+    since = machine.console_position()
     started = time.monotonic()
     # Typed straight after the find: the results have the focus, and what is
     # typed on them goes to the input line.
     machine.type_on_console("? what colour is the sky on a clear day" + ENTER)
+    # While the model reads the question's context, the wait shows its seconds.
+    seconds = SCREEN_GAP.join((screen_pattern("thinking…"), r"\d+", "s"))
+    machine.wait_for_console_text(seconds, 300, since)
     # Streaming: the user's new job has made tokens (a whole answer of 384
     # tokens takes minutes under TCG, and reading its context can take more
     # than one).
@@ -75,12 +87,15 @@ def test_a_question_is_answered_by_the_scheduler_as_the_user(machine: Machine) -
 
 
 def test_a_proposed_command_waits_for_confirmation(machine: Machine) -> None:
+    since = machine.console_position()
     machine.type_on_console("how do I list the files here" + ENTER)
-    machine.wait_for_screen_text("eXecute", timeout=900)
+    machine.wait_for_screen_text("eXecute", 900, since)
+    since = machine.console_position()
     machine.type_on_console("a")  # Abort: nothing runs
-    machine.wait_for_screen_text("nothing ran", timeout=300)
+    machine.wait_for_screen_text("nothing ran", 300, since)
 
 
 def test_the_plain_login_shell_is_one_keystroke_away(machine: Machine) -> None:
+    since = machine.console_position()
     machine.type_on_console(CTRL_Q)
-    machine.wait_for_console_text(r"user@noos:~\$", timeout=300)
+    machine.wait_for_console_text(r"user@noos:~\$", 300, since)
