@@ -77,7 +77,10 @@ def test_a_question_is_answered_by_the_scheduler_as_the_user(machine: Machine) -
     started = time.monotonic()
     # Typed straight after the find: the results have the focus, and what is
     # typed on them goes to the input line.
-    machine.type_on_console("? what colour is the sky on a clear day" + ENTER)
+    question = "? what colour is the sky on a clear day"
+    machine.type_on_console(question + ENTER)
+    # As typed (keys that came while the focus moved once went in out of order).
+    machine.wait_for_screen_text(question, 300, since)
     # While the model reads the question's context, the wait shows its seconds.
     seconds = SCREEN_GAP.join((screen_pattern("thinking…"), r"\d+", "s"))
     machine.wait_for_console_text(seconds, 300, since)

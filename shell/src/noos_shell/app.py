@@ -52,6 +52,8 @@ class NoosShell(App[None]):
         # Input reaches the app before any widget (which may stop it): count it here.
         if isinstance(event, events.Key | events.MouseDown) and not event.is_forwarded:
             self._note_activity()
+        if isinstance(event, events.Key) and self.screen is self.main_screen:
+            self.main_screen.take_typing(event)
         await super().on_event(event)
 
     def _note_activity(self) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -219,6 +219,16 @@ class MainScreen(Screen[None]):
     async def action_clear(self) -> None:
         await self.transcript.remove_children()
 
+    def take_typing(self, key: events.Key) -> None:
+        """Text typed on a list of results goes to the input line, with the
+        focus: a list reads no text, and a question typed straight after a find
+        would go nowhere. Called before the key is dispatched, so that the
+        focus moves at once and keys typed in a burst keep their order."""
+        focused = self.focused
+        on_results = isinstance(focused, OptionList) and isinstance(focused.parent, ResultsBlock)
+        if key.is_printable and on_results:
+            self.set_focus(self.query_one(CommandLine))
+
     def action_focus_input(self) -> None:
         self.query_one(CommandLine).focus()
 
@@ -379,12 +389,6 @@ class MainScreen(Screen[None]):
             event.block.remove()
             self.query_one(CommandLine).focus()
             self.run_worker(self._forget_memory(chosen.memory_id), group=SERVICES)
-
-    @on(ResultsBlock.TypedOn)
-    def _typed_on_results(self, event: ResultsBlock.TypedOn) -> None:
-        command_line = self.query_one(CommandLine)
-        command_line.focus()
-        command_line.insert_text_at_cursor(event.character)
 
     async def _forget_memory(self, memory_id: str) -> None:
         try:

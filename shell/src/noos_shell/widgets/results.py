@@ -6,7 +6,6 @@ import time
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
@@ -53,19 +52,13 @@ class Chosen:
 
 
 class ResultsBlock(Vertical):
-    """A title and a list of results; Enter on one posts `Picked`, and a
-    printable key posts `TypedOn`: the user has moved on to the next line."""
+    """A title and a list of results; Enter on one posts `Picked`."""
 
     class Picked(Message):
         def __init__(self, block: ResultsBlock, chosen: Chosen) -> None:
             super().__init__()
             self.block = block
             self.chosen = chosen
-
-    class TypedOn(Message):
-        def __init__(self, character: str) -> None:
-            super().__init__()
-            self.character = character
 
     def __init__(self, title: str, hint: str) -> None:
         super().__init__()
@@ -94,13 +87,6 @@ class ResultsBlock(Vertical):
         block._options = [Option(memory_option(hit)) for hit in hits]
         block.chosen = [Chosen(memory_id=hit.memory.id) for hit in hits]
         return block
-
-    def on_key(self, event: events.Key) -> None:
-        # The list reads no text, so nothing typed is lost to it (a question
-        # typed straight after a find would otherwise go nowhere).
-        if event.is_printable and event.character is not None:
-            event.stop()
-            self.post_message(self.TypedOn(event.character))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
