@@ -17,6 +17,7 @@ from dbus_fast import Message, MessageType, Variant
 from noos import InvalidArgument, Memory, MemoryFilter, NotFound
 from noos.bus import Connection
 from tests.fixtures import memory_as
+from tests.fixtures.memory import start_memory
 from tests.fixtures.models import shipped_models_tree
 from tests.fixtures.noosd_process import NoosdProcess
 from tests.fixtures.private_bus import PrivateBus
@@ -27,20 +28,6 @@ NOBODY = 65534
 @pytest.fixture(scope="session")
 def shipped_models() -> Path:
     return shipped_models_tree()
-
-
-def start_memory(bus_address: str, state_dir: Path, models: Path) -> NoosdProcess:
-    return NoosdProcess(
-        "memory",
-        "--bus",
-        bus_address,
-        env={
-            "NOOS_MEMORY_STATE_DIR": str(state_dir),
-            "NOOS_MODELS_DIR": str(models),
-            "HF_HUB_OFFLINE": "1",
-            "ANONYMIZED_TELEMETRY": "False",
-        },
-    ).wait_ready()
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,11 @@
 """Thin async wrappers over the noos SDK for the shell, and the services' live status.
 
-Every call but the answer of a job has a time limit. A service that cannot be reached, or does not
-answer in time, is marked down and the call raises `ServiceDown`; the shell
-goes on without it. The status (resident models and queue, index progress,
-memory per tier) follows the services' own signals rather than polling: the
-scheduler's PropertiesChanged, the index's Progress, and NameOwnerChanged of
-the bus for services that come and go. Memory sends no signal: its tiers are
+Every call but a job's answer has a time limit. A service that cannot be
+reached, or does not answer in time, is marked down and the call raises
+`ServiceDown`; the shell goes on without it. The status (resident models and
+queue, index progress, memory per tier) follows the services' own signals
+rather than polling: the scheduler's PropertiesChanged, the index's Progress,
+and NameOwnerChanged of the bus for services that come and go. Memory sends no signal: its tiers are
 read again after each call of ours that changes them.
 """
 
@@ -31,10 +31,6 @@ CONNECT_TIMEOUT_S = 5.0
 # Status and bookkeeping calls; a search or recall may first load a model.
 STATUS_TIMEOUT_S = 10.0
 QUERY_TIMEOUT_S = 30.0
-# A job's answer has no time limit: its first piece may wait behind other jobs,
-# for its model to load and for a long context to be read (minutes on a slow
-# CPU), and Ctrl+C stops it. The SDK asks the job's state while it waits, so a
-# scheduler that went away still ends the wait.
 
 DBUS_NAME = "org.freedesktop.DBus"
 PROPERTIES_INTERFACE = "org.freedesktop.DBus.Properties"
@@ -197,6 +193,11 @@ class Services:
         )
         await self.refresh(ServiceName.MEMORY)
         return forgotten
+
+    # A job's answer (`ask`, `stream`) has no time limit: its first piece may
+    # wait behind other jobs, for its model to load and for a long context to
+    # be read (minutes on a slow CPU), and Ctrl+C stops it. The SDK asks the
+    # job's state while it waits, so a scheduler that went away still ends it.
 
     async def ask(self, conversation: Conversation, max_tokens: int) -> str:
         """The whole answer to `conversation`, the likeliest one."""

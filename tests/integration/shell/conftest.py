@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.fixtures.memory import start_memory
 from tests.fixtures.models import shipped_models_tree
 from tests.fixtures.noosd_process import NoosdProcess
 from tests.fixtures.private_bus import PrivateBus, name_has_owner
-from tests.integration.test_memory import start_memory
 
 BUS_NAMES = ("org.noos.Scheduler1", "org.noos.Memory1", "org.noos.Index1")
 

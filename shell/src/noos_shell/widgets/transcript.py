@@ -132,12 +132,16 @@ class AnswerBlock(Vertical):
         super().__init__()
         self.title = title
         self.answer = ""
+        # Made here, not in compose: each piece of the answer updates them,
+        # without a query of the block's children per token.
+        self._waiting = Waiting("thinking…", classes="answer-waiting")
+        self._text = Static(classes="answer-text")
 
     def compose(self) -> ComposeResult:
         yield Static(Text(title_line(self.title), style="bold"), classes="block-title")
         yield Static(classes="answer-context")
-        yield Waiting("thinking…", classes="answer-waiting")
-        yield Static(classes="answer-text")
+        yield self._waiting
+        yield self._text
 
     def set_context(self, memories: int, files: int) -> None:
         """Say what the answer was given to go on."""
@@ -146,13 +150,13 @@ class AnswerBlock(Vertical):
         )
 
     def append(self, piece: str) -> None:
-        self.query_one(Waiting).stop()
+        self._waiting.stop()
         self.answer += piece
-        self.query_one(".answer-text", Static).update(Text(self.answer.strip()))
+        self._text.update(Text(self.answer.strip()))
 
     def fail(self, why: str) -> None:
-        self.query_one(Waiting).stop()
-        self.query_one(".answer-text", Static).update(
+        self._waiting.stop()
+        self._text.update(
             Text(self.answer.strip() + ("\n" if self.answer.strip() else "") + why, style="red")
         )
 
