@@ -132,6 +132,8 @@ class AnswerBlock(Vertical):
         super().__init__()
         self.title = title
         self.answer = ""
+        # Why the answer stopped short (None while it has not).
+        self.failure: str | None = None
         # Made here, not in compose: each piece of the answer updates them,
         # without a query of the block's children per token.
         self._waiting = Waiting("thinking…", classes="answer-waiting")
@@ -155,6 +157,7 @@ class AnswerBlock(Vertical):
         self._text.update(Text(self.answer.strip()))
 
     def fail(self, why: str) -> None:
+        self.failure = why
         self._waiting.stop()
         self._text.update(
             Text(self.answer.strip() + ("\n" if self.answer.strip() else "") + why, style="red")
