@@ -33,7 +33,7 @@ PACKAGE_FILES := $(shell find $(PACKAGES) -type f \( -name '*.py' -o -name '*.to
 MKOSI_FILES := $(shell find mkosi.conf mkosi.conf.d mkosi.extra mkosi.repart mkosi.pkgmngr mkosi.profiles mkosi.postinst.chroot -type f 2>/dev/null)
 LOCKS := requirements/image.lock requirements/dev.lock requirements/models.lock
 
-.PHONY: run test image dev bench clean setup lint unit e2e lock wheelhouse models
+.PHONY: run test image dev bench clean setup lint unit integration e2e lock wheelhouse models
 
 ## Host packages (mkosi 24 and systemd 254 from bookworm-backports, QEMU, OVMF, ...).
 setup:
@@ -91,15 +91,21 @@ lint: dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+## Pure tests: no bus, no QEMU.
 unit: dev
-	$(VENV)/bin/pytest tests/unit tests/integration $(PYTEST_ARGS)
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
+## The services on a private dbus-daemon, the SDK, the CLI and the shell against them.
+integration: dev
+	$(VENV)/bin/pytest tests/integration $(PYTEST_ARGS)
+
+## The image booted in QEMU (E2E_ARGS="--e2e-shuffle=SEED" runs them in a random order).
 e2e: dev image
-	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
+	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS) $(E2E_ARGS)
 
-## Lint, then every test: unit, integration, and the QEMU end-to-end tests.
-test: lint image
-	$(VENV)/bin/pytest tests/unit tests/integration tests/e2e $(PYTEST_ARGS)
+## Every phase in turn, timed: set-up, image, lint, unit, integration, e2e.
+test:
+	@bash tools/test-phases.sh
 
 ## Benchmarks: ratios against a baseline measured in the same run.
 bench: dev

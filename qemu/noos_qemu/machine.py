@@ -38,6 +38,8 @@ BOOT_TIMEOUT_S = 900.0
 # and cursor escape sequences, and spacing.
 SCREEN_GAP = r"(?:\x1b\[[0-9;?]*[A-Za-z]|\s)*"
 COMMAND_TIMEOUT_S = 600.0
+# How often a wait asks its `check` whether to give up early.
+CHECK_EVERY_S = 20.0
 # Escape sequences of any kind (CSI, OSC, charset, two-byte), to read a drawn screen as text.
 ESCAPE_SEQUENCE = re.compile(
     rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[()*+].|[@-Z\\-_=>78])"
@@ -221,24 +223,32 @@ class Machine:
     def succeed(self, command: str, timeout: float = COMMAND_TIMEOUT_S) -> str:
         status, output = self.execute(command, timeout)
         if status != 0:
-            raise MachineError(self._report(f"`{command}` failed with status {status}", output))
+            raise MachineError(self.report(f"`{command}` failed with status {status}", output))
         return output
 
     def fail(self, command: str, timeout: float = COMMAND_TIMEOUT_S) -> str:
         status, output = self.execute(command, timeout)
         if status == 0:
-            raise MachineError(self._report(f"`{command}` unexpectedly succeeded", output))
+            raise MachineError(self.report(f"`{command}` unexpectedly succeeded", output))
         return output
 
     def wait_until_succeeds(
-        self, command: str, timeout: float = COMMAND_TIMEOUT_S, interval: float = 2.0
+        self,
+        command: str,
+        timeout: float = COMMAND_TIMEOUT_S,
+        interval: float = 2.0,
+        check: Callable[[], None] | None = None,
     ) -> str:
+        """Run `command` until it succeeds. `check`, called every CHECK_EVERY_S
+        meanwhile, fails the wait early by raising (a service that says it is
+        stuck will not get there by waiting longer)."""
         return self._retry(
             lambda: self.execute(command, timeout),
             lambda s: s == 0,
             timeout,
             interval,
             f"`{command}` never succeeded",
+            check,
         )
 
     def wait_until_fails(
@@ -262,9 +272,9 @@ class Machine:
                 return
             if state == "failed":
                 status = self.execute(f"systemctl status --no-pager {shlex.quote(unit)}")[1]
-                raise MachineError(self._report(f"unit {unit} failed", status))
+                raise MachineError(self.report(f"unit {unit} failed", status))
             if time.monotonic() > deadline:
-                raise MachineError(self._report(f"unit {unit} still {state} after {timeout}s", ""))
+                raise MachineError(self.report(f"unit {unit} still {state} after {timeout}s", ""))
             time.sleep(1.0)
 
     def console_position(self) -> int:
@@ -335,17 +345,23 @@ class Machine:
         timeout: float,
         interval: float,
         failure: str,
+        check: Callable[[], None] | None = None,
     ) -> str:
         deadline = time.monotonic() + timeout
+        checked = time.monotonic()
         while True:
             status, output = attempt()
             if done(status):
                 return output
+            if check is not None and time.monotonic() - checked > CHECK_EVERY_S:
+                check()
+                checked = time.monotonic()
             if time.monotonic() > deadline:
-                raise MachineError(self._report(f"{failure} in {timeout}s", output))
+                raise MachineError(self.report(f"{failure} in {timeout}s", output))
             time.sleep(interval)
 
-    def _report(self, headline: str, output: str) -> str:
+    def report(self, headline: str, output: str) -> str:
+        """A failure's account: the headline, the output, the journal's tail and the console's."""
         try:
             journal = self.journal() if self._alive() else "(the guest is gone)"
         except MachineError as error:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,6 +21,45 @@ from noos_qemu import BootImage, Machine
 REPO = Path(__file__).resolve().parents[2]
 LOG_ROOT = REPO / "build" / "test-logs"
 MEASUREMENTS: dict[str, float] = {}
+# Each e2e test's limit unless it names its own (pytest.mark.timeout): the
+# longest wait in a green run is a question's first token (~320 s under TCG)
+# plus a fresh login; a stuck service fails its test sooner (services.py).
+TEST_TIMEOUT_S = 900
+# The whole e2e session's limit: after it, the tests left fail at once, so a
+# red run still ends inside CI's 90 minutes (set-up, image and the other
+# phases take ~25 of them on a fresh machine).
+SESSION_BUDGET_S = float(os.environ.get("NOOS_E2E_BUDGET_S", 50 * 60))
+_SESSION_STARTED = time.monotonic()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--e2e-shuffle",
+        metavar="SEED",
+        default=None,
+        help="run the e2e tests in a random order from SEED (they must not depend on order)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    e2e = [item for item in items if item.get_closest_marker("e2e")]
+    for item in e2e:
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(TEST_TIMEOUT_S, method="signal"))
+    seed = config.getoption("--e2e-shuffle")
+    if seed is not None and e2e:
+        first = items.index(e2e[0])
+        random.Random(seed).shuffle(e2e)
+        items[first:] = e2e + [item for item in items[first:] if item not in e2e]
+
+
+@pytest.fixture(autouse=True)
+def _within_session_budget(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("e2e") is None:
+        return
+    spent = time.monotonic() - _SESSION_STARTED
+    if spent > SESSION_BUDGET_S:
+        pytest.fail(f"the e2e session's budget ({SESSION_BUDGET_S:.0f} s) is spent: {spent:.0f} s")
 
 
 @pytest.fixture(scope="session")

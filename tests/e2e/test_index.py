@@ -10,6 +10,7 @@ import pytest
 from noos_qemu import Machine
 
 from .conftest import MEDIUM_FILE, MEDIUM_LABEL, measure
+from .services import ServiceWatch
 
 pytestmark = pytest.mark.e2e
 
@@ -40,12 +41,15 @@ def not_found(query: str, path: str) -> str:
 
 def test_a_new_file_is_found_by_meaning_by_its_owner_only(machine: Machine) -> None:
     machine.wait_for_unit("noosd@index.service", timeout=INDEX_TIMEOUT_S)
+    watch = ServiceWatch(machine, ["index"]).check
     machine.succeed("id other || useradd --create-home --uid 1001 other")
     machine.succeed(as_user(f"mkdir -p {NOTE.rsplit('/', 1)[0]}"))
     started = time.monotonic()
     machine.succeed(as_user(f"sh -c 'printf \"{NOTE_TEXT}\" > {NOTE} && chmod 600 {NOTE}'"))
 
-    machine.wait_until_succeeds(f"{search(QUESTION)} | grep -F {NOTE}", timeout=INDEX_TIMEOUT_S)
+    machine.wait_until_succeeds(
+        f"{search(QUESTION)} | grep -F {NOTE}", timeout=INDEX_TIMEOUT_S, check=watch
+    )
     measure(
         "index: write to found by `noos index search`, first file (s)", time.monotonic() - started
     )
@@ -60,29 +64,35 @@ def test_a_new_file_is_found_by_meaning_by_its_owner_only(machine: Machine) -> N
     machine.wait_until_succeeds(
         f"{search('how long should the bread dough rest')} | grep -F {second}",
         timeout=INDEX_TIMEOUT_S,
+        check=watch,
     )
     measure("index: write to found by `noos index search`, warm (s)", time.monotonic() - started)
 
     machine.succeed(f"rm {NOTE}")
-    machine.wait_until_succeeds(not_found(QUESTION, NOTE), timeout=INDEX_TIMEOUT_S)
+    machine.wait_until_succeeds(not_found(QUESTION, NOTE), timeout=INDEX_TIMEOUT_S, check=watch)
 
 
 def test_a_second_disk_is_indexed_while_mounted_and_hidden_after(machine: Machine) -> None:
     machine.wait_for_unit("noosd@index.service", timeout=INDEX_TIMEOUT_S)
+    watch = ServiceWatch(machine, ["index"]).check
     found = f"{MEDIUM_MOUNT}/{MEDIUM_FILE}"
     question = "what to pack for the trip to Lisbon"
     machine.succeed(f"test -b /dev/disk/by-label/{MEDIUM_LABEL}")
     machine.succeed(f"mkdir -p {MEDIUM_MOUNT}")
 
     machine.succeed(f"mount -o ro /dev/disk/by-label/{MEDIUM_LABEL} {MEDIUM_MOUNT}")
-    machine.wait_until_succeeds(f"{search(question)} | grep -F {found}", timeout=INDEX_TIMEOUT_S)
+    machine.wait_until_succeeds(
+        f"{search(question)} | grep -F {found}", timeout=INDEX_TIMEOUT_S, check=watch
+    )
 
     machine.succeed(f"umount {MEDIUM_MOUNT}")
-    machine.wait_until_succeeds(not_found(question, found), timeout=INDEX_TIMEOUT_S)
+    machine.wait_until_succeeds(not_found(question, found), timeout=INDEX_TIMEOUT_S, check=watch)
 
     # Hidden, not forgotten: back as soon as the disk is mounted again.
     machine.succeed(f"mount -o ro /dev/disk/by-label/{MEDIUM_LABEL} {MEDIUM_MOUNT}")
-    machine.wait_until_succeeds(f"{search(question)} | grep -F {found}", timeout=INDEX_TIMEOUT_S)
+    machine.wait_until_succeeds(
+        f"{search(question)} | grep -F {found}", timeout=INDEX_TIMEOUT_S, check=watch
+    )
     machine.succeed(f"umount {MEDIUM_MOUNT}")
 
 

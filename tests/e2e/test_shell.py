@@ -14,25 +14,31 @@ from noos_qemu import Machine
 from noos_qemu.machine import SCREEN_GAP, screen_pattern
 
 from .conftest import measure
+from .services import ServiceWatch
 
 pytestmark = pytest.mark.e2e
 
 ENTER = "\r"
 CTRL_C = "\x03"
 CTRL_Q = "\x11"
-NOTE = "/home/user/notes/garden.md"
+NOTE = "/home/user/notes/staking.md"
 
 
-def test_a_new_user_lands_in_noos_shell_and_runs_a_command(machine: Machine) -> None:
+def fresh_shell(machine: Machine) -> float:
+    """A new login on the serial console, which starts noos-shell: each test
+    begins from a shell of its own, whatever the one before left on screen.
+    Returns the seconds from the login to noos-shell on screen."""
     machine.wait_for_console_text(r"noos login: user \(automatic login\)", timeout=600)
-    # The boot's login was long ago (the other tests ran since): log in again,
-    # to see it and time it.
     since = machine.console_position()
     machine.succeed("systemctl restart serial-getty@ttyS0.service")
     started = time.monotonic()
     machine.wait_for_console_text(r"noos login: user \(automatic login\)", 600, since)
     machine.wait_for_screen_text("scheduler:", 600, since)
-    measure("shell: console login to noos-shell on screen (s)", time.monotonic() - started)
+    return time.monotonic() - started
+
+
+def test_a_new_user_lands_in_noos_shell_and_runs_a_command(machine: Machine) -> None:
+    measure("shell: console login to noos-shell on screen (s)", fresh_shell(machine))
     assert "noos-shell" in machine.succeed("ps -o comm= -u user")
 
     # $((6*7)) so that what is found is the command's output, not its echo.
@@ -42,18 +48,21 @@ def test_a_new_user_lands_in_noos_shell_and_runs_a_command(machine: Machine) -> 
 
 
 def test_a_file_is_found_by_its_description(machine: Machine) -> None:
+    fresh_shell(machine)
     machine.succeed(
         "install -d -o user -g user /home/user/notes && "
-        f"printf '# Garden\\n\\nThe tomatoes need staking before the June storms.\\n' > {NOTE} && "
+        f"printf '# Staking\\n\\nThe tomatoes need staking before the June storms.\\n' > {NOTE} && "
         f"chown user:user {NOTE}"
     )
     machine.wait_until_succeeds(
-        f"runuser -u user -- noos index search 'staking tomatoes' | grep -q {NOTE}", timeout=900
+        f"runuser -u user -- noos index search 'staking tomatoes' | grep -q {NOTE}",
+        timeout=900,
+        check=ServiceWatch(machine, ["index"]).check,
     )
     since = machine.console_position()
     started = time.monotonic()
     machine.type_on_console("find the note about staking tomatoes" + ENTER)
-    machine.wait_for_screen_text("garden.md", 600, since)
+    machine.wait_for_screen_text("staking.md", 600, since)
     measure("shell: `find …` typed to the file on screen (s)", time.monotonic() - started)
 
 
@@ -72,11 +81,10 @@ def job_info(machine: Machine, job: str) -> dict[str, Any]:
 
 
 def test_a_question_is_answered_by_the_scheduler_as_the_user(machine: Machine) -> None:
+    fresh_shell(machine)
     last_before = machine.succeed(NEWEST_JOB).strip()
     since = machine.console_position()
     started = time.monotonic()
-    # Typed straight after the find: the results have the focus, and what is
-    # typed on them goes to the input line.
     question = "? what colour is the sky on a clear day"
     machine.type_on_console(question + ENTER)
     # As typed (keys that came while the focus moved once went in out of order).
@@ -92,6 +100,7 @@ def test_a_question_is_answered_by_the_scheduler_as_the_user(machine: Machine) -
         "| grep -qE '\"tokens\" u [1-9]'",
         timeout=900,
         interval=5,
+        check=ServiceWatch(machine, ["scheduler", "memory", "index"]).check,
     )
     measure("shell: a question to its first tokens, streamed (s)", time.monotonic() - started)
     info = job_info(machine, machine.succeed(NEWEST_JOB).strip())
@@ -105,6 +114,7 @@ def test_a_question_is_answered_by_the_scheduler_as_the_user(machine: Machine) -
 
 
 def test_a_proposed_command_waits_for_confirmation(machine: Machine) -> None:
+    fresh_shell(machine)
     since = machine.console_position()
     machine.type_on_console("how do I list the files here" + ENTER)
     machine.wait_for_screen_text("eXecute", 900, since)
@@ -114,6 +124,7 @@ def test_a_proposed_command_waits_for_confirmation(machine: Machine) -> None:
 
 
 def test_the_plain_login_shell_is_one_keystroke_away(machine: Machine) -> None:
+    fresh_shell(machine)
     since = machine.console_position()
     machine.type_on_console(CTRL_Q)
     machine.wait_for_console_text(r"user@noos:~\$", 300, since)

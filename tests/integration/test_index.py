@@ -335,3 +335,24 @@ async def test_removable_media_are_hidden_when_unmounted_and_back_when_mounted(
         assert again.embedded == 0  # hidden, never deleted: nothing to embed again
     finally:
         await run("umount", str(stick))
+
+
+async def test_the_service_reports_its_work_loops_progress(
+    index: Index, connection: Connection, home: Path
+) -> None:
+    """org.noos.Service1.Health: what the crawler and the watcher have done, and
+    that neither is stuck: what an e2e wait reads to fail early and say why."""
+    written = write(
+        home / "health/lighthouse.md", "# Lighthouse\n\nThe lamp turns twice a minute.\n"
+    )
+    await eventually(lambda: found(index, "how fast does the lamp turn", written))
+    loops = {
+        loop[0]: loop
+        for loop in await connection.get_property(
+            "org.noos.Index1", "/org/noos/Index1", "org.noos.Service1", "Health"
+        )
+    }
+    assert set(loops) == {"index-crawler", "index-watcher"}
+    completed, last_done = loops["index-watcher"][4:6]
+    assert completed >= 1 and 0 < time.time() - last_done < FRESH_WITHIN_S
+    assert not any(loop[6] for loop in loops.values())

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -87,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
             print(path)
         return 0
     configure_logging(f"noosd-{args.service}", args.log_level)
+    # Every thread's stack to stderr (the journal): when the watchdog kills a
+    # stuck service (SIGABRT), on a crash, and on demand with SIGUSR1
+    # (`systemctl kill -s USR1 noosd@NAME`), which the e2e driver sends when a
+    # wait on a service runs long.
+    faulthandler.enable()
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     options = HostOptions(bus_address=bus_address(args.bus), max_in_flight=args.max_in_flight)
     try:
         return asyncio.run(run_service(service_class(), options))

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from noosd.runtime.health import beat
 from noosd.system.models import MANIFEST
 
 if TYPE_CHECKING:
@@ -146,6 +147,7 @@ class OnnxEmbedder:
                 inputs["token_type_ids"][row, :length] = encoding.type_ids
             (output,) = session.run(None, inputs)
             vectors[rows] = output
+            beat()
         return vectors
 
     def _load(self) -> tuple[InferenceSession, Tokenizer]:

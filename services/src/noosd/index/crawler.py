@@ -36,6 +36,7 @@ from noos.errors import NoosError
 from noosd.index.priority import lower_this_thread
 from noosd.index.roots import IndexedRoot, RootSet
 from noosd.index.sink import IndexSink
+from noosd.runtime.health import WorkLoop
 
 CHECKPOINT_FILE = "crawl.json"
 CHECKPOINT_VERSION = 1
@@ -192,6 +193,7 @@ class Crawler:
         self._cancelled_under: Path | None = None
         self._thread: threading.Thread | None = None
         self._saved_at = 0.0
+        self.work = WorkLoop("index-crawler", waiting=lambda: len(self._jobs))
         self.files_done = 0
         self.in_hand = 0
 
@@ -328,13 +330,15 @@ class Crawler:
             self._index(batch, root.device)
         for path in sorted(unseen):
             # Deleted while no one watched, or ignored since.
-            self._sink.forget(path)
+            with self.work.working():
+                self._sink.forget(path)
         return True
 
     def _index(self, batch: list[WalkEntry], device: str | None) -> None:
         self.in_hand = len(batch)
         try:
-            self._sink.index_files([entry.path for entry in batch], device=device)
+            with self.work.working():
+                self._sink.index_files([entry.path for entry in batch], device=device)
         finally:
             self.in_hand = 0
         self.files_done += len(batch)

@@ -60,6 +60,7 @@ from noosd.index.reading import FileContent, Refused, read_file, stat_path
 from noosd.index.search import Searcher
 from noosd.index.store import FileFilter, IndexDatabase, StoredFile
 from noosd.index.vectors import ChunkVectors
+from noosd.runtime.health import beat
 
 # The facade needs these and the engine alone.
 __all__ = ["Caller", "IndexEngine", "IndexStatus", "Indexed", "SearchHit"]
@@ -304,6 +305,7 @@ class IndexEngine:
 
     def _prepare(self, path: Path, stored: StoredFile | None, device: str | None) -> _Prepared:
         """Read and chunk a file as far as it changed; no lock is held."""
+        beat()
         status = stat_path(path)
         if isinstance(status, Refused):
             return _Skip(status)

@@ -18,6 +18,7 @@ from noosd.index.interface import INTERFACE_NAME, OBJECT_PATH, IndexInterface
 from noosd.index.media import DEFAULT_MEDIA_DIRS
 from noosd.index.pending import DEFAULT_QUIET_S
 from noosd.runtime import Service
+from noosd.runtime.health import WorkLoop
 from noosd.system.models import models_dir
 
 if TYPE_CHECKING:
@@ -65,6 +66,9 @@ class IndexService(Service):
 
     def interfaces(self) -> Sequence[ServiceInterface]:
         return [self._interface]
+
+    def work_loops(self) -> Sequence[WorkLoop]:
+        return [self._indexer.crawler.work, self._indexer.watcher.work]
 
     async def start(self) -> None:
         self._indexer.open()

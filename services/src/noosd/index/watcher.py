@@ -56,6 +56,7 @@ from noosd.index.observer import EventsLost, LossReportingObserver
 from noosd.index.pending import PendingChanges, Rename, Wish
 from noosd.index.roots import IndexedRoot, RootSet
 from noosd.index.sink import IndexSink
+from noosd.runtime.health import WorkLoop
 
 # Files whose change changes which files are ignored around them.
 RULE_FILES = frozenset({IGNORE_FILE, "pyvenv.cfg", "CACHEDIR.TAG"})
@@ -111,6 +112,7 @@ class Watcher:
         self._watches: dict[Path, ObservedWatch] = {}
         self._stopping = threading.Event()
         self._flusher = threading.Thread(target=self._flush_forever, name="index-watcher")
+        self.work = WorkLoop("index-watcher", waiting=lambda: len(self.pending))
         self.files_done = 0
 
     def start(self) -> None:
@@ -284,10 +286,10 @@ class Watcher:
                 if self._apply_one(f"indexing {len(batch)} files", index):
                     self.files_done += len(batch)
 
-    @staticmethod
-    def _apply_one(what: str, call: Callable[[], object]) -> bool:
+    def _apply_one(self, what: str, call: Callable[[], object]) -> bool:
         try:
-            call()
+            with self.work.working():
+                call()
         except Exception as error:
             # A noos error (the engine could not open) says it all; anything else is a bug.
             _log.warning("%s failed: %s", what, error, exc_info=not isinstance(error, NoosError))

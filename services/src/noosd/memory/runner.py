@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
 from noos.errors import Unavailable
+from noosd.runtime.health import WorkLoop
 
 if TYPE_CHECKING:
     from noosd.memory.store import MemoryStore
@@ -37,6 +38,9 @@ class StoreRunner:
         self._opened: asyncio.Future[MemoryStore] | None = None
         self._settle: asyncio.TimerHandle | None = None
         self._settling: set[asyncio.Future[None]] = set()
+        # Each written by one thread alone: the event loop, the worker.
+        self._submitted = self._started = 0
+        self.work = WorkLoop("memory-store", waiting=lambda: self._submitted - self._started)
 
     def open(self) -> None:
         """Start opening the store in the background."""
@@ -58,7 +62,15 @@ class StoreRunner:
             store = await asyncio.shield(self._opened)
         except Exception as error:
             raise Unavailable(f"the memory store could not be opened: {error}") from error
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call, store)
+        self._submitted += 1
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._work_on, call, store
+        )
+
+    def _work_on(self, call: Callable[[MemoryStore], T], store: MemoryStore) -> T:
+        self._started += 1
+        with self.work.working():
+            return call(store)
 
     def settle_later(self) -> None:
         """Settle the store (`MemoryStore.settle`) once no recall came for SETTLE_AFTER_S."""

@@ -17,6 +17,7 @@ from noosd.memory.config import MemoryConfig
 from noosd.memory.interface import INTERFACE_NAME, OBJECT_PATH, MemoryInterface
 from noosd.memory.runner import StoreRunner
 from noosd.runtime import Service
+from noosd.runtime.health import WorkLoop
 from noosd.system.models import models_dir
 
 if TYPE_CHECKING:
@@ -68,6 +69,9 @@ class MemoryService(Service):
 
     def interfaces(self) -> Sequence[ServiceInterface]:
         return [self._interface]
+
+    def work_loops(self) -> Sequence[WorkLoop]:
+        return [self._runner.work]
 
     async def start(self) -> None:
         self._runner.open()

@@ -16,6 +16,7 @@ from noos.errors import Unavailable
 from noosd.runtime.bus import ServiceBus, own_name
 from noosd.runtime.errors import StartupError
 from noosd.runtime.gate import DEFAULT_MAX_IN_FLIGHT, CallGate
+from noosd.runtime.health_interface import HealthInterface
 from noosd.runtime.notify import Notifier
 from noosd.runtime.service import Service
 
@@ -62,7 +63,7 @@ class ServiceHost:
         """
         name, where = self.service.bus_name, describe_bus(self.options.bus_address)
         async with AsyncExitStack() as undo:
-            self.notifier.start_watchdog()
+            self.notifier.start_watchdog(self.service.work_loops)
             undo.callback(self.notifier.stop_watchdog)
             self.notifier.status(f"connecting to {where}")
             try:
@@ -78,6 +79,7 @@ class ServiceHost:
             undo.push_async_callback(self.service.stop)
             for interface in self.service.interfaces():
                 bus.export(self.service.object_path, interface)
+            bus.export(self.service.object_path, HealthInterface(self.service.work_loops))
             await own_name(bus, name)
             undo.pop_all()
         self._bus = bus

@@ -8,9 +8,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from systemd import daemon
+
+from noosd.runtime.health import WorkLoop, stuck
+
+HEALTH_CHECK_EVERY_S = 10.0
 
 _log = logging.getLogger(__name__)
 
@@ -34,6 +38,7 @@ class Notifier:
 
     def __init__(self) -> None:
         self._watchdog: asyncio.Task[None] | None = None
+        self._work_loops: Callable[[], Sequence[WorkLoop]] = list
 
     def _notify(self, *assignments: str) -> None:
         daemon.notify("\n".join(assignments))
@@ -48,11 +53,13 @@ class Notifier:
         self.stop_watchdog()
         self._notify("STOPPING=1", f"STATUS={status}")
 
-    def start_watchdog(self) -> None:
+    def start_watchdog(self, work_loops: Callable[[], Sequence[WorkLoop]] = list) -> None:
         """Ping the watchdog from the event loop, if systemd asked for it.
 
-        The pings stop when the loop stalls, which is what the watchdog is for.
+        The pings stop when the event loop stalls, or when one of `work_loops`
+        is stuck (said once in the journal), which is what the watchdog is for.
         """
+        self._work_loops = work_loops
         interval = watchdog_interval()
         if interval is None or self._watchdog is not None:
             return
@@ -65,6 +72,16 @@ class Notifier:
             self._watchdog = None
 
     async def _ping_watchdog(self, interval: float) -> None:
+        said = False
         while True:
-            self._notify("WATCHDOG=1")
-            await asyncio.sleep(interval)
+            stuck_loops = stuck(self._work_loops())
+            if not stuck_loops:
+                self._notify("WATCHDOG=1")
+                said = False
+            elif not said:
+                accounts = "; ".join(state.describe() for state in stuck_loops)
+                _log.error("stuck: %s; no longer pinging the watchdog", accounts)
+                self._notify(f"STATUS=stuck: {accounts}")
+                said = True
+            # Often enough that a stuck loop is caught soon after its limit.
+            await asyncio.sleep(min(interval, HEALTH_CHECK_EVERY_S))

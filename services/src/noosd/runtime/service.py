@@ -10,6 +10,7 @@ from dbus_fast.service import ServiceInterface
 
 if TYPE_CHECKING:
     from noosd.runtime.bus import ServiceBus
+    from noosd.runtime.health import WorkLoop
 
 
 class Service(ABC):
@@ -34,6 +35,11 @@ class Service(ABC):
     def other_interfaces(self) -> Sequence[ServiceInterface]:
         """Interfaces of the objects the service exports at paths of its own
         choosing (one per job), for the introspection files; most have none."""
+        return []
+
+    def work_loops(self) -> Sequence[WorkLoop]:
+        """The loops whose progress the watchdog checks and `Health` reports
+        (`noosd.runtime.health`); asked again each time, as loops may come late."""
         return []
 
     async def start(self) -> None:  # noqa: B027 - a hook; most services need none

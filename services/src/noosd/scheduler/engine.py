@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Protocol
 
 from noos.errors import InvalidArgument, Unavailable
+from noosd.runtime.health import WorkLoop
 from noosd.scheduler.backends import backend_for
 from noosd.scheduler.backends.base import (
     Backend,
@@ -67,6 +68,8 @@ from noosd.scheduler.scheduler import Scheduler, SchedulerStats
 
 _log = logging.getLogger(__name__)
 
+# Silence that means a generation or a load is stuck (see `generating`).
+GENERATION_STUCK_AFTER_S = 600.0
 # How often time passes for the core when nothing else happens: pinned models
 # that now fit, KV states to page, models to preload.
 TICK_S = 1.0
@@ -154,6 +157,10 @@ class Engine:
             for priority in Priority
         }
         self._runs: set[asyncio.Future[Outcome]] = set()
+        # A prefill of 512 tokens is one llama.cpp call with no beat between:
+        # ~330 s in a TCG guest (0.64 s a token). A load maps a file.
+        self.generating = WorkLoop("scheduler-generation", stuck_after_s=GENERATION_STUCK_AFTER_S)
+        self.loading = WorkLoop("scheduler-loading", stuck_after_s=GENERATION_STUCK_AFTER_S)
         self._ticker: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -361,7 +368,9 @@ class Engine:
 
     def _load(self, model: str) -> None:
         spec = self.core.catalog.get(model)
-        loading = self._running_loop.run_in_executor(self._loader, self._backend(spec).load, spec)
+        loading = self._running_loop.run_in_executor(
+            self._loader, self.loading.run, self._backend(spec).load, spec
+        )
         loading.add_done_callback(lambda done: self._loaded(model, done))
 
     def _loaded(self, model: str, loading: asyncio.Future[ModelRuntime]) -> None:
@@ -406,7 +415,7 @@ class Engine:
         self._controls[job] = control
 
         def generate() -> Outcome:
-            with resident.locks[slot]:
+            with self.generating.working(), resident.locks[slot]:
                 start = self._states.get(start_from) if start_from is not None else None
                 if resume_from is not None:
                     self._states.drop(resume_from)  # the job's own state: restored, then freed

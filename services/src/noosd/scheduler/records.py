@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from noosd.runtime.health import beat
 from noosd.scheduler.backends.base import Control, Prompt, Stop
 from noosd.scheduler.jobs import JobId, JobInfo, Sampling
 
@@ -106,9 +107,11 @@ class RunControl(Control):
             self._stop = stop
 
     def stop_requested(self) -> Stop | None:
+        beat()  # asked between llama.cpp's batches and tokens: the run goes on
         return self._stop
 
     def emit(self, text: str, tokens: int) -> None:
+        beat()
         if self.record.pipe is not None and text:
             self.record.pipe.write(text)
         self._loop.call_soon_threadsafe(self._on_emit, self.record, text, tokens)

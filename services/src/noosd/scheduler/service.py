@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from dbus_fast.service import ServiceInterface
 
 from noosd.runtime import Service
+from noosd.runtime.health import WorkLoop
 from noosd.scheduler.accelerators import Accelerator, describe, placed, vram_budget
 from noosd.scheduler.catalog import DEFAULT_CATALOG_DIR, load_catalog
 from noosd.scheduler.config import SchedulerConfig
@@ -141,6 +142,9 @@ class SchedulerService(Service):
 
     def other_interfaces(self) -> Sequence[ServiceInterface]:
         return [JobInterface(self.engine, JobId(0))]
+
+    def work_loops(self) -> Sequence[WorkLoop]:
+        return [self.engine.loading, self.engine.generating]
 
     async def start(self) -> None:
         self._relearn()

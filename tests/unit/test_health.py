@@ -1,0 +1,140 @@
+"""Work loops as the watchdog sees them: busy, silent, stuck, and the pings that stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from noosd.runtime.health import WorkLoop, beat, stuck
+from noosd.runtime.notify import Notifier
+
+
+def test_an_idle_loop_is_never_stuck() -> None:
+    loop = WorkLoop("idle", stuck_after_s=1.0)
+    state = loop.state()
+    assert not state.busy and not state.stuck and state.completed == 0 and state.last_done == 0
+
+
+def test_an_item_silent_past_its_limit_is_stuck_and_a_beat_revives_it() -> None:
+    loop = WorkLoop("crawl", stuck_after_s=60.0, waiting=lambda: 3)
+    with loop.working():
+        began = loop.state()
+        assert began.busy and not began.stuck and began.waiting == 3
+        later = loop.state(now=time.monotonic() + 61)
+        assert later.stuck and later.silent_s > 60 and "busy" in later.describe()
+        beat()  # the module's beat reaches the loop this thread works for
+        assert not loop.state(now=time.monotonic() + 30).stuck
+    done = loop.state(now=time.monotonic() + 1000)
+    assert not done.busy and not done.stuck and done.completed == 1 and done.last_done > 0
+
+
+def test_a_beat_outside_any_loop_does_nothing() -> None:
+    beat()
+
+
+def test_items_on_several_threads_the_most_silent_decides() -> None:
+    loop = WorkLoop("generate", stuck_after_s=10.0)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with loop.working():
+            holding.set()
+            release.wait()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    holding.wait()
+    with loop.working():
+        beat()  # this thread's item beats; the other thread's stays silent
+        assert loop.state(now=time.monotonic() + 11).stuck
+    release.set()
+    thread.join()
+    assert loop.state().completed == 2
+    assert stuck([loop]) == []
+
+
+def test_a_nested_loop_gives_the_beat_back_to_the_outer_one() -> None:
+    outer, inner = WorkLoop("outer", stuck_after_s=5.0), WorkLoop("inner")
+    with outer.working():
+        with inner.working():
+            pass
+        beat()
+        assert not outer.state(now=time.monotonic() + 4).stuck
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
+    """A socket standing in for systemd's, with a watchdog of 0.2 s asked for."""
+    path = tmp_path / "notify"
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(str(path))
+    receiver.setblocking(False)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    yield receiver
+    receiver.close()
+
+
+def _received(receiver: socket.socket) -> list[str]:
+    messages = []
+    while True:
+        try:
+            messages.append(receiver.recv(4096).decode())
+        except BlockingIOError:
+            return messages
+
+
+async def test_the_watchdog_is_not_pinged_while_a_loop_is_stuck(
+    notify_socket: socket.socket, caplog: pytest.LogCaptureFixture
+) -> None:
+    loop = WorkLoop("index-crawler", stuck_after_s=0.3)
+    notifier = Notifier()
+    notifier.start_watchdog(lambda: [loop])
+    await asyncio.sleep(0.35)
+    assert "WATCHDOG=1" in _received(notify_socket)
+    release = threading.Event()
+    worker = threading.Thread(target=lambda: loop.run(release.wait))
+    worker.start()
+    try:
+        await asyncio.sleep(0.8)  # stuck after 0.3 s: the pings stop
+        _received(notify_socket)
+        with caplog.at_level(logging.ERROR):
+            await asyncio.sleep(0.5)
+        assert "WATCHDOG=1" not in _received(notify_socket)
+    finally:
+        release.set()
+        worker.join()
+    await asyncio.sleep(0.35)  # done: pinged again
+    assert "WATCHDOG=1" in _received(notify_socket)
+    notifier.stop_watchdog()
+
+
+async def test_a_stuck_loop_is_said_once_in_the_journal_and_in_the_status(
+    notify_socket: socket.socket, caplog: pytest.LogCaptureFixture
+) -> None:
+    loop = WorkLoop("memory-store", stuck_after_s=0.1)
+    notifier = Notifier()
+    release = threading.Event()
+    worker = threading.Thread(target=lambda: loop.run(release.wait))
+    worker.start()
+    try:
+        with caplog.at_level(logging.ERROR):
+            await asyncio.sleep(0.2)
+            notifier.start_watchdog(lambda: [loop])
+            await asyncio.sleep(0.6)
+    finally:
+        release.set()
+        worker.join()
+        notifier.stop_watchdog()
+    said = [record.getMessage() for record in caplog.records if "stuck" in record.getMessage()]
+    assert len(said) == 1 and "memory-store: busy" in said[0] and "watchdog" in said[0]
+    assert any("STATUS=stuck: memory-store" in message for message in _received(notify_socket))

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# `make test`: every phase in turn, each timed, with a table of the times at
+# the end, green or red. A failed phase does not stop the later ones that do
+# not need it (lint's failure still runs the tests), so one red run says all
+# it can; the image's failure skips e2e. The status is the first failure's.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+MAKE=${MAKE:-make}
+declare -a names=() times=() results=()
+status=0
+
+phase() {
+  local name=$1; shift
+  local start=$SECONDS result=ok
+  echo "=== $name ==="
+  if ! "$@"; then
+    result=FAILED
+    [ "$status" -ne 0 ] || status=1
+  fi
+  names+=("$name"); times+=($((SECONDS - start))); results+=("$result")
+  [ "$result" = ok ]
+}
+
+summary() {
+  echo
+  echo "=== make test: phases ==="
+  local i
+  for i in "${!names[@]}"; do
+    printf '%-12s %6d s  %s\n' "${names[$i]}" "${times[$i]}" "${results[$i]}"
+  done
+  printf '%-12s %6d s\n' total "$SECONDS"
+}
+trap summary EXIT
+
+phase setup "$MAKE" --no-print-directory setup || exit 1
+phase dev "$MAKE" --no-print-directory dev || exit 1
+image_ok=1
+phase image "$MAKE" --no-print-directory image || image_ok=0
+phase lint "$MAKE" --no-print-directory lint
+phase unit "$MAKE" --no-print-directory unit
+phase integration "$MAKE" --no-print-directory integration
+if [ "$image_ok" = 1 ]; then
+  phase e2e "$MAKE" --no-print-directory e2e
+else
+  names+=(e2e); times+=(0); results+=("skipped: no image")
+fi
+exit "$status"
