@@ -23,29 +23,47 @@ def test_an_idle_loop_is_never_stuck() -> None:
     assert not state.busy and not state.stuck and state.completed == 0 and state.last_done == 0
 
 
-def test_an_item_silent_past_its_limit_is_stuck_and_a_beat_revives_it() -> None:
-    loop = WorkLoop("crawl", stuck_after_s=60.0, waiting=lambda: 3)
+def spin(seconds: float) -> None:
+    """Use `seconds` of this thread's CPU time."""
+    clock = time.pthread_getcpuclockid(threading.get_ident())
+    end = time.clock_gettime(clock) + seconds
+    while time.clock_gettime(clock) < end:
+        pass
+
+
+def test_an_item_that_spins_past_its_limit_is_stuck_and_a_beat_revives_it() -> None:
+    loop = WorkLoop("crawl", stuck_after_s=0.2, waiting=lambda: 3)
     with loop.working():
         began = loop.state()
         assert began.busy and not began.stuck and began.waiting == 3
-        later = loop.state(now=time.monotonic() + 61)
-        assert later.stuck and later.silent_s > 60 and "busy" in later.describe()
+        spin(0.25)
+        spun = loop.state()
+        assert spun.stuck and spun.silent_s > 0.2 and "busy" in spun.describe()
         beat()  # the module's beat reaches the loop this thread works for
-        assert not loop.state(now=time.monotonic() + 30).stuck
-    done = loop.state(now=time.monotonic() + 1000)
+        assert not loop.state().stuck
+    done = loop.state()
     assert not done.busy and not done.stuck and done.completed == 1 and done.last_done > 0
+
+
+def test_an_item_waiting_without_cpu_is_starved_not_stuck_until_its_wall_limit() -> None:
+    loop = WorkLoop("crawl", stuck_after_s=0.05, blocked_after_s=60)
+    with loop.working():
+        time.sleep(0.2)  # no CPU used: a nice-19 thread that got none
+        assert not loop.state().stuck
+        assert loop.state(now=time.monotonic() + 61).stuck  # a deadlock, by wall time
 
 
 def test_a_beat_outside_any_loop_does_nothing() -> None:
     beat()
 
 
-def test_items_on_several_threads_the_most_silent_decides() -> None:
-    loop = WorkLoop("generate", stuck_after_s=10.0)
+def test_items_on_several_threads_the_one_that_spins_decides() -> None:
+    loop = WorkLoop("generate", stuck_after_s=0.2)
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:
         with loop.working():
+            spin(0.25)
             holding.set()
             release.wait()
 
@@ -53,8 +71,8 @@ def test_items_on_several_threads_the_most_silent_decides() -> None:
     thread.start()
     holding.wait()
     with loop.working():
-        beat()  # this thread's item beats; the other thread's stays silent
-        assert loop.state(now=time.monotonic() + 11).stuck
+        beat()  # this thread's item beats; the other thread's spun without one
+        assert loop.state().stuck
     release.set()
     thread.join()
     assert loop.state().completed == 2
@@ -62,12 +80,13 @@ def test_items_on_several_threads_the_most_silent_decides() -> None:
 
 
 def test_a_nested_loop_gives_the_beat_back_to_the_outer_one() -> None:
-    outer, inner = WorkLoop("outer", stuck_after_s=5.0), WorkLoop("inner")
+    outer, inner = WorkLoop("outer", stuck_after_s=0.2), WorkLoop("inner")
     with outer.working():
+        spin(0.25)
         with inner.working():
             pass
         beat()
-        assert not outer.state(now=time.monotonic() + 4).stuck
+        assert not outer.state().stuck
 
 
 @pytest.fixture
@@ -102,10 +121,10 @@ async def test_the_watchdog_is_not_pinged_while_a_loop_is_stuck(
     await asyncio.sleep(0.35)
     assert "WATCHDOG=1" in _received(notify_socket)
     release = threading.Event()
-    worker = threading.Thread(target=lambda: loop.run(release.wait))
+    worker = threading.Thread(target=lambda: loop.run(lambda: (spin(0.4), release.wait())))
     worker.start()
     try:
-        await asyncio.sleep(0.8)  # stuck after 0.3 s: the pings stop
+        await asyncio.sleep(0.8)  # stuck after 0.3 s of CPU: the pings stop
         _received(notify_socket)
         with caplog.at_level(logging.ERROR):
             await asyncio.sleep(0.5)
@@ -124,7 +143,7 @@ async def test_a_stuck_loop_is_said_once_in_the_journal_and_in_the_status(
     loop = WorkLoop("memory-store", stuck_after_s=0.1)
     notifier = Notifier()
     release = threading.Event()
-    worker = threading.Thread(target=lambda: loop.run(release.wait))
+    worker = threading.Thread(target=lambda: loop.run(lambda: (spin(0.15), release.wait())))
     worker.start()
     try:
         with caplog.at_level(logging.ERROR):

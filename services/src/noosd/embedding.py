@@ -29,7 +29,7 @@ import json
 import logging
 import os
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -45,6 +45,10 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 Matrix = npt.NDArray[np.float32]
+# Padded tokens per ONNX Runtime call: 2 texts of MiniLM's longest (256), ~0.3 s
+# on one core here, ~60 s in the slowest TCG guest met. Larger batches gained
+# nothing measurable on a CPU (tests/bench index figures).
+MAX_BATCH_TOKENS = 512
 
 _log = logging.getLogger(__name__)
 
@@ -100,20 +104,28 @@ class OnnxEmbedder:
     """A model exported to ONNX (texts' token ids in, unit vectors out), loaded on first use.
 
     Tokenizes with the model's `tokenizer.json`, truncated at the model's
-    `max_seq_length`; embeds `batch_size` texts at a time, sorted by length so
-    that a batch pads little (the attention mask keeps padding out of every
-    vector). ONNX Runtime runs on the CPU with `threads` threads.
+    `max_seq_length`; embeds at most `batch_size` texts and `max_batch_tokens`
+    padded tokens at a time, sorted by length so that a batch pads little
+    (the attention mask keeps padding out of every vector). ONNX Runtime
+    runs on the CPU with `threads` threads.
     """
 
     INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
     def __init__(
-        self, model_dir: Path, model_file: Path, *, threads: int = 1, batch_size: int = 32
+        self,
+        model_dir: Path,
+        model_file: Path,
+        *,
+        threads: int = 1,
+        batch_size: int = 32,
+        max_batch_tokens: int = MAX_BATCH_TOKENS,
     ) -> None:
         self.model_dir = model_dir
         self.model_file = model_file
         self._threads = threads
         self._batch_size = batch_size
+        self._max_tokens = max_batch_tokens
         self._session: InferenceSession | None = None
         self._tokenizer: Tokenizer | None = None
         self._dim: int | None = None
@@ -133,8 +145,7 @@ class OnnxEmbedder:
         encodings = tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         vectors = np.empty((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(order), self._batch_size):
-            rows = order[start : start + self._batch_size]
+        for rows in self._batches(order, [len(encoding.ids) for encoding in encodings]):
             width = max(len(encodings[i].ids) for i in rows)
             inputs = {
                 name: np.zeros((len(rows), width), dtype=np.int64) for name in self.INPUT_NAMES
@@ -149,6 +160,23 @@ class OnnxEmbedder:
             vectors[rows] = output
             beat()
         return vectors
+
+    def _batches(self, order: list[int], lengths: list[int]) -> Iterator[list[int]]:
+        """`order` (by length, ascending) cut into batches of at most
+        `batch_size` rows and `max_batch_tokens` padded tokens (one row at
+        least): each `session.run` then costs about the same, and the work
+        loop running it beats at that pace (a slow machine is not stuck)."""
+        rows: list[int] = []
+        for i in order:
+            # Sorted ascending: the batch's width is the new row's length.
+            if rows and (
+                len(rows) == self._batch_size or (len(rows) + 1) * lengths[i] > self._max_tokens
+            ):
+                yield rows
+                rows = []
+            rows.append(i)
+        if rows:
+            yield rows
 
     def _load(self) -> tuple[InferenceSession, Tokenizer]:
         if self._session is None or self._tokenizer is None:

@@ -19,7 +19,13 @@ class RecordingSink:
         self.indexed: set[Path] = set()
         self._lock = threading.Lock()
 
-    def index_files(self, paths: Sequence[Path], *, device: str | None = None) -> object:
+    def index_files(
+        self,
+        paths: Sequence[Path],
+        *,
+        device: str | None = None,
+        interrupt: threading.Event | None = None,
+    ) -> object:
         with self._lock:
             for path in paths:
                 self.calls.append(("index", str(path)))

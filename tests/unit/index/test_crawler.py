@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from noos.errors import Unavailable
 from noosd.index.crawler import CHECKPOINT_FILE, Checkpoint, Crawler, CrawlJob, done_before, walk
 from noosd.index.roots import IndexedRoot, RootSet
+from noosd.index.sink import Interrupted
 from tests.unit.index.recording_sink import RecordingSink, wait_until
 
 
@@ -93,11 +95,53 @@ class FailingSink(RecordingSink):
         super().__init__()
         self.left = batches
 
-    def index_files(self, paths: Sequence[Path], *, device: str | None = None) -> object:
+    def index_files(
+        self,
+        paths: Sequence[Path],
+        *,
+        device: str | None = None,
+        interrupt: threading.Event | None = None,
+    ) -> object:
         if self.left == 0:
             raise Unavailable("the index engine could not be opened: gone")
         self.left -= 1
         return super().index_files(paths, device=device)
+
+
+class EndlessBatchSink(RecordingSink):
+    """A batch that lasts until it is interrupted (a slow machine's crawl)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_batch = threading.Event()
+
+    def index_files(
+        self,
+        paths: Sequence[Path],
+        *,
+        device: str | None = None,
+        interrupt: threading.Event | None = None,
+    ) -> object:
+        assert interrupt is not None
+        self.in_batch.set()
+        interrupt.wait()
+        raise Interrupted("interrupted")
+
+
+def test_stopping_interrupts_the_batch_under_way_and_keeps_it_for_the_next_start(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    make_tree(home, 30)
+    checkpoint = tmp_path / CHECKPOINT_FILE
+    sink = EndlessBatchSink()
+    crawler = Crawler(sink, roots_with(home), checkpoint, batch_size=10)
+    crawler.start(catch_up=[home])
+    assert sink.in_batch.wait(10)
+    started = time.monotonic()
+    crawler.stop()
+    assert time.monotonic() - started < 5
+    assert Checkpoint.load(checkpoint) == Checkpoint((CrawlJob(home),), None)
 
 
 def test_a_crawl_cut_short_continues_from_its_checkpoint_not_from_the_start(

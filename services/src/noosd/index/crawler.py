@@ -35,7 +35,7 @@ from pathlib import Path
 from noos.errors import NoosError
 from noosd.index.priority import lower_this_thread
 from noosd.index.roots import IndexedRoot, RootSet
-from noosd.index.sink import IndexSink
+from noosd.index.sink import IndexSink, Interrupted
 from noosd.runtime.health import WorkLoop
 
 CHECKPOINT_FILE = "crawl.json"
@@ -190,6 +190,8 @@ class Crawler:
         # Whether the crawler's thread has begun the first job.
         self._first_begun = False
         self._stopping = False
+        # Set with _stopping: interrupts the batch under way.
+        self._halt = threading.Event()
         self._cancelled_under: Path | None = None
         self._thread: threading.Thread | None = None
         self._saved_at = 0.0
@@ -257,9 +259,10 @@ class Crawler:
             )
 
     def stop(self) -> None:
-        """Stop after the batch under way, keeping the checkpoint."""
+        """Stop soon, within the batch under way, keeping the checkpoint."""
         with self._changed:
             self._stopping = True
+            self._halt.set()
             self._changed.notify()
         if self._thread is not None:
             self._thread.join()
@@ -276,6 +279,10 @@ class Crawler:
                 self._first_begun = True
             try:
                 finished = self._crawl(job, after)
+            except Interrupted:
+                # Stopping: the batch in hand is done again at the next start.
+                self._save_checkpoint(force=True)
+                return
             except NoosError as error:
                 # The engine is gone (it could not open, or it closed): the
                 # checkpoint keeps the crawl for the next start.
@@ -338,7 +345,9 @@ class Crawler:
         self.in_hand = len(batch)
         try:
             with self.work.working():
-                self._sink.index_files([entry.path for entry in batch], device=device)
+                self._sink.index_files(
+                    [entry.path for entry in batch], device=device, interrupt=self._halt
+                )
         finally:
             self.in_hand = 0
         self.files_done += len(batch)

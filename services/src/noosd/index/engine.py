@@ -27,13 +27,15 @@ it goes.
 
 Thread safety: every method may be called from any thread. Searches take the
 state lock for their SQL and arithmetic, not for parsing or embedding the
-query; writers are serialised among themselves and take the state lock only
-to plan and to commit, never while reading or embedding files, so a search
-waits for at most one commit, not for a crawl's batch of embeddings.
+query; writers commit one at a time (the writer lock) and take the state lock
+only to plan and to commit. Files are read and embedded holding neither lock
+(`index_files`), so a search waits for at most one commit, and a fresh edit
+for at most one commit too, not for a crawl's batch of embeddings.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pwd
@@ -58,12 +60,13 @@ from noosd.index.model import Indexed, IndexStatus, SearchHit
 from noosd.index.query import parse_query
 from noosd.index.reading import FileContent, Refused, read_file, stat_path
 from noosd.index.search import Searcher
+from noosd.index.sink import Interrupted
 from noosd.index.store import FileFilter, IndexDatabase, StoredFile
 from noosd.index.vectors import ChunkVectors
 from noosd.runtime.health import beat
 
 # The facade needs these and the engine alone.
-__all__ = ["Caller", "IndexEngine", "IndexStatus", "Indexed", "SearchHit"]
+__all__ = ["Caller", "IndexEngine", "IndexStatus", "Indexed", "Interrupted", "SearchHit"]
 
 DATABASE_FILE = "index.sqlite3"
 CHROMA_DIR = "chroma"
@@ -72,6 +75,10 @@ MAX_LIMIT = 100
 # gather and a product of its rows (int8: ~1 ms per 5,000 here); beyond it,
 # chromadb's HNSW index answers.
 EXACT_MAX_ROWS = 20_000
+# Tries at planning a batch without the writer lock before one holds it throughout.
+PLAN_TRIES = 3
+# Texts embedded between two looks at `index_files`'s interrupt.
+EMBED_SLICE = 32
 
 _log = logging.getLogger(__name__)
 
@@ -113,6 +120,7 @@ class _Plan:
     to_drop: list[int]
     ordinals: dict[str, int]
     kept: int
+    stored_chunks: dict[str, int]  # what the plan was made against: hash to chunk id
 
 
 class IndexEngine:
@@ -153,34 +161,85 @@ class IndexEngine:
         """Index (or re-index) the file at `path`, on removable medium `device`."""
         return self.index_files([path], device=device)[0]
 
-    def index_files(self, paths: Sequence[Path], *, device: str | None = None) -> list[Indexed]:
+    def index_files(
+        self,
+        paths: Sequence[Path],
+        *,
+        device: str | None = None,
+        interrupt: threading.Event | None = None,
+    ) -> list[Indexed]:
         """Index many files with one embedding batch and one commit (a crawl's
-        throughput); one outcome per path, in order."""
+        throughput); one outcome per path, in order. `interrupt`, once set,
+        stops the embedding at its next slice with `Interrupted`, nothing
+        written (a crawl's batch on a slow machine must not hold up a stop).
+
+        Files are read and embedded holding no lock, and the plan is checked
+        against what is stored when it commits: a crawl's batch, embedded at
+        the lowest CPU priority, may take minutes on a slow or busy machine
+        (a TCG guest: ~0.1 s a token), and a fresh edit must not wait behind
+        it (it did: nothing the user wrote was indexed for as long as the
+        first crawl's first batch took). A plan that a concurrent write made
+        stale is made again, its embeddings kept; after `PLAN_TRIES`, the last
+        try holds the writer lock throughout, so that a batch always lands."""
         checked = [_absolute(path) for path in paths]
         unique = list(dict.fromkeys(checked))
-        with self._writer:
-            with self._state:
-                self._check_open()
-                stored = {path: self._db.stored_file(os.fsencode(path)) for path in unique}
-            prepared = {path: self._prepare(path, stored[path], device) for path in unique}
-            with self._state:
-                plans = [self._plan(path, stored[path], prepared[path]) for path in unique]
-                reused = self._db.vectors_by_hash(
-                    {text_hash for plan in plans for text_hash in plan.to_add}
-                )
-            texts = {
-                text_hash: chunk.text
-                for plan in plans
-                for text_hash, chunk in plan.to_add.items()
-                if text_hash not in reused
-            }
-            fresh: dict[str, np.ndarray] = {}
-            if texts:
-                embedded = np.asarray(self._embedder.embed(list(texts.values())), np.float16)
-                fresh = dict(zip(texts, embedded, strict=True))
-            with self._state:
-                outcomes = self._commit(plans, reused, fresh, device)
-        return [outcomes[path] for path in checked]
+        fresh: dict[str, np.ndarray] = {}
+        for attempt in range(PLAN_TRIES):
+            last = attempt == PLAN_TRIES - 1
+            with self._writer if last else contextlib.nullcontext():
+                plans, reused = self._plan_files(unique, device)
+                texts = {
+                    text_hash: chunk.text
+                    for plan in plans
+                    for text_hash, chunk in plan.to_add.items()
+                    if text_hash not in reused and text_hash not in fresh
+                }
+                fresh.update(self._embed(texts, interrupt))
+                with self._writer if not last else contextlib.nullcontext(), self._state:
+                    self._check_open()
+                    if last or all(self._still_as_planned(plan) for plan in plans):
+                        outcomes = self._commit(plans, reused, fresh, device)
+                        return [outcomes[path] for path in checked]
+            _log.debug("a concurrent write changed what was planned: planning again")
+        raise AssertionError("unreachable: the last try commits")
+
+    def _embed(
+        self, texts: dict[str, str], interrupt: threading.Event | None
+    ) -> dict[str, np.ndarray]:
+        """The texts' vectors (float16) by hash, EMBED_SLICE texts at a time."""
+        hashes = sorted(texts, key=lambda text_hash: len(texts[text_hash]))
+        vectors: dict[str, np.ndarray] = {}
+        for start in range(0, len(hashes), EMBED_SLICE):
+            if interrupt is not None and interrupt.is_set():
+                raise Interrupted(f"interrupted with {len(hashes) - start} texts left to embed")
+            piece = hashes[start : start + EMBED_SLICE]
+            embedded = self._embedder.embed([texts[text_hash] for text_hash in piece])
+            vectors.update(zip(piece, np.asarray(embedded, np.float16), strict=True))
+        return vectors
+
+    def _plan_files(
+        self, paths: list[Path], device: str | None
+    ) -> tuple[list[_Plan], dict[str, bytes]]:
+        """Each path read and planned against what is stored, and the stored
+        vectors of the texts to add that some file has already."""
+        with self._state:
+            self._check_open()
+            stored = {path: self._db.stored_file(os.fsencode(path)) for path in paths}
+        prepared = {path: self._prepare(path, stored[path], device) for path in paths}
+        with self._state:
+            plans = [self._plan(path, stored[path], prepared[path]) for path in paths]
+            reused = self._db.vectors_by_hash(
+                {text_hash for plan in plans for text_hash in plan.to_add}
+            )
+        return plans, reused
+
+    def _still_as_planned(self, plan: _Plan) -> bool:
+        """Whether what is stored for the plan's path is what it was planned
+        against (under the state lock)."""
+        stored = self._db.stored_file(os.fsencode(plan.path))
+        if stored != plan.stored:
+            return False
+        return stored is None or self._db.chunk_ids_by_hash(stored.id) == plan.stored_chunks
 
     def forget(self, path: Path) -> int:
         """Remove the file at `path`, or everything under it as a directory, from
@@ -349,7 +408,7 @@ class IndexEngine:
             kept = len(to_place)
         else:
             kept = len(stored_ids)
-        return _Plan(path, stored, prepared, to_add, to_place, to_drop, ordinals, kept)
+        return _Plan(path, stored, prepared, to_add, to_place, to_drop, ordinals, kept, stored_ids)
 
     def _commit(
         self,

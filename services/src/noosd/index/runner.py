@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -107,8 +108,14 @@ class EngineSink:
     def __init__(self, runner: EngineRunner) -> None:
         self._runner = runner
 
-    def index_files(self, paths: Sequence[Path], *, device: str | None = None) -> list[Indexed]:
-        return self._runner.engine().index_files(paths, device=device)
+    def index_files(
+        self,
+        paths: Sequence[Path],
+        *,
+        device: str | None = None,
+        interrupt: threading.Event | None = None,
+    ) -> list[Indexed]:
+        return self._runner.engine().index_files(paths, device=device, interrupt=interrupt)
 
     def forget(self, path: Path) -> int:
         return self._runner.engine().forget(path)

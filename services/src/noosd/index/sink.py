@@ -6,14 +6,27 @@ record them; the service passes the engine (`EngineRunner.sink`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
 
+class Interrupted(Exception):
+    """`index_files` was interrupted before it wrote anything."""
+
+
 class IndexSink(Protocol):
-    def index_files(self, paths: Sequence[Path], *, device: str | None = None) -> object:
-        """Index (or re-index) `paths`, all of the medium `device` (None: not removable)."""
+    def index_files(
+        self,
+        paths: Sequence[Path],
+        *,
+        device: str | None = None,
+        interrupt: threading.Event | None = None,
+    ) -> object:
+        """Index (or re-index) `paths`, all of the medium `device` (None: not
+        removable); once `interrupt` is set, stop soon with nothing written
+        (the engine's `Interrupted`)."""
 
     def forget(self, path: Path) -> int:
         """Drop the entries of the file, or of every file under the directory, at `path`."""

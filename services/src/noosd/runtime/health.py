@@ -5,11 +5,16 @@ store worker or the scheduler's generation threads can be stuck while the
 loop still answers every call. So each loop that does work a user waits for
 is a `WorkLoop`: it says when it takes an item and when it is done, and long
 work beats (`beat()`, from any code the loop's thread runs: an embedding
-batch, a file read) so that slow is not mistaken for stuck. A loop busy with
-one item and silent for longer than its `stuck_after_s` is stuck: the
-runtime then says so in the journal and stops pinging systemd's watchdog,
-which kills the service (SIGABRT: faulthandler writes every thread's stack
-to the journal) and restarts it.
+batch, a file read) so that slow is not mistaken for stuck.
+
+Silence is counted in the CPU time of the item's thread, not in wall time:
+the index's crawl runs at nice 19 and may get no CPU for minutes while the
+user's work runs, which is starved, not stuck; a thread that spins for
+`stuck_after_s` of CPU without a beat is stuck. A thread that waits forever
+(a deadlock) uses no CPU: it is stuck after `blocked_after_s` of wall time
+without a beat. A stuck loop makes the runtime say so in the journal and
+stop pinging systemd's watchdog, which kills the service (SIGABRT:
+faulthandler writes every thread's stack to the journal) and restarts it.
 
 `WorkLoop.state()` is what the service says of its own progress (the Health
 property of org.noos.Service1): counts and times, never what the item was
@@ -27,9 +32,13 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-# Far above the longest silence seen from healthy work: a batch of 32 texts
-# embedded in a TCG guest takes seconds, a model load under a minute.
-DEFAULT_STUCK_AFTER_S = 120.0
+# CPU seconds without a beat: ~5x the longest seen from healthy work, an
+# embedding batch of 512 tokens in the slowest TCG guest met (~60 s; 0.3 s on
+# the host).
+DEFAULT_STUCK_AFTER_S = 300.0
+# Wall seconds without a beat for a thread that waits: no healthy wait in a
+# noos service lasts this long (a starved crawl still beats as it gets CPU).
+DEFAULT_BLOCKED_AFTER_S = 3600.0
 
 _current = threading.local()
 
@@ -37,7 +46,7 @@ _current = threading.local()
 @dataclass(frozen=True)
 class LoopState:
     """name; busy: an item is in hand; busy_s: since the oldest began;
-    silent_s: the longest any item in hand has gone without a beat;
+    silent_s: the most CPU time an item's thread has spent since its beat;
     completed: items done since start; last_done: the wall time the last one
     ended (0: none yet); stuck: silent past its limit; waiting: items queued
     for the loop."""
@@ -67,23 +76,27 @@ class WorkLoop:
         name: str,
         *,
         stuck_after_s: float = DEFAULT_STUCK_AFTER_S,
+        blocked_after_s: float = DEFAULT_BLOCKED_AFTER_S,
         waiting: Callable[[], int] = lambda: 0,
     ) -> None:
         self.name = name
         self.stuck_after_s = stuck_after_s
+        self.blocked_after_s = blocked_after_s
         self._waiting = waiting
         self._lock = threading.Lock()
-        # Per thread with an item in hand: [when it began, its last beat].
-        self._items: dict[int, list[float]] = {}
+        # Per thread with an item in hand: when it began, its last beat (wall
+        # and the thread's CPU clock), and that clock.
+        self._items: dict[int, _Item] = {}
         self._completed = 0
         self._last_done = 0.0
 
     @contextlib.contextmanager
     def working(self) -> Iterator[None]:
         """One item in hand on the calling thread; `beat()` there counts for it."""
-        thread, now = threading.get_ident(), time.monotonic()
+        thread = threading.get_ident()
+        item = _Item(time.monotonic(), time.pthread_getcpuclockid(thread))
         with self._lock:
-            self._items[thread] = [now, now]
+            self._items[thread] = item
         outer = getattr(_current, "loop", None)
         _current.loop = self
         try:
@@ -104,20 +117,39 @@ class WorkLoop:
         with self._lock:
             item = self._items.get(threading.get_ident())
             if item is not None:
-                item[1] = time.monotonic()
+                item.beat()
 
     def state(self, now: float | None = None) -> LoopState:
+        """How the loop is, at monotonic time `now` (tests pass one; the CPU
+        times are always the threads' own)."""
         now = time.monotonic() if now is None else now
         waiting = self._waiting()
         with self._lock:
-            began = min((item[0] for item in self._items.values()), default=None)
-            beat = min((item[1] for item in self._items.values()), default=now)
+            items = list(self._items.values())
             completed, last_done = self._completed, self._last_done
-        if began is None:
+        if not items:
             return LoopState(self.name, False, 0.0, 0.0, completed, last_done, False, waiting)
-        silent = now - beat
-        stuck = silent > self.stuck_after_s
-        return LoopState(self.name, True, now - began, silent, completed, last_done, stuck, waiting)
+        cpu_silent = max(item.cpu_silent() for item in items)
+        wall_silent = max(now - item.beat_at for item in items)
+        stuck = cpu_silent > self.stuck_after_s or wall_silent > self.blocked_after_s
+        busy_s = now - min(item.began for item in items)
+        return LoopState(self.name, True, busy_s, cpu_silent, completed, last_done, stuck, waiting)
+
+
+class _Item:
+    """An item in hand, on the thread whose CPU clock is `clock`."""
+
+    def __init__(self, began: float, clock: int) -> None:
+        self.began = self.beat_at = began
+        self.clock = clock
+        self.cpu_at_beat = time.clock_gettime(clock)
+
+    def beat(self) -> None:
+        self.beat_at = time.monotonic()
+        self.cpu_at_beat = time.clock_gettime(self.clock)
+
+    def cpu_silent(self) -> float:
+        return time.clock_gettime(self.clock) - self.cpu_at_beat
 
 
 def beat() -> None:
