@@ -104,3 +104,60 @@ def test_the_index_unit_reads_homes_and_writes_only_its_state(machine: Machine) 
     assert "ProtectHome=read-only" in shown
     assert "cap_dac_read_search" in shown.lower()
     assert "org.noos.Index1.xml" in machine.succeed("ls /usr/share/dbus-1/interfaces/")
+
+
+# Files the long crawl reads: 16 (one crawl batch) of ~6 KB of distinct prose,
+# ~64 long chunks, embedded at nice 19: minutes under TCG.
+BULK = "/home/user/bulk"
+MAKE_BULK = (
+    "import random\n"
+    "words = 'river stone lantern harbour meadow copper violet thunder orchard saddle "
+    "glacier ember quarry falcon tapestry cobalt willow anchor prairie beacon'.split()\n"
+    "for n in range(16):\n"
+    "    pick = random.Random(n).choice\n"
+    "    lines = [' '.join(pick(words) for _ in range(14)) + '.' for _ in range(60)]\n"
+    f"    open(f'{BULK}/part-{{n:02}}.txt', 'w').write('\\n'.join(lines))\n"
+)
+CRAWLER_BUSY = (
+    "busctl --json=short get-property org.noos.Index1 /org/noos/Index1 org.noos.Service1 Health"
+    " | grep -q '\"index-crawler\",true'"
+)
+
+
+def test_a_file_written_during_a_long_crawl_is_found_before_the_crawl_ends(
+    machine: Machine,
+) -> None:
+    """What failed on a fresh machine: a file written while the crawl embedded
+    a batch (the new user's dotfiles) waited behind it for the whole batch."""
+    # Written while the service is down, as before a boot: its first crawl
+    # finds them, and the watcher does not.
+    machine.succeed("systemctl stop noosd@index.service", timeout=300)
+    machine.succeed(as_user(f"mkdir -p {BULK} /home/user/notes"))
+    script = MAKE_BULK.replace("'", "'\\''")
+    machine.succeed(as_user(f"python3 -c '{script}'"))
+    machine.succeed("systemctl start noosd@index.service", timeout=300)
+    machine.wait_for_unit("noosd@index.service", timeout=INDEX_TIMEOUT_S)
+    watch = ServiceWatch(machine, ["index"]).check
+    machine.wait_until_succeeds(CRAWLER_BUSY, timeout=300, check=watch)
+
+    note = "/home/user/notes/kiln.md"
+    started = time.monotonic()
+    machine.succeed(
+        as_user(f"sh -c 'echo The glaze firing peaks at 1240 degrees for stoneware > {note}'")
+    )
+    machine.wait_until_succeeds(
+        f"{search('what temperature does the stoneware glaze firing reach')} | grep -F {note}",
+        timeout=300,
+        check=watch,
+    )
+    measure("index: write to found while a crawl batch is embedded (s)", time.monotonic() - started)
+    busy = machine.execute(CRAWLER_BUSY)[0] == 0
+    measure("index: the crawl's batch still in hand when the file was found (1 = yes)", busy)
+
+    # Stopping interrupts the batch in hand: the restart is prompt, the crawl
+    # resumes from its checkpoint and finds the bulk gone.
+    machine.succeed(f"rm -rf {BULK} {note}")
+    started = time.monotonic()
+    machine.succeed("systemctl restart noosd@index.service", timeout=300)
+    measure("index: restart with a crawl batch in hand (s)", time.monotonic() - started)
+    machine.wait_for_unit("noosd@index.service", timeout=INDEX_TIMEOUT_S)
