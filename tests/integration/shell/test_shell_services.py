@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from textual.widgets import OptionList
 
+from noos import RecallHit
+from noos.scheduler import Conversation
 from noos_shell.app import NoosShell
 from noos_shell.services import ServiceName
 from noos_shell.widgets.command_line import CommandLine
@@ -196,15 +200,71 @@ async def test_forget_lists_candidates_and_forgets_the_one_picked(app: NoosShell
         assert all("4711" not in hit.memory.text for hit in hits)
 
 
-async def test_ctrl_c_cancels_an_answer(app: NoosShell) -> None:
+def hold_the_ends_of_answers(app: NoosShell, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """Hold the end of every streamed answer until the returned event is set.
+
+    The pieces pass as the model makes them; only the end waits. A test that
+    presses Ctrl+C while an answer streams must hold it: SmolLM2 ends a "long
+    story" on its own within 1.4 to 2.8 s of its first piece in about one
+    answer of twelve (2 of 25, 56 and 110 tokens, on 2 loaded cores), a busy
+    machine may deliver the rest of one in a burst, and the pilot's key lands
+    up to a second or more after the first piece shows (`wait_until` waits for
+    the app to idle, which a streaming answer never is). An answer that ended
+    first is rightly not cancelled.
+    """
+    released = asyncio.Event()
+    stream = app.services.stream
+
+    async def held_to_the_end(conversation: Conversation, max_tokens: int) -> AsyncIterator[str]:
+        async with contextlib.aclosing(stream(conversation, max_tokens)) as pieces:
+            async for piece in pieces:
+                yield piece
+        await released.wait()
+
+    monkeypatch.setattr(app.services, "stream", held_to_the_end)
+    return released
+
+
+async def test_ctrl_c_cancels_an_answer(app: NoosShell, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctrl_c_pressed = hold_the_ends_of_answers(app, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
         await enter(app, "?Write a long story about a lighthouse keeper.")
         await wait_until(pilot, lambda: bool(app.screen.query(AnswerBlock)))
         block = app.screen.query_one(AnswerBlock)
         await wait_until(pilot, lambda: bool(block.answer), ANSWER_S)
         await pilot.press("ctrl+c")
+        # Without the cancel the answer ends now, whole, and is no failure.
+        ctrl_c_pressed.set()
         await wait_until(pilot, lambda: all(worker.is_finished for worker in app.workers), ANSWER_S)
         # What the block says, not the whole screen: twice in CI (never here)
         # the screen read back as three rows (an 80x3 layout: status, one row
         # of transcript, footer). The block's drawing is the snapshot tests'.
         assert block.failure == "cancelled", (app.size, screen_text(app))
+
+
+async def test_ctrl_c_while_an_answer_gathers_its_context_cancels_it(
+    app: NoosShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl+C before the first piece (memory and the index still asked) ends the
+    answer too: its block says so, and its waiting line stops."""
+    asked = asyncio.Event()
+    ctrl_c_pressed = asyncio.Event()
+
+    async def held_recall(
+        query: str, limit: int = 5, kinds: tuple[str, ...] = ()
+    ) -> list[RecallHit]:
+        asked.set()
+        await ctrl_c_pressed.wait()
+        return []
+
+    monkeypatch.setattr(app.services, "recall", held_recall)
+    async with app.run_test(size=SIZE) as pilot:
+        await enter(app, "?Write a long story about a lighthouse keeper.")
+        await wait_until(pilot, asked.is_set)
+        block = app.screen.query_one(AnswerBlock)
+        await pilot.press("ctrl+c")
+        ctrl_c_pressed.set()
+        await wait_until(pilot, lambda: all(worker.is_finished for worker in app.workers), ANSWER_S)
+        assert block.failure == "cancelled"
+        assert not block.answer
+        assert "thinking" not in screen_text(app)

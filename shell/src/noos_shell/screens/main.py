@@ -298,26 +298,40 @@ class MainScreen(Screen[None]):
 
     async def _answer(self, question: str) -> None:
         block = AnswerBlock(question)
-        await self.transcript.add(block)
-        # A question is worth answering without context: a service down leaves it out.
+        # Ctrl+C while memory and the index are asked, before the first piece,
+        # ends the answer too: else its block would say "thinking…" for good.
+        try:
+            await self.transcript.add(block)
+            memories, files = await self._context_of(question)
+        except asyncio.CancelledError:
+            block.fail("cancelled")
+            raise
+        block.set_context(len(memories), len(files))
+        conversation = question_conversation(question, memories, files)
+        if await self._stream_into(block, conversation, ANSWER_TOKENS):
+            await self._note([self.journal.question_note(question, block.answer)])
+
+    async def _context_of(self, question: str) -> tuple[list[RecallHit], list[FileHit]]:
+        """The memories and files that `question` is answered with; a question is
+        worth answering without them, so a service down leaves its part out."""
         memories: list[RecallHit] = []
         files: list[FileHit] = []
         with contextlib.suppress(ServiceDown, NoosError):
             memories = await self.services.recall(question, CONTEXT_MEMORIES)
         with contextlib.suppress(ServiceDown, NoosError):
             files = await self.services.search(question, CONTEXT_FILES)
-        block.set_context(len(memories), len(files))
-        conversation = question_conversation(question, memories, files)
-        if await self._stream_into(block, conversation, ANSWER_TOKENS):
-            await self._note([self.journal.question_note(question, block.answer)])
+        return memories, files
 
     async def _stream_into(
         self, block: AnswerBlock, conversation: Sequence[tuple[str, str]], max_tokens: int
     ) -> bool:
-        """Stream the answer to `conversation` into `block`; whether it came whole."""
-        if not block.is_mounted:
-            await self.transcript.add(block)
+        """Stream the answer to `conversation` into `block`; whether it came whole.
+
+        Cancelled (Ctrl+C) before the stream ended, the block says "cancelled";
+        an answer that ended first stays whole, even if Ctrl+C came meanwhile."""
         try:
+            if not block.is_mounted:
+                await self.transcript.add(block)
             async for piece in self.services.stream(list(conversation), max_tokens):
                 block.append(piece)
                 self.transcript.follow()

@@ -50,9 +50,12 @@ class Waiting(Static):
         self.what = what
         self._started = time.monotonic()
         self._ticks: Timer | None = None
+        self._stopped = False
 
     def on_mount(self) -> None:
-        self._ticks = self.set_interval(1.0, self._tick)
+        # Stopped before it was shown (an answer cancelled while its block was mounted).
+        if not self._stopped:
+            self._ticks = self.set_interval(1.0, self._tick)
 
     def _tick(self) -> None:
         seconds = time.monotonic() - self._started
@@ -60,6 +63,7 @@ class Waiting(Static):
 
     def stop(self) -> None:
         """Done waiting: the line goes."""
+        self._stopped = True
         if self._ticks is not None:
             self._ticks.stop()
         self.display = False
