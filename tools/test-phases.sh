@@ -40,6 +40,10 @@ phase lint "$MAKE" --no-print-directory lint
 phase unit "$MAKE" --no-print-directory unit
 phase integration "$MAKE" --no-print-directory integration
 if [ "$image_ok" = 1 ]; then
+  # What is left of CI's 90 minutes (less 2 for the end, and 15 for the
+  # longest test, which may start just before the budget runs out).
+  export NOOS_E2E_BUDGET_S=${NOOS_E2E_BUDGET_S:-$(( (90 - 2 - 15) * 60 - SECONDS ))}
+  echo "e2e: tests start within the next $NOOS_E2E_BUDGET_S s, or fail at once"
   phase e2e "$MAKE" --no-print-directory e2e
 else
   names+=(e2e); times+=(0); results+=("skipped: no image")

@@ -26,8 +26,8 @@ MEASUREMENTS: dict[str, float] = {}
 # plus a fresh login; a stuck service fails its test sooner (services.py).
 TEST_TIMEOUT_S = 900
 # The whole e2e session's limit: after it, the tests left fail at once, so a
-# red run still ends inside CI's 90 minutes (set-up, image and the other
-# phases take ~25 of them on a fresh machine).
+# red run still ends inside CI's 90 minutes (`make test` sets it to what the
+# earlier phases left of them).
 SESSION_BUDGET_S = float(os.environ.get("NOOS_E2E_BUDGET_S", 50 * 60))
 _SESSION_STARTED = time.monotonic()
 
