@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 from noos_qemu.console import ConsoleTap
 from noos_qemu.image import BootImage
@@ -47,6 +48,16 @@ ESCAPE_SEQUENCE = re.compile(
 # Journal lines of the driver's own `runuser` calls: a test that polls as a user
 # would fill a failure's journal tail with them.
 DRIVER_NOISE = "pam_unix(runuser:session)"
+
+
+class Watch(Protocol):
+    """What a long wait keeps an eye on (the services it waits for)."""
+
+    def check(self) -> None:
+        """Raise MachineError when waiting longer cannot help."""
+
+    def account(self) -> str:
+        """What the watched say of themselves, for a wait that timed out."""
 
 
 class MachineError(AssertionError):
@@ -237,18 +248,19 @@ class Machine:
         command: str,
         timeout: float = COMMAND_TIMEOUT_S,
         interval: float = 2.0,
-        check: Callable[[], None] | None = None,
+        watch: Watch | None = None,
     ) -> str:
-        """Run `command` until it succeeds. `check`, called every CHECK_EVERY_S
-        meanwhile, fails the wait early by raising (a service that says it is
-        stuck will not get there by waiting longer)."""
+        """Run `command` until it succeeds. `watch` is asked every CHECK_EVERY_S
+        meanwhile, and may fail the wait early (a service that says it is
+        stuck will not get there by waiting longer); a wait that times out
+        ends its report with the watch's account."""
         return self._retry(
             lambda: self.execute(command, timeout),
             lambda s: s == 0,
             timeout,
             interval,
             f"`{command}` never succeeded",
-            check,
+            watch,
         )
 
     def wait_until_fails(
@@ -345,7 +357,7 @@ class Machine:
         timeout: float,
         interval: float,
         failure: str,
-        check: Callable[[], None] | None = None,
+        watch: Watch | None = None,
     ) -> str:
         deadline = time.monotonic() + timeout
         checked = time.monotonic()
@@ -353,11 +365,12 @@ class Machine:
             status, output = attempt()
             if done(status):
                 return output
-            if check is not None and time.monotonic() - checked > CHECK_EVERY_S:
-                check()
+            if watch is not None and time.monotonic() - checked > CHECK_EVERY_S:
+                watch.check()
                 checked = time.monotonic()
             if time.monotonic() > deadline:
-                raise MachineError(self.report(f"{failure} in {timeout}s", output))
+                account = "" if watch is None else f"\n{watch.account()}"
+                raise MachineError(self.report(f"{failure} in {timeout}s", output + account))
             time.sleep(interval)
 
     def report(self, headline: str, output: str) -> str:

@@ -46,7 +46,7 @@ def restarts(machine: Machine, service: str) -> int:
     return int(shown.strip() or 0)
 
 
-def account(machine: Machine, service: str) -> str:
+def account_of(machine: Machine, service: str) -> str:
     """What the service says of itself, its threads' stacks and its journal."""
     unit = shlex.quote(unit_of(service))
     loops = "\n".join(json.dumps(loop) for loop in health(machine, service)) or "(no answer)"
@@ -73,6 +73,9 @@ class ServiceWatch:
                 raise MachineError(f"noosd@{service} {FOUND_STUCK[service]} earlier in this run")
         self._restarts = {service: restarts(machine, service) for service in self._services}
 
+    def account(self) -> str:
+        return "\n".join(account_of(self._machine, service) for service in self._services)
+
     def check(self) -> None:
         for service in self._services:
             stuck = [loop for loop in health(self._machine, service) if loop["stuck"]]
@@ -81,5 +84,7 @@ class ServiceWatch:
                 why = "said it was stuck" if stuck else "was restarted by systemd"
                 FOUND_STUCK[service] = why
                 raise MachineError(
-                    self._machine.report(f"noosd@{service} {why}", account(self._machine, service))
+                    self._machine.report(
+                        f"noosd@{service} {why}", account_of(self._machine, service)
+                    )
                 )

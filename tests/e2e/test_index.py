@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 
 # Under TCG the service opens chromadb and loads the model after boot, and every
 # `noos` process takes seconds to start.
-INDEX_TIMEOUT_S = 900
+INDEX_TIMEOUT_S = 600
 NOTE = "/home/user/notes/garden.md"
 NOTE_TEXT = (
     "# Garden\\n\\nThe tomatoes want water every evening in July; "
@@ -41,14 +41,14 @@ def not_found(query: str, path: str) -> str:
 
 def test_a_new_file_is_found_by_meaning_by_its_owner_only(machine: Machine) -> None:
     machine.wait_for_unit("noosd@index.service", timeout=INDEX_TIMEOUT_S)
-    watch = ServiceWatch(machine, ["index"]).check
+    watch = ServiceWatch(machine, ["index"])
     machine.succeed("id other || useradd --create-home --uid 1001 other")
     machine.succeed(as_user(f"mkdir -p {NOTE.rsplit('/', 1)[0]}"))
     started = time.monotonic()
     machine.succeed(as_user(f"sh -c 'printf \"{NOTE_TEXT}\" > {NOTE} && chmod 600 {NOTE}'"))
 
     machine.wait_until_succeeds(
-        f"{search(QUESTION)} | grep -F {NOTE}", timeout=INDEX_TIMEOUT_S, check=watch
+        f"{search(QUESTION)} | grep -F {NOTE}", timeout=INDEX_TIMEOUT_S, watch=watch
     )
     measure(
         "index: write to found by `noos index search`, first file (s)", time.monotonic() - started
@@ -64,17 +64,17 @@ def test_a_new_file_is_found_by_meaning_by_its_owner_only(machine: Machine) -> N
     machine.wait_until_succeeds(
         f"{search('how long should the bread dough rest')} | grep -F {second}",
         timeout=INDEX_TIMEOUT_S,
-        check=watch,
+        watch=watch,
     )
     measure("index: write to found by `noos index search`, warm (s)", time.monotonic() - started)
 
     machine.succeed(f"rm {NOTE}")
-    machine.wait_until_succeeds(not_found(QUESTION, NOTE), timeout=INDEX_TIMEOUT_S, check=watch)
+    machine.wait_until_succeeds(not_found(QUESTION, NOTE), timeout=INDEX_TIMEOUT_S, watch=watch)
 
 
 def test_a_second_disk_is_indexed_while_mounted_and_hidden_after(machine: Machine) -> None:
     machine.wait_for_unit("noosd@index.service", timeout=INDEX_TIMEOUT_S)
-    watch = ServiceWatch(machine, ["index"]).check
+    watch = ServiceWatch(machine, ["index"])
     found = f"{MEDIUM_MOUNT}/{MEDIUM_FILE}"
     question = "what to pack for the trip to Lisbon"
     machine.succeed(f"test -b /dev/disk/by-label/{MEDIUM_LABEL}")
@@ -82,16 +82,16 @@ def test_a_second_disk_is_indexed_while_mounted_and_hidden_after(machine: Machin
 
     machine.succeed(f"mount -o ro /dev/disk/by-label/{MEDIUM_LABEL} {MEDIUM_MOUNT}")
     machine.wait_until_succeeds(
-        f"{search(question)} | grep -F {found}", timeout=INDEX_TIMEOUT_S, check=watch
+        f"{search(question)} | grep -F {found}", timeout=INDEX_TIMEOUT_S, watch=watch
     )
 
     machine.succeed(f"umount {MEDIUM_MOUNT}")
-    machine.wait_until_succeeds(not_found(question, found), timeout=INDEX_TIMEOUT_S, check=watch)
+    machine.wait_until_succeeds(not_found(question, found), timeout=INDEX_TIMEOUT_S, watch=watch)
 
     # Hidden, not forgotten: back as soon as the disk is mounted again.
     machine.succeed(f"mount -o ro /dev/disk/by-label/{MEDIUM_LABEL} {MEDIUM_MOUNT}")
     machine.wait_until_succeeds(
-        f"{search(question)} | grep -F {found}", timeout=INDEX_TIMEOUT_S, check=watch
+        f"{search(question)} | grep -F {found}", timeout=INDEX_TIMEOUT_S, watch=watch
     )
     machine.succeed(f"umount {MEDIUM_MOUNT}")
 
@@ -137,8 +137,8 @@ def test_a_file_written_during_a_long_crawl_is_found_before_the_crawl_ends(
     machine.succeed(as_user(f"python3 -c '{script}'"))
     machine.succeed("systemctl start noosd@index.service", timeout=300)
     machine.wait_for_unit("noosd@index.service", timeout=INDEX_TIMEOUT_S)
-    watch = ServiceWatch(machine, ["index"]).check
-    machine.wait_until_succeeds(CRAWLER_BUSY, timeout=300, check=watch)
+    watch = ServiceWatch(machine, ["index"])
+    machine.wait_until_succeeds(CRAWLER_BUSY, timeout=300, watch=watch)
 
     note = "/home/user/notes/kiln.md"
     started = time.monotonic()
@@ -148,7 +148,7 @@ def test_a_file_written_during_a_long_crawl_is_found_before_the_crawl_ends(
     machine.wait_until_succeeds(
         f"{search('what temperature does the stoneware glaze firing reach')} | grep -F {note}",
         timeout=300,
-        check=watch,
+        watch=watch,
     )
     measure("index: write to found while a crawl batch is embedded (s)", time.monotonic() - started)
     busy = machine.execute(CRAWLER_BUSY)[0] == 0

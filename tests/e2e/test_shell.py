@@ -57,7 +57,7 @@ def test_a_file_is_found_by_its_description(machine: Machine) -> None:
     machine.wait_until_succeeds(
         f"runuser -u user -- noos index search 'staking tomatoes' | grep -q {NOTE}",
         timeout=900,
-        check=ServiceWatch(machine, ["index"]).check,
+        watch=ServiceWatch(machine, ["index"]),
     )
     since = machine.console_position()
     started = time.monotonic()
@@ -102,7 +102,7 @@ def test_a_question_is_answered_by_the_scheduler_as_the_user(machine: Machine) -
         "| grep -qE '\"tokens\" u [1-9]'",
         timeout=900,
         interval=5,
-        check=ServiceWatch(machine, ["scheduler", "memory", "index"]).check,
+        watch=ServiceWatch(machine, ["scheduler", "memory", "index"]),
     )
     measure("shell: a question to its first tokens, streamed (s)", time.monotonic() - started)
     info = job_info(machine, machine.succeed(NEWEST_JOB).strip())

@@ -13,7 +13,7 @@ import pytest
 from noosd.index.observer import EventsLost
 from noosd.index.pending import PendingChanges
 from noosd.index.roots import IndexedRoot, RootSet
-from noosd.index.watcher import Watcher
+from noosd.index.watcher import Watcher, batches_by_size
 from tests.unit.index.recording_sink import RecordingSink, wait_until
 
 QUIET_S = 0.1
@@ -251,3 +251,18 @@ def test_a_directory_moved_in_from_outside_has_its_files_indexed(
         ("index", str(watched.root / "download/a.txt")),
         ("index", str(watched.root / "download/docs/b.md")),
     ]
+
+
+def test_a_small_file_is_batched_apart_from_large_ones_that_changed_with_it(
+    tmp_path: Path,
+) -> None:
+    large = [tmp_path / f"large-{n}.txt" for n in range(3)]
+    for path in large:
+        path.write_text("x" * 12_000)
+    note = tmp_path / "note.md"
+    note.write_text("a note just saved")
+    gone = tmp_path / "gone.txt"
+    batches = list(batches_by_size([*large, note, gone], most=32, most_bytes=16 * 1024))
+    assert batches[0] == [gone, note, large[0]]  # smallest first; a vanished file costs nothing
+    assert batches[1:] == [[large[1]], [large[2]]]
+    assert list(batches_by_size([note, gone], most=1)) == [[gone], [note]]

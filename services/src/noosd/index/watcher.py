@@ -33,7 +33,7 @@ import logging
 import os
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from watchdog.events import (
@@ -72,6 +72,8 @@ WATCHED_EVENTS: list[type[FileSystemEvent]] = [
     EventsLost,
 ]
 DEFAULT_INDEX_BATCH = 32
+# Bytes of files per engine call of the watcher: a few long chunks.
+INDEX_BATCH_BYTES = 16 * 1024
 
 _log = logging.getLogger(__name__)
 
@@ -86,6 +88,33 @@ class _Dispatcher(FileSystemEventHandler):
         except Exception:
             # An exception here would end watchdog's dispatching thread.
             _log.exception("handling %s failed", event)
+
+
+def batches_by_size(
+    paths: Sequence[Path], most: int, most_bytes: int = INDEX_BATCH_BYTES
+) -> Iterator[list[Path]]:
+    """`paths`, smallest first, in batches of at most `most` files and
+    `most_bytes` (one file at least): a note just saved is not embedded
+    behind a large file that changed at the same moment (a new user's
+    .bashrc took minutes to embed in a TCG guest)."""
+    sizes = {path: _size(path) for path in paths}
+    batch: list[Path] = []
+    total = 0
+    for path in sorted(paths, key=sizes.__getitem__):
+        if batch and (len(batch) == most or total + sizes[path] > most_bytes):
+            yield batch
+            batch, total = [], 0
+        batch.append(path)
+        total += sizes[path]
+    if batch:
+        yield batch
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.lstat().st_size
+    except OSError:
+        return 0  # gone: the engine says so, at no cost
 
 
 class Watcher:
@@ -280,8 +309,7 @@ class Watcher:
         for path in forgets:
             self._apply_one(f"forgetting {path}", functools.partial(self._sink.forget, path))
         for device, paths in to_index.items():
-            for start in range(0, len(paths), self._index_batch):
-                batch = paths[start : start + self._index_batch]
+            for batch in batches_by_size(paths, self._index_batch):
                 index = functools.partial(self._sink.index_files, batch, device=device)
                 if self._apply_one(f"indexing {len(batch)} files", index):
                     self.files_done += len(batch)
