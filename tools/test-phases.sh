@@ -8,12 +8,14 @@ cd "$(dirname "$0")/.."
 MAKE=${MAKE:-make}
 declare -a names=() times=() results=()
 status=0
+logs=$(mktemp -d)
 
 phase() {
   local name=$1; shift
   local start=$SECONDS result=ok
   echo "=== $name ==="
-  if ! "$@"; then
+  "$@" 2>&1 | tee "$logs/$name.log"
+  if [ "${PIPESTATUS[0]}" -ne 0 ]; then
     result=FAILED
     [ "$status" -ne 0 ] || status=1
   fi
@@ -29,6 +31,14 @@ summary() {
     printf '%-12s %6d s  %s\n' "${names[$i]}" "${times[$i]}" "${results[$i]}"
   done
   printf '%-12s %6d s\n' total "$SECONDS"
+  # pytest's closing lines of every phase, added up: the run's count.
+  local passed failed
+  passed=$(cat "$logs"/*.log 2>/dev/null | grep -E '^=+ .* in [0-9.]+s' \
+    | grep -oE '[0-9]+ passed' | awk '{n += $1} END {print n + 0}')
+  failed=$(cat "$logs"/*.log 2>/dev/null | grep -E '^=+ .* in [0-9.]+s' \
+    | grep -oE '[0-9]+ (failed|errors?)' | awk '{n += $1} END {print n + 0}')
+  rm -rf "$logs"
+  echo "tests: $passed passed, $failed failed"
 }
 trap summary EXIT
 

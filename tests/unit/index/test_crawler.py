@@ -235,3 +235,41 @@ def test_queued_jobs_never_repeat_a_directory_and_media_jobs_can_be_cancelled(
 def test_a_batch_size_below_one_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="batch_size"):
         Crawler(RecordingSink(), RootSet(), tmp_path / CHECKPOINT_FILE, batch_size=0)
+
+
+class DeafBatchSink(RecordingSink):
+    """A batch that does not look at its interrupt for a long while (a crawl
+    at nice 19 on a busy machine)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_batch = threading.Event()
+        self.release = threading.Event()
+
+    def index_files(
+        self,
+        paths: Sequence[Path],
+        *,
+        device: str | None = None,
+        interrupt: threading.Event | None = None,
+    ) -> object:
+        self.in_batch.set()
+        self.release.wait(30)
+        raise Interrupted("interrupted at last")
+
+
+def test_stopping_does_not_wait_for_a_starved_batch_and_keeps_the_checkpoint(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    make_tree(home, 30)
+    checkpoint = tmp_path / CHECKPOINT_FILE
+    sink = DeafBatchSink()
+    crawler = Crawler(sink, roots_with(home), checkpoint, batch_size=10)
+    crawler.start(catch_up=[home])
+    assert sink.in_batch.wait(10)
+    started = time.monotonic()
+    crawler.stop(timeout=0.5)
+    assert time.monotonic() - started < 5
+    assert Checkpoint.load(checkpoint) == Checkpoint((CrawlJob(home),), None)
+    sink.release.set()

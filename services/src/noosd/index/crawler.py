@@ -44,6 +44,8 @@ DEFAULT_BATCH_SIZE = 16
 # Writing the checkpoint after every batch would cost more than the batch
 # when files are unchanged; losing a few seconds of progress costs little.
 CHECKPOINT_EVERY_S = 2.0
+# How long stopping waits for the crawl's thread to see that it must stop.
+STOP_WAIT_S = 3.0
 
 _log = logging.getLogger(__name__)
 
@@ -258,14 +260,23 @@ class Crawler:
                 jobs[:1] + [job for job in jobs[1:] if not job.directory.is_relative_to(directory)]
             )
 
-    def stop(self) -> None:
-        """Stop soon, within the batch under way, keeping the checkpoint."""
+    def stop(self, timeout: float = STOP_WAIT_S) -> None:
+        """Stop soon, within the batch under way, keeping the checkpoint.
+
+        The crawl's thread runs at nice 19: on a busy machine it may take
+        minutes to reach its next look at the interrupt. After `timeout` it
+        is left behind (a daemon thread, holding no lock while it embeds;
+        the engine refuses its commit once closed), and the checkpoint, which
+        never counts the batch in hand as done, is saved from here."""
         with self._changed:
             self._stopping = True
             self._halt.set()
             self._changed.notify()
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                _log.info("the crawl's batch in hand is left for the next start")
+                self._save_checkpoint(force=True)
 
     def _run(self) -> None:
         lower_this_thread()
