@@ -33,6 +33,9 @@ def fresh_shell(machine: Machine) -> float:
     machine.succeed("systemctl restart serial-getty@ttyS0.service")
     started = time.monotonic()
     machine.wait_for_console_text(r"noos login: user \(automatic login\)", 600, since)
+    # From here on: the shell the getty killed may draw its status line as it
+    # goes, and keys typed before the new one draws it go to the login shell.
+    since = machine.console_position()
     machine.wait_for_screen_text("scheduler:", 600, since)
     return time.monotonic() - started
 
