@@ -59,7 +59,7 @@ def test_a_file_is_found_by_its_description(machine: Machine) -> None:
     )
     machine.wait_until_succeeds(
         f"runuser -u user -- noos index search 'staking tomatoes' | grep -q {NOTE}",
-        timeout=900,
+        timeout=600,  # under the test's own limit, so that the wait reports the index's account
         watch=ServiceWatch(machine, ["index"]),
     )
     since = machine.console_position()
