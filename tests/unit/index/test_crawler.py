@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from noos.errors import Unavailable
-from noosd.index.crawler import CHECKPOINT_FILE, Checkpoint, Crawler, CrawlJob, done_before, walk
+from noosd.index.crawler import (
+    CHECKPOINT_FILE,
+    STOP_WAIT_S,
+    Checkpoint,
+    Crawler,
+    CrawlJob,
+    done_before,
+    walk,
+)
 from noosd.index.roots import IndexedRoot, RootSet
 from noosd.index.sink import Interrupted
 from tests.unit.index.recording_sink import RecordingSink, wait_until
@@ -108,42 +116,6 @@ class FailingSink(RecordingSink):
         return super().index_files(paths, device=device)
 
 
-class EndlessBatchSink(RecordingSink):
-    """A batch that lasts until it is interrupted (a slow machine's crawl)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.in_batch = threading.Event()
-
-    def index_files(
-        self,
-        paths: Sequence[Path],
-        *,
-        device: str | None = None,
-        interrupt: threading.Event | None = None,
-    ) -> object:
-        assert interrupt is not None
-        self.in_batch.set()
-        interrupt.wait()
-        raise Interrupted("interrupted")
-
-
-def test_stopping_interrupts_the_batch_under_way_and_keeps_it_for_the_next_start(
-    tmp_path: Path,
-) -> None:
-    home = tmp_path / "home"
-    make_tree(home, 30)
-    checkpoint = tmp_path / CHECKPOINT_FILE
-    sink = EndlessBatchSink()
-    crawler = Crawler(sink, roots_with(home), checkpoint, batch_size=10)
-    crawler.start(catch_up=[home])
-    assert sink.in_batch.wait(10)
-    started = time.monotonic()
-    crawler.stop()
-    assert time.monotonic() - started < 5
-    assert Checkpoint.load(checkpoint) == Checkpoint((CrawlJob(home),), None)
-
-
 def test_a_crawl_cut_short_continues_from_its_checkpoint_not_from_the_start(
     tmp_path: Path,
 ) -> None:
@@ -237,12 +209,14 @@ def test_a_batch_size_below_one_is_refused(tmp_path: Path) -> None:
         Crawler(RecordingSink(), RootSet(), tmp_path / CHECKPOINT_FILE, batch_size=0)
 
 
-class DeafBatchSink(RecordingSink):
-    """A batch that does not look at its interrupt for a long while (a crawl
-    at nice 19 on a busy machine)."""
+class LongBatchSink(RecordingSink):
+    """A batch that lasts until it is interrupted (a slow machine's crawl),
+    or, deaf to the interrupt, until `release` (a crawl at nice 19 on a busy
+    machine, which takes minutes to look at it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, deaf: bool) -> None:
         super().__init__()
+        self.deaf = deaf
         self.in_batch = threading.Event()
         self.release = threading.Event()
 
@@ -253,23 +227,25 @@ class DeafBatchSink(RecordingSink):
         device: str | None = None,
         interrupt: threading.Event | None = None,
     ) -> object:
+        assert interrupt is not None
         self.in_batch.set()
-        self.release.wait(30)
-        raise Interrupted("interrupted at last")
+        (self.release if self.deaf else interrupt).wait(30)
+        raise Interrupted("interrupted")
 
 
-def test_stopping_does_not_wait_for_a_starved_batch_and_keeps_the_checkpoint(
-    tmp_path: Path,
+@pytest.mark.parametrize("deaf", [False, True], ids=["interrupted", "starved"])
+def test_stopping_does_not_wait_for_the_batch_under_way_and_keeps_it_for_the_next_start(
+    tmp_path: Path, deaf: bool
 ) -> None:
     home = tmp_path / "home"
     make_tree(home, 30)
     checkpoint = tmp_path / CHECKPOINT_FILE
-    sink = DeafBatchSink()
+    sink = LongBatchSink(deaf=deaf)
     crawler = Crawler(sink, roots_with(home), checkpoint, batch_size=10)
     crawler.start(catch_up=[home])
     assert sink.in_batch.wait(10)
     started = time.monotonic()
-    crawler.stop(timeout=0.5)
+    crawler.stop(timeout=0.5 if deaf else STOP_WAIT_S)
     assert time.monotonic() - started < 5
     assert Checkpoint.load(checkpoint) == Checkpoint((CrawlJob(home),), None)
     sink.release.set()
