@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 from noos import Index
-from noosd.embedding import Embedder, SentenceTransformerEmbedder
+from noosd.shared.embedding import Embedder, SentenceTransformerEmbedder
 from noosd.index.chunking import chunk_file
 from noosd.index.crawler import CHECKPOINT_FILE, Crawler, walk
 from noosd.index.filetypes import file_type

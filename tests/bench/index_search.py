@@ -105,7 +105,7 @@ def state_digest() -> str:
 
 def populated_state(tree: Path) -> Path:
     """An engine state directory that indexed the whole tree."""
-    from noosd.embedding import load_embedder
+    from noosd.shared.embedding import load_embedder
     from noosd.index.engine import IndexEngine
     from tests.bench.support.environment import EMBEDDING_THREADS, embedding_model_dir
 

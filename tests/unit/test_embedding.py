@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from noosd.embedding import (
+from noosd.shared.embedding import (
     Embedder,
     OnnxEmbedder,
     SentenceTransformerEmbedder,
     load_embedder,
     onnx_file,
 )
-from noosd.system.models import MANIFEST
+from noosd.shared.models import MANIFEST
 from tests.fixtures.models import shipped_models_tree
 
 REPO = Path(__file__).resolve().parents[2]
@@ -133,7 +133,7 @@ def test_the_onnx_embedder_loads_lazily_and_never_imports_torch(model_dir: Path)
     script = f"""
 import sys
 from pathlib import Path
-from noosd.embedding import SentenceTransformerEmbedder, load_embedder
+from noosd.shared.embedding import SentenceTransformerEmbedder, load_embedder
 model_dir = Path({str(model_dir)!r})
 embedder = load_embedder(model_dir)
 # Constructing either, or asking its dimension, loads nothing.
@@ -151,7 +151,7 @@ assert not heavy, heavy
 EMBED_AND_REPORT = """
 import json, sys
 from pathlib import Path
-from noosd.embedding import load_embedder
+from noosd.shared.embedding import load_embedder
 model_dir = Path(sys.argv[1])
 embedder = load_embedder(model_dir)  # kept: the mapping lives as long as it
 embedder.embed(["the weights are mapped, not copied"])

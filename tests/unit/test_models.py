@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from noosd.system.models import find_models
+from noosd.shared.models import find_models
 
 
 def test_valid_models_are_found_by_their_manifests(models_dir: Path) -> None:

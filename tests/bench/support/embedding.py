@@ -39,7 +39,7 @@ class Embedder(Protocol):
 
 def shipped_embedder() -> Embedder:
     """The service's own embedder (its loader picks it), on the model the image ships."""
-    from noosd.embedding import load_embedder
+    from noosd.shared.embedding import load_embedder
 
     # The service's loader and settings: the same vectors, at the same speed.
     return load_embedder(embedding_model_dir(), threads=EMBEDDING_THREADS)

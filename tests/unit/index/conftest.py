@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from noosd.embedding import Embedder, Matrix, load_embedder
+from noosd.shared.embedding import Embedder, Matrix, load_embedder
 from noosd.index.engine import IndexEngine
 from tests.fixtures.models import shipped_models_tree
 

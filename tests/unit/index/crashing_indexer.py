@@ -17,7 +17,7 @@ from pathlib import Path
 
 from chromadb.api.models.Collection import Collection
 
-from noosd.embedding import load_embedder
+from noosd.shared.embedding import load_embedder
 from noosd.index.engine import IndexEngine
 
 

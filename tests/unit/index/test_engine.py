@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from noosd.embedding import Matrix
+from noosd.shared.embedding import Matrix
 from noosd.index.chroma import DEFAULT_COLLECTION, ChromaIndex
 from noosd.index.engine import CHROMA_DIR, DATABASE_FILE, Caller, Indexed, IndexEngine
 from tests.unit.index.conftest import CountingEmbedder

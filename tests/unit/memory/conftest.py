@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from noosd.embedding import Embedder, load_embedder
+from noosd.shared.embedding import Embedder, load_embedder
 from noosd.memory import MemoryConfig, MemoryStore, Tier
 from noosd.memory.database import MemoryDatabase, StoredMemory
 from noosd.memory.ids import parse_id

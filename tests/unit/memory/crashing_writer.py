@@ -17,7 +17,7 @@ import signal
 import sys
 from pathlib import Path
 
-from noosd.embedding import load_embedder
+from noosd.shared.embedding import load_embedder
 from noosd.memory import MemoryConfig, MemoryStore
 from noosd.memory.warm import WarmIndex
 

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from noos.errors import InvalidArgument
-from noosd.chroma import ChromaCollection, client_settings, persistent_client
+from noosd.shared.chroma import ChromaCollection, client_settings, persistent_client
 from noosd.index.vectors import IdArray, Vector
 
 if TYPE_CHECKING:

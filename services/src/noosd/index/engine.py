@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from noos.errors import InvalidArgument
-from noosd.embedding import Embedder
+from noosd.shared.embedding import Embedder
 from noosd.index.access import Caller
 from noosd.index.changes import plan_changes
 from noosd.index.chroma import DEFAULT_COLLECTION, ChromaIndex

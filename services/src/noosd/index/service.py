@@ -19,7 +19,7 @@ from noosd.index.media import DEFAULT_MEDIA_DIRS
 from noosd.index.pending import DEFAULT_QUIET_S
 from noosd.runtime import Service
 from noosd.runtime.health import WorkLoop
-from noosd.system.models import models_dir
+from noosd.shared.models import models_dir
 
 if TYPE_CHECKING:
     from noosd.index.engine import IndexEngine
@@ -100,7 +100,7 @@ class IndexService(Service):
         # Imported here, on the opening thread: numpy, chromadb and the model
         # would otherwise delay owning the bus name past D-Bus activation's
         # timeout under emulation.
-        from noosd.embedding import load_embedder
+        from noosd.shared.embedding import load_embedder
         from noosd.index.engine import IndexEngine
 
         embedder = load_embedder(models_dir() / EMBEDDING_MODEL)

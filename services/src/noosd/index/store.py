@@ -40,7 +40,7 @@ import numpy.typing as npt
 
 from noosd.index.chunking import Chunk
 from noosd.index.metadata import FileMetadata
-from noosd.sqlite import Database, batches, marks
+from noosd.shared.sqlite import Database, batches, marks
 
 SCHEMA_VERSION = 1
 

@@ -23,8 +23,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from noosd.arrays import remove_rows, with_room_for
-from noosd.embedding import Matrix
+from noosd.shared.arrays import remove_rows, with_room_for
+from noosd.shared.embedding import Matrix
 
 IdArray = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]

@@ -48,7 +48,7 @@ from noosd.memory.matrix import IdArray
 from noosd.memory.model import MetadataValue
 from noosd.memory.temporal import refers_to_time
 from noosd.memory.tiering import COLD, HOT, WARM
-from noosd.sqlite import Database, batches, marks
+from noosd.shared.sqlite import Database, batches, marks
 
 SCHEMA_VERSION = 2
 

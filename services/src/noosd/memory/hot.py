@@ -24,7 +24,7 @@ def gpu_device() -> str | None:
     """'cuda' when torch is already imported and sees a GPU, else None.
 
     Never imports torch itself: that takes seconds (a minute in a TCG guest),
-    and the ONNX embedder (noosd.embedding) runs without it.
+    and the ONNX embedder (noosd.shared.embedding) runs without it.
     """
     torch = sys.modules.get("torch")
     if torch is None:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from noosd.arrays import remove_rows, with_room_for
+from noosd.shared.arrays import remove_rows, with_room_for
 from noosd.memory.codec import Matrix
 
 IdArray = npt.NDArray[np.int64]

@@ -18,7 +18,7 @@ from noosd.memory.interface import INTERFACE_NAME, OBJECT_PATH, MemoryInterface
 from noosd.memory.runner import StoreRunner
 from noosd.runtime import Service
 from noosd.runtime.health import WorkLoop
-from noosd.system.models import models_dir
+from noosd.shared.models import models_dir
 
 if TYPE_CHECKING:
     from noosd.memory.store import MemoryStore
@@ -88,7 +88,7 @@ class MemoryService(Service):
         # Imported here, on the worker thread: numpy, chromadb and the model
         # would otherwise delay owning the bus name past D-Bus activation's
         # timeout under emulation.
-        from noosd.embedding import load_embedder
+        from noosd.shared.embedding import load_embedder
         from noosd.memory.store import MemoryStore
 
         settings = self._settings

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from noos.errors import InvalidArgument, NotFound, Unavailable
-from noosd.embedding import Embedder
+from noosd.shared.embedding import Embedder
 from noosd.memory import temporal, validation
 from noosd.memory.codec import normalized
 from noosd.memory.config import MemoryConfig

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from noosd.chroma import ChromaCollection, persistent_client
+from noosd.shared.chroma import ChromaCollection, persistent_client
 from noosd.memory.codec import Matrix
 from noosd.memory.ids import format_id
 from noosd.memory.matrix import IdArray

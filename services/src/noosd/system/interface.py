@@ -11,7 +11,7 @@ from dbus_fast.service import ServiceInterface, dbus_property
 
 from noos.errors import InvalidArgument, NotFound
 from noosd.runtime import caller_uid, noos_method
-from noosd.system.models import find_models
+from noosd.shared.models import find_models
 
 INTERFACE_NAME = "org.noos.System1"
 

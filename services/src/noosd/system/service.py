@@ -9,7 +9,7 @@ from dbus_fast.service import ServiceInterface
 
 from noosd.runtime import Service
 from noosd.system.interface import INTERFACE_NAME, SystemInterface
-from noosd.system.models import models_dir
+from noosd.shared.models import models_dir
 
 
 class SystemService(Service):

@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from noosd.runtime.health import beat
-from noosd.system.models import MANIFEST
+from noosd.shared.models import MANIFEST
 
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession

@@ -7,7 +7,7 @@ Each model lives in a directory of its own holding a `model.toml` manifest:
     file = "model.gguf"               # the model, relative to the directory ("." for it)
     format = "gguf"                   # optional, like source and licence
     onnx = "onnx/model.onnx"          # optional: an embedding model's ONNX export
-                                      # (read by noosd.embedding)
+                                      # (read by noosd.shared.embedding)
 
 A directory without a readable, valid manifest, or whose file is missing, is
 skipped with a warning: a model that no one can tell how to load is of no use.

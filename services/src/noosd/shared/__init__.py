@@ -1,0 +1,1 @@
+"""The kit the services share: embedding, models, SQLite, chromadb, vector arrays."""
