@@ -33,12 +33,12 @@ import time
 from pathlib import Path
 
 from noos import Index
-from noosd.shared.embedding import Embedder, SentenceTransformerEmbedder
 from noosd.index.chunking import chunk_file
 from noosd.index.crawler import CHECKPOINT_FILE, Crawler, walk
 from noosd.index.filetypes import file_type
 from noosd.index.priority import lower_this_thread
 from noosd.index.roots import IndexedRoot, RootSet
+from noosd.shared.embedding import Embedder, SentenceTransformerEmbedder
 from tests.bench.support.embedding import shipped_embedder
 from tests.bench.support.environment import EMBEDDING_THREADS, embedding_model_dir, models_tree
 from tests.bench.support.tables import percentile_ms, print_table, verdict

@@ -105,8 +105,8 @@ def state_digest() -> str:
 
 def populated_state(tree: Path) -> Path:
     """An engine state directory that indexed the whole tree."""
-    from noosd.shared.embedding import load_embedder
     from noosd.index.engine import IndexEngine
+    from noosd.shared.embedding import load_embedder
     from tests.bench.support.environment import EMBEDDING_THREADS, embedding_model_dir
 
     cache = CachedDirectory(f"index-search-{CORPUS_VERSION}-state-{state_digest()}")

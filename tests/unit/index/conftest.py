@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from noosd.shared.embedding import Embedder, Matrix, load_embedder
 from noosd.index.engine import IndexEngine
+from noosd.shared.embedding import Embedder, Matrix, load_embedder
 from tests.fixtures.models import shipped_models_tree
 
 MODEL = "all-minilm-l6-v2"

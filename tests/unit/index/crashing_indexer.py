@@ -17,8 +17,8 @@ from pathlib import Path
 
 from chromadb.api.models.Collection import Collection
 
-from noosd.shared.embedding import load_embedder
 from noosd.index.engine import IndexEngine
+from noosd.shared.embedding import load_embedder
 
 
 def main() -> None:

@@ -11,9 +11,9 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from noosd.shared.embedding import Matrix
 from noosd.index.chroma import DEFAULT_COLLECTION, ChromaIndex
 from noosd.index.engine import CHROMA_DIR, DATABASE_FILE, Caller, Indexed, IndexEngine
+from noosd.shared.embedding import Matrix
 from tests.unit.index.conftest import CountingEmbedder
 
 ALICE = Caller(1000, frozenset({1000}))

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from noosd.shared.embedding import Embedder, load_embedder
 from noosd.memory import MemoryConfig, MemoryStore, Tier
 from noosd.memory.database import MemoryDatabase, StoredMemory
 from noosd.memory.ids import parse_id
 from noosd.memory.tiering import TIERS, WARM
 from noosd.memory.user import DATABASE_FILE, WARM_DIR
 from noosd.memory.warm import WarmIndex
+from noosd.shared.embedding import Embedder, load_embedder
 from tests.fixtures.models import shipped_models_tree
 
 REPO = Path(__file__).resolve().parents[3]

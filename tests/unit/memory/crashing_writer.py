@@ -17,9 +17,9 @@ import signal
 import sys
 from pathlib import Path
 
-from noosd.shared.embedding import load_embedder
 from noosd.memory import MemoryConfig, MemoryStore
 from noosd.memory.warm import WarmIndex
+from noosd.shared.embedding import load_embedder
 
 UID = 1000
 TEXTS = [

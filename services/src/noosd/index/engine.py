@@ -49,7 +49,6 @@ from pathlib import Path
 import numpy as np
 
 from noos.errors import InvalidArgument
-from noosd.shared.embedding import Embedder
 from noosd.index.access import Caller
 from noosd.index.changes import plan_changes
 from noosd.index.chroma import DEFAULT_COLLECTION, ChromaIndex
@@ -64,6 +63,7 @@ from noosd.index.sink import Interrupted
 from noosd.index.store import FileFilter, IndexDatabase, StoredFile
 from noosd.index.vectors import ChunkVectors
 from noosd.runtime.health import beat
+from noosd.shared.embedding import Embedder
 
 # The facade needs these and the engine alone.
 __all__ = ["Caller", "IndexEngine", "IndexStatus", "Indexed", "Interrupted", "SearchHit"]

@@ -100,8 +100,8 @@ class IndexService(Service):
         # Imported here, on the opening thread: numpy, chromadb and the model
         # would otherwise delay owning the bus name past D-Bus activation's
         # timeout under emulation.
-        from noosd.shared.embedding import load_embedder
         from noosd.index.engine import IndexEngine
+        from noosd.shared.embedding import load_embedder
 
         embedder = load_embedder(models_dir() / EMBEDDING_MODEL)
         engine = IndexEngine(

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from noosd.shared.arrays import remove_rows, with_room_for
 from noosd.memory.codec import Matrix
+from noosd.shared.arrays import remove_rows, with_room_for
 
 IdArray = npt.NDArray[np.int64]
 # Rows converted and multiplied at a time: 4096 x 384 float32 is 6 MiB.

@@ -88,8 +88,8 @@ class MemoryService(Service):
         # Imported here, on the worker thread: numpy, chromadb and the model
         # would otherwise delay owning the bus name past D-Bus activation's
         # timeout under emulation.
-        from noosd.shared.embedding import load_embedder
         from noosd.memory.store import MemoryStore
+        from noosd.shared.embedding import load_embedder
 
         settings = self._settings
         settings.state_dir.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from noos.errors import InvalidArgument, NotFound, Unavailable
-from noosd.shared.embedding import Embedder
 from noosd.memory import temporal, validation
 from noosd.memory.codec import normalized
 from noosd.memory.config import MemoryConfig
@@ -32,6 +31,7 @@ from noosd.memory.kinds import default_importance
 from noosd.memory.model import ConsolidationReport, Hit, Memory, MetadataValue, Tier, TierStats
 from noosd.memory.tiering import TIERS
 from noosd.memory.user import DATABASE_FILE, UserMemories, directory_bytes
+from noosd.shared.embedding import Embedder
 
 # The facade needs these and the store alone.
 __all__ = [

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from noosd.shared.chroma import ChromaCollection, persistent_client
 from noosd.memory.codec import Matrix
 from noosd.memory.ids import format_id
 from noosd.memory.matrix import IdArray
+from noosd.shared.chroma import ChromaCollection, persistent_client
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI

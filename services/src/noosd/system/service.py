@@ -8,8 +8,8 @@ from importlib.metadata import version
 from dbus_fast.service import ServiceInterface
 
 from noosd.runtime import Service
-from noosd.system.interface import INTERFACE_NAME, SystemInterface
 from noosd.shared.models import models_dir
+from noosd.system.interface import INTERFACE_NAME, SystemInterface
 
 
 class SystemService(Service):
