@@ -103,6 +103,11 @@ def notify_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
     receiver.close()
 
 
+def _wait_until_stuck(loop: WorkLoop) -> None:
+    while not stuck([loop]):
+        time.sleep(0.05)
+
+
 def _received(receiver: socket.socket) -> list[str]:
     messages = []
     while True:
@@ -124,7 +129,9 @@ async def test_the_watchdog_is_not_pinged_while_a_loop_is_stuck(
     worker = threading.Thread(target=lambda: loop.run(lambda: (spin(0.4), release.wait())))
     worker.start()
     try:
-        await asyncio.sleep(0.8)  # stuck after 0.3 s of CPU: the pings stop
+        # Stuck after 0.3 s of CPU, however long a loaded machine takes to give it.
+        await asyncio.to_thread(lambda: _wait_until_stuck(loop))
+        await asyncio.sleep(0.3)  # the check after it has seen the loop stuck
         _received(notify_socket)
         with caplog.at_level(logging.ERROR):
             await asyncio.sleep(0.5)
