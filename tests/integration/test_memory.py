@@ -114,6 +114,33 @@ async def test_the_counts_are_live_for_their_watcher(memory: Memory) -> None:
         )
 
 
+async def test_counts_from_anyone_but_the_service_are_not_believed(
+    memory: Memory, bus_address: str
+) -> None:
+    async with memory.watch_stats() as changes:
+        now = await asyncio.wait_for(anext(changes), 30)
+        total = now.hot + now.warm + now.cold
+        async with await Connection.open(bus_address) as forger:
+            forged = {name: Variant("u", 999) for name in ("hot_count", "warm_count")}
+            forger.bus.send(
+                Message(
+                    message_type=MessageType.SIGNAL,
+                    destination=memory.connection.bus.unique_name,
+                    path=Memory.object_path,
+                    interface=Memory.interface,
+                    member="StatsChanged",
+                    signature="a{sv}",
+                    body=[forged],
+                )
+            )
+            # A round trip: the bus has passed the forgery on before it answers.
+            await forger.call(DBUS_NAME, DBUS_PATH, DBUS_NAME, "GetId")
+        memory_id = await memory.remember("counted after a forgery", kind="note")
+        real = await asyncio.wait_for(anext(changes), 30)
+        assert real.hot + real.warm + real.cold == total + 1
+        await memory.forget([memory_id])
+
+
 def memory_stats_of_call(stats: dict[str, int]) -> MemoryStats:
     return MemoryStats(
         stats["hot_count"], stats["warm_count"], stats["cold_count"], stats["bytes_used"]

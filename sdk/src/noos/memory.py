@@ -16,7 +16,7 @@ from dbus_fast import Message, Variant
 
 from noos.client import Client
 from noos.sync import SyncClient, blocking
-from noos.watch import Watch, match_rule
+from noos.watch import DBUS_NAME, DBUS_PATH, Watch, match_rule
 
 Scalar = str | int | float | bool
 
@@ -190,9 +190,14 @@ class Memory(Client):
             member="StatsChanged",
         )
 
+        # A signal sent to us is delivered whatever our match rules say: only
+        # the one from the service that we subscribed with is believed.
+        service_owner: list[str] = []  # its unique name, once subscribed
+
         def decode(message: Message) -> MemoryStats | None:
             if (
-                message.interface != self.interface
+                message.sender not in service_owner
+                or message.interface != self.interface
                 or message.member != "StatsChanged"
                 or message.path != self.object_path
                 or message.signature != "a{sv}"
@@ -201,6 +206,10 @@ class Memory(Client):
             return memory_stats_of(message.body[0])
 
         async def subscribe() -> list[MemoryStats]:
+            (owner,) = await self.connection.call(
+                DBUS_NAME, DBUS_PATH, DBUS_NAME, "GetNameOwner", "s", (self.bus_name,)
+            )
+            service_owner.append(owner)
             (stats,) = await self._call("WatchStats", "a{sv}", {})
             return [memory_stats_of(stats)]
 

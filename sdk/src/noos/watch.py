@@ -104,6 +104,7 @@ class Watch(Generic[T]):
         self._closed = False
         self._ended: asyncio.Future[None] | None = None
         self._added: list[str] = []
+        self._subscribed = False
 
     def map(self, convert: Callable[[T], U]) -> Watch[U]:
         """A watch of the same signals whose values are `convert`ed: a typed
@@ -138,6 +139,7 @@ class Watch(Generic[T]):
                 self._added.append(rule)
             if self._subscribe is not None:
                 first = list(await self._subscribe())
+                self._subscribed = True
                 # Signals that came before the subscription's reply are newer
                 # than what the reply says: the reply's values go first.
                 self._pending.extendleft(reversed(first))
@@ -164,7 +166,7 @@ class Watch(Generic[T]):
         if not self.connection.bus.connected:
             return
         # Best effort: a service gone meanwhile has forgotten its subscriber anyway.
-        if self._unsubscribe is not None:
+        if self._unsubscribe is not None and self._subscribed:
             with contextlib.suppress(NoosError):
                 await self._unsubscribe()
         while self._added:
