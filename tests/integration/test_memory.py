@@ -14,9 +14,11 @@ import pytest
 import pytest_asyncio
 from dbus_fast import Message, MessageType, Variant
 
-from noos import InvalidArgument, Memory, MemoryFilter, NotFound
+from noos import InvalidArgument, Memory, MemoryFilter, MemoryStats, NotFound
 from noos.bus import Connection
-from tests.fixtures import memory_as
+from noos.errors import NoosError
+from noos.watch import DBUS_NAME, DBUS_PATH
+from tests.fixtures import memory_as, memory_stats_as
 from tests.fixtures.memory import start_memory
 from tests.fixtures.models import shipped_models_tree
 from tests.fixtures.noosd_process import NoosdProcess
@@ -86,6 +88,98 @@ async def test_the_remembered_signal_reaches_the_caller(
                 break
             await asyncio.sleep(0.05)
         assert [message.body for message in signals] == [[memory_id, "note"]]
+
+
+async def next_stats(changes: AsyncIterator[MemoryStats], total: int) -> MemoryStats:
+    """The first counts from `changes` that add up to `total` memories."""
+    while True:
+        stats = await asyncio.wait_for(anext(changes), 30)
+        if stats.hot + stats.warm + stats.cold == total:
+            return stats
+
+
+async def test_the_counts_are_live_for_their_watcher(memory: Memory) -> None:
+    async with memory.watch_stats() as changes:
+        now = await asyncio.wait_for(anext(changes), 30)
+        assert now == memory_stats_of_call(await memory.stats())
+        total = now.hot + now.warm + now.cold
+        memory_id = await memory.remember("a live count", kind="note")
+        assert (await next_stats(changes, total + 1)).bytes_used > 0
+        await memory.forget([memory_id])
+        await next_stats(changes, total)
+    # Closed: the service was told (UnwatchStats), the match is gone.
+    with pytest.raises(NoosError):
+        await memory.connection.call(
+            DBUS_NAME, DBUS_PATH, DBUS_NAME, "RemoveMatch", "s", (changes.rules[0],)
+        )
+
+
+async def test_counts_from_anyone_but_the_service_are_not_believed(
+    memory: Memory, bus_address: str
+) -> None:
+    async with memory.watch_stats() as changes:
+        now = await asyncio.wait_for(anext(changes), 30)
+        total = now.hot + now.warm + now.cold
+        async with await Connection.open(bus_address) as forger:
+            forged = {name: Variant("u", 999) for name in ("hot_count", "warm_count")}
+            forger.bus.send(
+                Message(
+                    message_type=MessageType.SIGNAL,
+                    destination=memory.connection.bus.unique_name,
+                    path=Memory.object_path,
+                    interface=Memory.interface,
+                    member="StatsChanged",
+                    signature="a{sv}",
+                    body=[forged],
+                )
+            )
+            # A round trip: the bus has passed the forgery on before it answers.
+            await forger.call(DBUS_NAME, DBUS_PATH, DBUS_NAME, "GetId")
+        memory_id = await memory.remember("counted after a forgery", kind="note")
+        real = await asyncio.wait_for(anext(changes), 30)
+        assert real.hot + real.warm + real.cold == total + 1
+        await memory.forget([memory_id])
+
+
+def memory_stats_of_call(stats: dict[str, int]) -> MemoryStats:
+    return MemoryStats(
+        stats["hot_count"], stats["warm_count"], stats["cold_count"], stats["bytes_used"]
+    )
+
+
+async def test_another_user_watching_the_counts_never_hears_mine(
+    memory: Memory, bus_address: str
+) -> None:
+    """The attack: NOBODY matches every StatsChanged and watches its own counts
+    while root's change. A broadcast StatsChanged would reach it with root's."""
+    async with memory.watch_stats() as mine:
+        before = await asyncio.wait_for(anext(mine), 30)
+        total = before.hot + before.warm + before.cold
+        listener = await asyncio.create_subprocess_exec(
+            sys.executable,
+            memory_stats_as.__file__,
+            str(NOBODY),
+            bus_address,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert listener.stdin is not None and listener.stdout is not None
+        own = json.loads(await asyncio.wait_for(listener.stdout.readline(), 120))["own"]
+        ids = [await memory.remember(f"root's note {n} for the count") for n in range(2)]
+        # Root's own watcher heard each change: the signals were sent.
+        after = await next_stats(mine, total + 2)
+        await memory.forget(ids)
+        await next_stats(mine, total)
+        listener.stdin.close()
+        stdout, _ = await asyncio.wait_for(listener.communicate(), 60)
+    assert listener.returncode == 0
+    report = json.loads(stdout)
+    assert report["watches_root"] == "org.noos.Error.PermissionDenied"
+    heard = report["heard"]
+    assert own["hot"] + own["warm"] + own["cold"] != total + 2  # root's counts differ
+    # NOBODY's counts did not change, so it heard nothing at all: not root's
+    # counts, and no count of anyone's it did not ask for.
+    assert heard == [], f"uid {NOBODY} heard {heard}; root's counts went to {after}"
 
 
 async def test_pin_forget_and_stats(memory: Memory) -> None:

@@ -3,7 +3,9 @@
 Async clients (`System`, `Memory`, `Index`, `Scheduler`) and their blocking
 twins (`SyncSystem`, `SyncMemory`, `SyncIndex`, `SyncScheduler`) talk to the
 system bus, or to the bus named by $NOOS_BUS_ADDRESS or by `address`. Failed
-calls raise the errors of `noos.errors`.
+calls raise the errors of `noos.errors`. Watches (`noos.watch`) follow what the
+services announce: `Scheduler.watch`, `Index.watch_progress`,
+`Memory.watch_stats`, and `watch_services` for services coming and going.
 """
 
 from noos.bus import Connection
@@ -16,8 +18,8 @@ from noos.errors import (
     PermissionDenied,
     Unavailable,
 )
-from noos.index import FileHit, Index, IndexedFile, IndexStatus, SyncIndex
-from noos.memory import Memory, MemoryFilter, MemoryRecord, RecallHit, SyncMemory
+from noos.index import FileHit, Index, IndexedFile, IndexProgress, IndexStatus, SyncIndex
+from noos.memory import Memory, MemoryFilter, MemoryRecord, MemoryStats, RecallHit, SyncMemory
 from noos.scheduler import (
     ChatMessage,
     GenerationOptions,
@@ -26,11 +28,13 @@ from noos.scheduler import (
     JobInfo,
     ModelInfo,
     Scheduler,
+    SchedulerChange,
     SchedulerStatus,
     SyncJob,
     SyncScheduler,
 )
 from noos.system import Model, SyncSystem, System
+from noos.watch import PropertiesChanged, ServiceChange, Watch, watch_services
 
 __all__ = [
     "Busy",
@@ -39,6 +43,7 @@ __all__ = [
     "FileHit",
     "GenerationOptions",
     "Index",
+    "IndexProgress",
     "IndexStatus",
     "IndexedFile",
     "Internal",
@@ -49,14 +54,18 @@ __all__ = [
     "Memory",
     "MemoryFilter",
     "MemoryRecord",
+    "MemoryStats",
     "Model",
     "ModelInfo",
     "NoosError",
     "NotFound",
     "PermissionDenied",
+    "PropertiesChanged",
     "RecallHit",
     "Scheduler",
+    "SchedulerChange",
     "SchedulerStatus",
+    "ServiceChange",
     "SyncIndex",
     "SyncJob",
     "SyncMemory",
@@ -64,4 +73,6 @@ __all__ = [
     "SyncSystem",
     "System",
     "Unavailable",
+    "Watch",
+    "watch_services",
 ]

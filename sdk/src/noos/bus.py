@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -84,6 +85,7 @@ class Connection:
         self.bus = bus
         self.address = address
         self._slots = asyncio.Semaphore(max_in_flight)
+        self._ended: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -142,6 +144,19 @@ class Connection:
             destination, path, PROPERTIES_INTERFACE, "GetAll", "s", (interface,)
         )
         return {name: variant.value for name, variant in values.items()}
+
+    def ended(self) -> asyncio.Future[None]:
+        """Done once the connection is closed or lost. Shared by whoever asks:
+        wait on it with `asyncio.shield` or a done callback, never cancel it
+        (cancelling a wait on dbus-fast's own future would cancel that)."""
+        if self._ended is None:
+            self._ended = asyncio.get_running_loop().create_task(self._wait_for_end())
+        return self._ended
+
+    async def _wait_for_end(self) -> None:
+        # A lost connection raises its reason here; done is all that is news.
+        with contextlib.suppress(Exception):
+            await self.bus.wait_for_disconnect()  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:
         await disconnect_bus(self.bus)

@@ -6,6 +6,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from noos.bus import Connection
+from noos.watch import PropertiesChanged, ServiceChange, Watch, watch_properties, watch_services
 
 
 class Client:
@@ -42,6 +43,14 @@ class Client:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    def watch_properties(self) -> Watch[PropertiesChanged]:
+        """The interface's PropertiesChanged, as they come (see `noos.watch`)."""
+        return watch_properties(self.connection, self.bus_name, self.object_path, self.interface)
+
+    def watch_presence(self) -> Watch[ServiceChange]:
+        """The service coming onto the bus and leaving it."""
+        return watch_services(self.connection, [self.bus_name])
 
     async def _call(self, member: str, signature: str = "", *args: Any) -> list[Any]:
         """Call `member` of the interface; the reply's body."""

@@ -17,6 +17,7 @@ from dbus_fast import Variant
 
 from noos.client import Client
 from noos.sync import SyncClient, blocking
+from noos.watch import Watch, watch_signal
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,15 @@ class IndexStatus:
     bytes: int
     roots: tuple[str, ...]
     crawling: bool
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    """A Progress signal: files indexed since the service started (not the
+    files in the index: `status` says those), and files waiting."""
+
+    files_done: int
+    queued: int
 
 
 def hit_of(fields: Iterable[Any]) -> FileHit:
@@ -116,6 +126,18 @@ class Index(Client):
             bytes=int(value["Bytes"]),
             roots=tuple(value["Roots"]),
             crawling=bool(value["Crawling"]),
+        )
+
+    def watch_progress(self) -> Watch[IndexProgress]:
+        """The index's progress as it works, at most about once a second."""
+        return watch_signal(
+            self.connection,
+            self.bus_name,
+            self.object_path,
+            self.interface,
+            "Progress",
+            "uu",
+            lambda body: IndexProgress(int(body[0]), int(body[1])),
         )
 
 

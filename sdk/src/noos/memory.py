@@ -12,10 +12,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dbus_fast import Variant
+from dbus_fast import Message, Variant
 
 from noos.client import Client
 from noos.sync import SyncClient, blocking
+from noos.watch import DBUS_NAME, DBUS_PATH, Watch, match_rule
 
 Scalar = str | int | float | bool
 
@@ -64,6 +65,26 @@ class MemoryFilter:
             options["include_superseded"] = Variant("b", True)
         options.update(for_uid_option(self.for_uid))
         return options
+
+
+@dataclass(frozen=True)
+class MemoryStats:
+    """The caller's memories per tier, and the bytes they use on disk."""
+
+    hot: int
+    warm: int
+    cold: int
+    bytes_used: int
+
+
+def memory_stats_of(stats: Mapping[str, Variant]) -> MemoryStats:
+    value = {key: int(variant.value) for key, variant in stats.items()}
+    return MemoryStats(
+        hot=value.get("hot_count", 0),
+        warm=value.get("warm_count", 0),
+        cold=value.get("cold_count", 0),
+        bytes_used=value.get("bytes_used", 0),
+    )
 
 
 def scalar_variant(value: Scalar) -> Variant:
@@ -155,6 +176,47 @@ class Memory(Client):
         """Memories per tier (`hot_count`, `warm_count`, `cold_count`) and `bytes_used`."""
         (stats,) = await self._call("Stats", "a{sv}", for_uid_option(for_uid))
         return {key: int(variant.value) for key, variant in stats.items()}
+
+    def watch_stats(self) -> Watch[MemoryStats]:
+        """The caller's counts now, then each time they change.
+
+        The service sends StatsChanged to the watching connection alone (a
+        user's counts are private), from WatchStats until UnwatchStats, which
+        closing the watch calls."""
+        rule = match_rule(
+            sender=self.bus_name,
+            path=self.object_path,
+            interface=self.interface,
+            member="StatsChanged",
+        )
+
+        # A signal sent to us is delivered whatever our match rules say: only
+        # the one from the service that we subscribed with is believed.
+        service_owner: list[str] = []  # its unique name, once subscribed
+
+        def decode(message: Message) -> MemoryStats | None:
+            if (
+                message.sender not in service_owner
+                or message.interface != self.interface
+                or message.member != "StatsChanged"
+                or message.path != self.object_path
+                or message.signature != "a{sv}"
+            ):
+                return None
+            return memory_stats_of(message.body[0])
+
+        async def subscribe() -> list[MemoryStats]:
+            (owner,) = await self.connection.call(
+                DBUS_NAME, DBUS_PATH, DBUS_NAME, "GetNameOwner", "s", (self.bus_name,)
+            )
+            service_owner.append(owner)
+            (stats,) = await self._call("WatchStats", "a{sv}", {})
+            return [memory_stats_of(stats)]
+
+        async def unsubscribe() -> None:
+            await self._call("UnwatchStats")
+
+        return Watch(self.connection, [rule], decode, subscribe=subscribe, unsubscribe=unsubscribe)
 
 
 class SyncMemory(SyncClient[Memory]):

@@ -27,6 +27,7 @@ from noos.bus import Connection
 from noos.client import Client
 from noos.errors import InvalidArgument, NoosError
 from noos.sync import LoopThread, SyncClient, blocking
+from noos.watch import PropertiesChanged, Watch
 
 BUS_NAME = "org.noos.Scheduler1"
 SCHEDULER_PATH = "/org/noos/Scheduler1"
@@ -159,6 +160,35 @@ class SchedulerStatus:
     ram_used: int
     ram_budget: int
     prediction_hit_rate: float | None
+
+
+@dataclass(frozen=True)
+class SchedulerChange:
+    """What one PropertiesChanged of the scheduler says; None: unchanged this time.
+
+    The scheduler announces its jobs queued and running, the models resident,
+    the catalog's models, and the accelerators (those come as `other`)."""
+
+    queued: int | None = None
+    running: int | None = None
+    resident: tuple[str, ...] | None = None
+    models: tuple[ModelInfo, ...] | None = None
+    other: Mapping[str, Any] | None = None
+
+
+def scheduler_change_of(change: PropertiesChanged) -> SchedulerChange:
+    values = dict(change.changed)
+    queued, running = values.pop("Queued", None), values.pop("Running", None)
+    resident, models = values.pop("Resident", None), values.pop("Models", None)
+    return SchedulerChange(
+        queued=None if queued is None else int(queued),
+        running=None if running is None else int(running),
+        resident=None if resident is None else tuple(resident),
+        models=None
+        if models is None
+        else tuple(model_info_of(name, details) for name, details in models),
+        other=values or None,
+    )
 
 
 class JobFailed(NoosError):
@@ -600,6 +630,16 @@ class Scheduler(Client):
     async def status(self) -> SchedulerStatus:
         """The scheduler's load, in one call."""
         return status_of(await self._get_all())
+
+    def watch(self) -> Watch[SchedulerChange]:
+        """The scheduler's load and models as they change:
+
+        async with scheduler.watch() as changes:
+            async for change in changes:
+                if change.resident is not None:
+                    print("resident:", change.resident)
+        """
+        return self.watch_properties().map(scheduler_change_of)
 
     async def load(self, model: str) -> None:
         """Load `model` into memory now, ahead of its jobs (root only)."""

@@ -4,9 +4,9 @@ Every call but a job's answer has a time limit. A service that cannot be
 reached, or does not answer in time, is marked down and the call raises
 `ServiceDown`; the shell goes on without it. The status (resident models and
 queue, index progress, memory per tier) follows the services' own signals
-rather than polling: the scheduler's PropertiesChanged, the index's Progress,
-and NameOwnerChanged of the bus for services that come and go. Memory sends no signal: its tiers are
-read again after each call of ours that changes them.
+rather than polling, through the SDK's watches: the scheduler's property
+changes, the index's progress, memory's counts (sent to us alone), and the
+services coming onto the bus and leaving it.
 """
 
 from __future__ import annotations
@@ -18,9 +18,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from dbus_fast import Message, MessageType
-
-from noos import FileHit, Index, Memory, RecallHit, Scheduler, Unavailable
+from noos import (
+    FileHit,
+    Index,
+    IndexProgress,
+    Memory,
+    MemoryStats,
+    NoosError,
+    RecallHit,
+    Scheduler,
+    SchedulerChange,
+    ServiceChange,
+    Unavailable,
+    Watch,
+    watch_services,
+)
 from noos.bus import Connection, bus_address, describe_bus
 from noos.memory import MemoryFilter
 from noos.scheduler import Conversation
@@ -31,9 +43,8 @@ CONNECT_TIMEOUT_S = 5.0
 # Status and bookkeeping calls; a search or recall may first load a model.
 STATUS_TIMEOUT_S = 10.0
 QUERY_TIMEOUT_S = 30.0
-
-DBUS_NAME = "org.freedesktop.DBus"
-PROPERTIES_INTERFACE = "org.freedesktop.DBus.Properties"
+# Leaving, the watches unsubscribe; a service that hangs does not hold the shell up.
+UNWATCH_S = 1.0
 
 
 class ServiceName(enum.Enum):
@@ -78,21 +89,6 @@ class StatusSnapshot:
     memory_tiers: tuple[int, int, int] = (0, 0, 0)
 
 
-def match_rules() -> list[str]:
-    """The signals the status follows."""
-    return [
-        f"type='signal',sender='{Scheduler.bus_name}',path='{Scheduler.object_path}',"
-        f"interface='{PROPERTIES_INTERFACE}',member='PropertiesChanged'",
-        f"type='signal',sender='{Index.bus_name}',path='{Index.object_path}',"
-        f"interface='{Index.interface}',member='Progress'",
-        *(
-            f"type='signal',sender='{DBUS_NAME}',interface='{DBUS_NAME}',"
-            f"member='NameOwnerChanged',arg0='{name}'"
-            for name in BUS_NAMES.values()
-        ),
-    ]
-
-
 class Services:
     """The shell's one connection to the bus, its clients, and the services' status.
 
@@ -109,6 +105,9 @@ class Services:
         self._on_status = on_status
         self._connection: Connection | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # Memory's counts are watched while memory is on the bus: a memory
+        # that comes back has forgotten its watchers.
+        self._memory_watch: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Connect, follow the status signals, and read every service's status once."""
@@ -121,16 +120,19 @@ class Services:
             for name in ServiceName:
                 self._mark(name, ServiceState(False, reason))
             return
-        self._connection.bus.add_message_handler(self._receive)
-        for rule in match_rules():
-            await self._connection.call(
-                DBUS_NAME, "/org/freedesktop/DBus", DBUS_NAME, "AddMatch", "s", (rule,)
-            )
+        connection = self._connection
+        # Subscribed before the first reads: a change between the two is not missed.
+        await self._follow(watch_services(connection, BUS_NAMES.values()), self._service_changed)
+        await self._follow(Scheduler(connection).watch(), self._scheduler_changed)
+        await self._follow(Index(connection).watch_progress(), self._index_progressed)
+        self._watch_memory()
         await asyncio.gather(*(self.refresh(name) for name in ServiceName))
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=UNWATCH_S)
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
@@ -179,20 +181,16 @@ class Services:
     async def remember(
         self, text: str, kind: str, importance: float | None = None, **metadata: str
     ) -> str:
-        memory_id = await self._call(
+        return await self._call(
             ServiceName.MEMORY,
             self._memory().remember(text, kind, metadata, importance),
             QUERY_TIMEOUT_S,
         )
-        await self.refresh(ServiceName.MEMORY)
-        return memory_id
 
     async def forget(self, memory_ids: Iterable[str]) -> int:
-        forgotten = await self._call(
+        return await self._call(
             ServiceName.MEMORY, self._memory().forget(list(memory_ids)), QUERY_TIMEOUT_S
         )
-        await self.refresh(ServiceName.MEMORY)
-        return forgotten
 
     # A job's answer (`ask`, `stream`) has no time limit: its first piece may
     # wait behind other jobs, for its model to load and for a long context to
@@ -262,45 +260,74 @@ class Services:
         self.status = replace(self.status, **changes)
         self._on_status(self.status)
 
-    def _receive(self, message: Message) -> None:
-        # Returns None: other handlers (the scheduler client's) may want the message too.
-        if message.message_type is not MessageType.SIGNAL:
-            return
-        if message.member == "PropertiesChanged" and message.path == Scheduler.object_path:
-            interface, changed, _ = message.body
-            if interface == Scheduler.interface:
-                self._scheduler_changed({key: variant.value for key, variant in changed.items()})
-        elif message.member == "Progress" and message.interface == Index.interface:
-            _, queued = message.body
-            self._update(files_queued=queued)
-            # Progress counts the files done since the service started, not
-            # those in the index: read that again (Progress comes at most once a second).
-            self._spawn(self.refresh(ServiceName.INDEX))
-        elif message.member == "NameOwnerChanged" and message.interface == DBUS_NAME:
-            self._owner_changed(*message.body)
+    # The watches.
 
-    def _scheduler_changed(self, changed: dict[str, Any]) -> None:
+    async def _follow(self, watch: Watch[T], handle: Callable[[T], None]) -> None:
+        """Subscribe `watch` now, and hand what it yields to `handle` from now on."""
+        await watch.start()
+        self._spawn(self._drain(watch, handle))
+
+    async def _drain(self, watch: Watch[T], handle: Callable[[T], None]) -> None:
+        async with watch:
+            try:
+                async for item in watch:
+                    handle(item)
+            except Unavailable as exc:  # the bus itself is gone
+                for name in ServiceName:
+                    self._mark(name, ServiceState(False, str(exc)))
+
+    def _watch_memory(self) -> None:
+        if self._memory_watch is not None:
+            self._memory_watch.cancel()
+        self._memory_watch = self._spawn(self._follow_memory())
+
+    async def _follow_memory(self) -> None:
+        try:
+            async with self._memory().watch_stats() as counts:
+                async for stats in counts:
+                    self._memory_counted(stats)
+        except Unavailable:
+            pass  # memory is not on the bus: its coming back starts a new watch
+        except NoosError as exc:
+            self._mark(ServiceName.MEMORY, ServiceState(False, str(exc)))
+
+    def _memory_counted(self, stats: MemoryStats) -> None:
+        self._update(memory_tiers=(stats.hot, stats.warm, stats.cold))
+        if self.status.states[ServiceName.MEMORY].up is not True:
+            self._mark(ServiceName.MEMORY, ServiceState(True))
+
+    def _scheduler_changed(self, change: SchedulerChange) -> None:
         updates: dict[str, Any] = {}
-        if "Resident" in changed:
-            updates["resident"] = tuple(changed["Resident"])
-        if "Models" in changed:
-            updates["models"] = len(changed["Models"])
-        if "Queued" in changed:
-            updates["queued_jobs"] = int(changed["Queued"])
-        if "Running" in changed:
-            updates["running_jobs"] = int(changed["Running"])
-        self._update(**updates)
+        if change.resident is not None:
+            updates["resident"] = change.resident
+        if change.models is not None:
+            updates["models"] = len(change.models)
+        if change.queued is not None:
+            updates["queued_jobs"] = change.queued
+        if change.running is not None:
+            updates["running_jobs"] = change.running
+        if updates:
+            self._update(**updates)
 
-    def _owner_changed(self, bus_name: str, old_owner: str, new_owner: str) -> None:
+    def _index_progressed(self, progress: IndexProgress) -> None:
+        self._update(files_queued=progress.queued)
+        # Progress counts the files done since the service started, not those
+        # in the index: read that again (Progress comes at most once a second).
+        self._spawn(self.refresh(ServiceName.INDEX))
+
+    def _service_changed(self, change: ServiceChange) -> None:
         for name, its_bus_name in BUS_NAMES.items():
-            if bus_name != its_bus_name:
+            if change.bus_name != its_bus_name:
                 continue
-            if new_owner:
+            if change.appeared:
                 self._spawn(self.refresh(name))
+                if name is ServiceName.MEMORY:
+                    self._watch_memory()
             else:
                 self._mark(name, ServiceState(False, "it left the bus"))
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
+from noos import Memory
 from noos_shell.app import NoosShell
 from noos_shell.screens.history_search import HistorySearch
 from noos_shell.services import ServiceName
@@ -94,3 +95,19 @@ async def test_ctrl_r_finds_commands_of_an_earlier_session(
         await pilot.press("enter")
         await wait_until(pilot, lambda: not isinstance(app.screen, HistorySearch))
         assert app.screen.query_one(CommandLine).value == "echo hello from the earlier session"
+
+
+async def test_the_tiers_are_live_when_another_client_remembers(
+    app: NoosShell, services_bus: str
+) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.services.status.states[ServiceName.MEMORY].up is True)
+        before = sum(app.services.status.memory_tiers)
+        # Not the shell: nothing it does would make it read the counts again.
+        async with await Memory.connect(services_bus) as memory:
+            memory_id = await memory.remember("the status panel counts this one")
+            await wait_until(pilot, lambda: sum(app.services.status.memory_tiers) == before + 1)
+            hot, warm, cold = app.services.status.memory_tiers
+            assert f"{hot} hot {warm} warm {cold} cold" in screen_text(app)
+            await memory.forget([memory_id])
+            await wait_until(pilot, lambda: sum(app.services.status.memory_tiers) == before)

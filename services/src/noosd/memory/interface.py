@@ -15,6 +15,8 @@ can leave out what they don't need:
   `provenance` (as), and `superseded_at` (d) / `superseded_by` (s) when set;
   Recall prefixes each with its score, and adds `relevance`, `recency`
   (d) and `timely` (b: the query asks when, the memory says when) to details.
+- Counts (`Stats`, `WatchStats`, `StatsChanged`): `hot_count`, `warm_count`,
+  `cold_count` (u) and `bytes_used` (t).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from dbus_fast import PropertyAccess, Variant
+from dbus_fast import Message, MessageType, PropertyAccess, Variant
+from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import DBusSignature, DBusStr, DBusUInt32, DBusUInt64
 from dbus_fast.service import ServiceInterface, dbus_property, dbus_signal
 
@@ -34,6 +37,7 @@ from noosd.memory.runner import StoreRunner
 from noosd.runtime import (
     caller_uid,
     caller_uid_if_any,
+    current_call,
     effective_uid,
     noos_method,
     options_of,
@@ -112,6 +116,71 @@ def hit_struct(hit: Hit) -> HitFields:
     return (hit.score, memory_id, text, kind, created, accessed, metadata, details)
 
 
+def stats_dict(stats: TierStats) -> dict[str, Variant]:
+    result = {f"{tier}_count": Variant("u", stats.counts.get(tier, 0)) for tier in Tier}
+    result["bytes_used"] = Variant("t", stats.bytes_used)
+    return result
+
+
+class StatsWatchers:
+    """The connections that watch their user's counts, and the sending of them.
+
+    A user's counts are that user's business, and a signal broadcast on the
+    system bus reaches every connection with a matching rule, whoever owns it;
+    per-uid object paths would not help, as anyone may match any path. So
+    StatsChanged is sent unicast: a message with its `destination` set, which
+    the bus daemon delivers to that connection alone, to each connection that
+    asked with WatchStats, carrying the counts of the uid that connection was
+    (by the bus's account of it) when it asked. A watcher is dropped by
+    UnwatchStats or when its connection leaves the bus.
+    """
+
+    def __init__(self) -> None:
+        self._uids: dict[str, int] = {}  # unique name -> uid watched
+        self._bus: MessageBus | None = None
+
+    def add(self, bus: MessageBus, unique_name: str, uid: int) -> None:
+        if self._bus is None:
+            self._bus = bus
+            # The runtime subscribed the bus to departures (NameOwnerChanged).
+            bus.add_message_handler(self._forget_departed)
+        self._uids[unique_name] = uid
+
+    def remove(self, unique_name: str) -> None:
+        self._uids.pop(unique_name, None)
+
+    def uids(self) -> set[int]:
+        return set(self._uids.values())
+
+    def send(self, uid: int, stats: TierStats) -> None:
+        """Send `uid`'s counts to the connections that watch them, and to no other."""
+        if self._bus is None or not self._bus.connected:
+            return
+        body = [stats_dict(stats)]
+        for unique_name, watched in list(self._uids.items()):
+            if watched == uid:
+                self._bus.send(
+                    Message(
+                        message_type=MessageType.SIGNAL,
+                        destination=unique_name,
+                        path=OBJECT_PATH,
+                        interface=INTERFACE_NAME,
+                        member="StatsChanged",
+                        signature="a{sv}",
+                        body=body,
+                    )
+                )
+
+    def _forget_departed(self, message: Message) -> None:
+        if (
+            message.message_type is MessageType.SIGNAL
+            and message.member == "NameOwnerChanged"
+            and message.sender == "org.freedesktop.DBus"
+            and not message.body[2]
+        ):
+            self._uids.pop(message.body[0], None)
+
+
 def recall_filter(options: Mapping[str, Any]) -> RecallFilter:
     return RecallFilter(
         kinds=frozenset(options.get("kinds", ())),
@@ -128,6 +197,7 @@ class MemoryInterface(ServiceInterface):
     def __init__(self, store: StoreRunner) -> None:
         super().__init__(INTERFACE_NAME)
         self._store = store
+        self._watchers = StatsWatchers()
 
     @staticmethod
     async def _uid(options: Mapping[str, Any]) -> int:
@@ -146,6 +216,7 @@ class MemoryInterface(ServiceInterface):
             )
         )
         signal_caller(OBJECT_PATH, INTERFACE_NAME, "Remembered", "ss", [memory.id, memory.kind])
+        await self._counts_changed(uid)
         return memory.id
 
     @noos_method()
@@ -167,7 +238,9 @@ class MemoryInterface(ServiceInterface):
     async def Forget(self, ids: StringList, options: VariantDict) -> DBusUInt32:
         """Forget the memories `ids`; how many were forgotten."""
         uid = await self._uid(options_of(options, UID_OPTIONS, "option"))
-        return await self._store.run(lambda store: store.forget(uid, ids))
+        forgotten = await self._store.run(lambda store: store.forget(uid, ids))
+        await self._counts_changed(uid)
+        return forgotten
 
     @noos_method()
     async def ForgetWhere(self, filters: VariantDict) -> DBusUInt32:
@@ -176,7 +249,9 @@ class MemoryInterface(ServiceInterface):
         if not set(opts) - {"for_uid", "include_superseded"}:
             raise InvalidArgument("ForgetWhere needs at least one filter: use Forget for ids")
         uid, wanted = await self._uid(opts), recall_filter(opts)
-        return await self._store.run(lambda store: store.forget_where(uid, wanted))
+        forgotten = await self._store.run(lambda store: store.forget_where(uid, wanted))
+        await self._counts_changed(uid)
+        return forgotten
 
     @noos_method()
     async def Pin(self, id: DBusStr, options: VariantDict) -> None:
@@ -194,15 +269,46 @@ class MemoryInterface(ServiceInterface):
     async def Stats(self, options: VariantDict) -> VariantDict:
         """The caller's memories per tier and the bytes they use."""
         uid = await self._uid(options_of(options, UID_OPTIONS, "option"))
-        stats = await self._store.run(lambda store: store.stats(uid))
-        result = {f"{tier}_count": Variant("u", stats.counts.get(tier, 0)) for tier in Tier}
-        result["bytes_used"] = Variant("t", stats.bytes_used)
-        return result
+        return stats_dict(await self._store.run(lambda store: store.stats(uid)))
+
+    @noos_method()
+    async def WatchStats(self, options: VariantDict) -> VariantDict:
+        """Send StatsChanged to this connection whenever the caller's counts
+        change, until UnwatchStats or it leaves the bus; the counts now."""
+        uid = await self._uid(options_of(options, UID_OPTIONS, "option"))
+        call = current_call()
+        sender = call.message.sender
+        assert sender is not None  # _uid above refuses a call without one
+        # Registered before the counts are read: a change after the read is sent.
+        self._watchers.add(call.callers.bus, sender, uid)
+        return stats_dict(await self._store.run(lambda store: store.stats(uid)))
+
+    @noos_method()
+    async def UnwatchStats(self) -> None:
+        """Send this connection no more StatsChanged."""
+        sender = current_call().message.sender
+        if sender:
+            self._watchers.remove(sender)
+
+    async def _counts_changed(self, uid: int) -> None:
+        if uid in self._watchers.uids():
+            self._watchers.send(uid, await self._store.run(lambda store: store.stats(uid)))
+
+    async def counts_changed_for_all(self) -> None:
+        """Send every watched user's counts (after a consolidation moved tiers)."""
+        for uid in self._watchers.uids():
+            await self._counts_changed(uid)
 
     @dbus_signal()
     def Remembered(self, id: DBusStr, kind: DBusStr) -> Annotated[list[str], DBusSignature("ss")]:
         """Sent to the remembering connection only (never broadcast): per-user data."""
         return [id, kind]
+
+    @dbus_signal()
+    def StatsChanged(self) -> VariantDict:
+        """The watcher's counts, as Stats gives them; sent unicast to the
+        connections that called WatchStats, never broadcast (see StatsWatchers)."""
+        raise NotImplementedError("sent by StatsWatchers.send, to one connection at a time")
 
     # Properties are the caller's own view, like every call; with no caller
     # (dbus-fast announcing the object) there is nobody's data to show.

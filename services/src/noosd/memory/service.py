@@ -104,7 +104,8 @@ class MemoryService(Service):
             await asyncio.sleep(self._settings.consolidate_every_s)
             try:
                 report = await self._runner.run(lambda store: store.consolidate())
+                _log.info("consolidated: %s", report)
+                # Consolidation moves memories between tiers: the counts are news.
+                await self._interface.counts_changed_for_all()
             except Exception:
                 _log.exception("consolidation failed; trying again at the next period")
-            else:
-                _log.info("consolidated: %s", report)

@@ -1,13 +1,16 @@
-"""The main screen: status, transcript, and the input line; what each line does."""
+"""The main screen: status, transcript, and the input line; which flow each line goes to.
+
+What each intent does is in `noos_shell.flows`; the screen lays out, binds
+keys, routes lines, and runs the flows in workers. A command runs here: while
+it runs, the input line is its input.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import shlex
 import subprocess
-from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
 
@@ -17,43 +20,21 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList
 
-from noos import FileHit, NoosError, RecallHit
+from noos import FileHit
+from noos_shell import flows
 from noos_shell.directory import cd_target, change_directory
-from noos_shell.journal import Journal, Note
-from noos_shell.prompts import (
-    describe_conversation,
-    extract_command,
-    proposal_conversation,
-    question_conversation,
-)
-from noos_shell.pty_runner import CommandResult, PtyCommand
+from noos_shell.journal import Journal
+from noos_shell.pty_runner import PtyCommand
 from noos_shell.routing import Intent, IntentKind, route
 from noos_shell.screens.history_search import HistorySearch
-from noos_shell.services import ServiceDown, Services, StatusSnapshot
-from noos_shell.solutions import (
-    SOLUTION_CANDIDATES,
-    SOLUTION_KINDS,
-    failure_query,
-    solution_hint,
-)
+from noos_shell.services import Services, StatusSnapshot
 from noos_shell.widgets.command_line import CommandLine
 from noos_shell.widgets.proposal import Decision, ProposalPanel
 from noos_shell.widgets.results import ResultsBlock
 from noos_shell.widgets.route_hint import RouteHint
 from noos_shell.widgets.status_panel import StatusPanel
-from noos_shell.widgets.transcript import (
-    AnswerBlock,
-    CommandBlock,
-    Notice,
-    Transcript,
-    Waiting,
-)
+from noos_shell.widgets.transcript import CommandBlock, Notice, Transcript
 
-ANSWER_TOKENS = 384
-PROPOSAL_TOKENS = 64
-DESCRIBE_TOKENS = 128
-CONTEXT_MEMORIES = 3
-CONTEXT_FILES = 3
 # The group of the workers that wait on services: Ctrl+C cancels them.
 SERVICES = "services"
 # F2 steps through these to override the routing of the line being typed.
@@ -97,6 +78,11 @@ class MainScreen(Screen[None]):
     @property
     def transcript(self) -> Transcript:
         return self.query_one(Transcript)
+
+    @cached_property
+    def flow(self) -> flows.Flow:
+        """What the flows work with; made on first use, once the transcript is mounted."""
+        return flows.Flow(self.services, self.transcript, self.journal)
 
     def show_status(self, status: StatusSnapshot) -> None:
         self.query_one(StatusPanel).show(status)
@@ -143,15 +129,8 @@ class MainScreen(Screen[None]):
                 self.run_worker(self.run_command(intent.payload), group="command")
             return
         await self.transcript.add(Notice(f"→ {intent.kind.value} ({intent.why})"))
-        flows = {
-            IntentKind.FIND: self._find,
-            IntentKind.REMEMBER: self._remember,
-            IntentKind.RECALL: self._recall,
-            IntentKind.FORGET: self._forget,
-            IntentKind.PROPOSE: self._propose,
-            IntentKind.QUESTION: self._answer,
-        }
-        self.run_worker(flows[intent.kind](intent.payload), group=SERVICES)
+        run_flow = flows.INTENT_FLOWS[intent.kind]
+        self.run_worker(run_flow(self.flow, intent.payload), group=SERVICES)
 
     # Commands.
 
@@ -175,22 +154,7 @@ class MainScreen(Screen[None]):
         self._show_route(self.query_one(CommandLine).value)
         block.finish(result)
         self.transcript.follow()
-        if not result.succeeded:
-            await self._hint_solution(block, result)
-        await self._note(self.journal.command_notes(result, str(self.cwd)))
-
-    async def _hint_solution(self, block: CommandBlock, result: CommandResult) -> None:
-        """Show under a failure how a failure like it was solved before, if memory knows."""
-        try:
-            hits = await self.services.recall(
-                failure_query(result), SOLUTION_CANDIDATES, kinds=SOLUTION_KINDS
-            )
-        except (ServiceDown, NoosError):
-            return
-        hint = solution_hint(hits, result.command)
-        if hint is not None:
-            await block.show_hint(hint)
-            self.transcript.follow()
+        await flows.after_command(self.flow, block, result, self.cwd)
 
     async def _change_directory(self, command: str, target: str) -> None:
         try:
@@ -251,33 +215,14 @@ class MainScreen(Screen[None]):
 
     # Proposals: a command for a request, run only if the user says so.
 
-    async def _propose(self, request: str) -> None:
-        waiting = Waiting("asking the model for a command…")
-        await self.transcript.add(waiting)
-        try:
-            answer = await self.services.ask(proposal_conversation(request), PROPOSAL_TOKENS)
-        except (ServiceDown, NoosError) as exc:
-            await self._service_failed(exc)
-            return
-        finally:
-            await waiting.remove()
-        command = extract_command(answer)
-        if command is None:
-            await self.transcript.add(Notice("the model proposed no command", "yellow"))
-            return
-        await self.show_proposal(request, command)
-
     async def show_proposal(self, request: str, command: str) -> ProposalPanel:
-        panel = ProposalPanel(request, command)
-        await self.transcript.add(panel)
-        panel.focus()
-        return panel
+        return await flows.show_proposal(self.flow, request, command)
 
     @on(ProposalPanel.Decided)
     async def _proposal_decided(self, event: ProposalPanel.Decided) -> None:
         command = event.panel.command
         if event.decision is Decision.DESCRIBE:
-            self.run_worker(self._describe(command), group=SERVICES)
+            self.run_worker(flows.describe(self.flow, command), group=SERVICES)
             return
         command_line = self.query_one(CommandLine)
         command_line.focus()
@@ -290,109 +235,11 @@ class MainScreen(Screen[None]):
         else:
             await self.transcript.add(Notice("aborted: nothing ran"))
 
-    async def _describe(self, command: str) -> None:
-        block = AnswerBlock(f"what does `{command}` do?")
-        await self._stream_into(block, describe_conversation(command), DESCRIBE_TOKENS)
-
-    # Questions.
-
-    async def _answer(self, question: str) -> None:
-        block = AnswerBlock(question)
-        # Ctrl+C while memory and the index are asked, before the first piece,
-        # ends the answer too: else its block would say "thinking…" for good.
-        try:
-            await self.transcript.add(block)
-            memories, files = await self._context_of(question)
-        except asyncio.CancelledError:
-            block.fail("cancelled")
-            raise
-        block.set_context(len(memories), len(files))
-        conversation = question_conversation(question, memories, files)
-        if await self._stream_into(block, conversation, ANSWER_TOKENS):
-            await self._note([self.journal.question_note(question, block.answer)])
-
-    async def _context_of(self, question: str) -> tuple[list[RecallHit], list[FileHit]]:
-        """The memories and files that `question` is answered with; a question is
-        worth answering without them, so a service down leaves its part out."""
-        memories: list[RecallHit] = []
-        files: list[FileHit] = []
-        with contextlib.suppress(ServiceDown, NoosError):
-            memories = await self.services.recall(question, CONTEXT_MEMORIES)
-        with contextlib.suppress(ServiceDown, NoosError):
-            files = await self.services.search(question, CONTEXT_FILES)
-        return memories, files
-
-    async def _stream_into(
-        self, block: AnswerBlock, conversation: Sequence[tuple[str, str]], max_tokens: int
-    ) -> bool:
-        """Stream the answer to `conversation` into `block`; whether it came whole.
-
-        Cancelled (Ctrl+C) before the stream ended, the block says "cancelled";
-        an answer that ended first stays whole, even if Ctrl+C came meanwhile."""
-        try:
-            if not block.is_mounted:
-                await self.transcript.add(block)
-            async for piece in self.services.stream(list(conversation), max_tokens):
-                block.append(piece)
-                self.transcript.follow()
-        except ServiceDown as exc:
-            block.fail(f"{exc} (plain commands still run)")
-            return False
-        except NoosError as exc:
-            block.fail(str(exc))
-            return False
-        except asyncio.CancelledError:
-            block.fail("cancelled")
-            raise
-        return True
-
     # The index and memory.
-
-    async def _find(self, query: str) -> None:
-        try:
-            hits = await self.services.search(query)
-        except (ServiceDown, NoosError) as exc:
-            await self._service_failed(exc)
-            return
-        if not hits:
-            await self.transcript.add(Notice(f"no file matches '{query}'"))
-            return
-        await self.show_files(query, hits)
 
     async def show_files(self, query: str, hits: list[FileHit]) -> None:
         """List `hits`, the files found for `query`, to pick one to open."""
-        block = ResultsBlock.of_files(query, hits)
-        await self.transcript.add(block)
-        block.query_one(OptionList).focus()
-
-    async def _remember(self, text: str) -> None:
-        try:
-            await self.services.remember(text, "note")
-        except (ServiceDown, NoosError) as exc:
-            await self._service_failed(exc)
-            return
-        await self.transcript.add(Notice(f"remembered: {text}", "green"))
-
-    async def _recall(self, query: str) -> None:
-        await self._memories(query, f"memory: {query}", "Esc returns to the input", forgets=False)
-
-    async def _forget(self, query: str) -> None:
-        hint = "Enter forgets the memory picked · Esc keeps them all"
-        await self._memories(query, f"forget which? {query}", hint, forgets=True)
-
-    async def _memories(self, query: str, title: str, hint: str, *, forgets: bool) -> None:
-        try:
-            hits = await self.services.recall(query)
-        except (ServiceDown, NoosError) as exc:
-            await self._service_failed(exc)
-            return
-        if not hits:
-            await self.transcript.add(Notice(f"no memory matches '{query}'"))
-            return
-        block = ResultsBlock.of_memories(title, hint, hits)
-        block.forgets = forgets
-        await self.transcript.add(block)
-        block.query_one(OptionList).focus()
+        await flows.show_files(self.flow, query, hits)
 
     @on(ResultsBlock.Picked)
     async def _result_picked(self, event: ResultsBlock.Picked) -> None:
@@ -402,15 +249,7 @@ class MainScreen(Screen[None]):
         elif chosen.memory_id is not None and event.block.forgets:
             event.block.remove()
             self.query_one(CommandLine).focus()
-            self.run_worker(self._forget_memory(chosen.memory_id), group=SERVICES)
-
-    async def _forget_memory(self, memory_id: str) -> None:
-        try:
-            forgotten = await self.services.forget([memory_id])
-        except (ServiceDown, NoosError) as exc:
-            await self._service_failed(exc)
-            return
-        await self.transcript.add(Notice(f"forgot {forgotten} memory", "green"))
+            self.run_worker(flows.forget_memory(self.flow, chosen.memory_id), group=SERVICES)
 
     def open_file(self, path: str, line: int) -> None:
         """Open `path` at `line` in $VISUAL or $EDITOR, else the pager, handing it the screen."""
@@ -421,17 +260,3 @@ class MainScreen(Screen[None]):
             argv = [os.environ.get("PAGER") or "less", path]
         with self.app.suspend():
             subprocess.run(argv, check=False)
-
-    # Memory of the session, and failures of services.
-
-    async def _note(self, notes: Sequence[Note]) -> None:
-        """Remember `notes`; without memory the session goes unrecorded, quietly."""
-        for note in notes:
-            try:
-                await self.services.remember(note.text, note.kind, note.importance, **note.metadata)
-            except (ServiceDown, NoosError):
-                return
-
-    async def _service_failed(self, error: Exception) -> None:
-        suffix = " (plain commands still run)" if isinstance(error, ServiceDown) else ""
-        await self.transcript.add(Notice(f"{error}{suffix}", "red"))
