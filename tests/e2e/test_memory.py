@@ -77,3 +77,40 @@ def test_the_memory_unit_is_hardened_with_its_own_state(machine: Machine) -> Non
     assert "StateDirectory=noos/memory" in shown
     assert machine.succeed("stat -c '%U %a' /var/lib/noos/memory").strip() == "noos-memory 700"
     assert "org.noos.Memory1.xml" in machine.succeed("ls /usr/share/dbus-1/interfaces/")
+
+
+# A user's app following its own counts live (the shell's tiers do this), in the
+# image's own Python and SDK.
+WATCH_STATS = """
+import asyncio
+import noos
+
+async def main():
+    async with await noos.Memory.connect() as memory:
+        async with memory.watch_stats() as counts:
+            before = await anext(counts)
+            await memory.remember("the bins go out on Tuesday night")
+            after = await asyncio.wait_for(anext(counts), 900)
+            print("counts", before.hot + before.warm, after.hot + after.warm)
+
+asyncio.run(main())
+"""
+
+
+def test_a_users_counts_are_live_and_private(machine: Machine) -> None:
+    machine.succeed(f"cat > /tmp/watch_stats.py <<'EOF'\n{WATCH_STATS}\nEOF")
+    machine.succeed("chmod 644 /tmp/watch_stats.py")
+    # Another user listens to every StatsChanged on the system bus meanwhile.
+    machine.succeed(
+        "useradd -m eavesdropper 2>/dev/null || true; "
+        "(runuser -u eavesdropper -- timeout 1200 dbus-monitor --system "
+        "\"type='signal',interface='org.noos.Memory1',member='StatsChanged'\" "
+        "> /tmp/eavesdropped 2>&1 &)"
+    )
+    out = machine.succeed(as_user("/usr/lib/noos/bin/python /tmp/watch_stats.py"), timeout=1200)
+    before, after = (int(n) for n in out.split("counts")[1].split())
+    assert after == before + 1
+    # The monitor listened all along (a failed one would prove nothing).
+    machine.succeed("pkill -u eavesdropper -x dbus-monitor")
+    heard = machine.succeed("cat /tmp/eavesdropped")
+    assert "member=StatsChanged" not in heard, heard
