@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from dbus_fast.service import ServiceInterface
 
-from noosd.runtime import Service
+from noos.errors import InvalidArgument
+from noosd.runtime import Service, StartupError
 from noosd.runtime.health import WorkLoop
 from noosd.runtime.settings import Settings
 from noosd.scheduler.accelerators import Accelerator, describe, placed
@@ -52,7 +53,7 @@ class SchedulerService(Service):
         self._interface = SchedulerInterface(self.engine, self._export_job)
         self._announcing: asyncio.Handle | None = None
         self._keeping: asyncio.Task[None] | None = None
-        self._hotplug = Hotplug(self._accelerators_changed)
+        self._hotplug: Hotplug | None = None
 
     def engine(self) -> Engine:
         """The engine, once started."""
@@ -77,7 +78,11 @@ class SchedulerService(Service):
         accelerators = discover()
         _log_accelerators(accelerators)
         config = settings.config_with(accelerators)
-        catalog = placed(load_catalog(settings.catalog_dir), accelerators)
+        try:
+            catalog = placed(load_catalog(settings.catalog_dir), accelerators)
+        except InvalidArgument as error:
+            # One line (the file and why) for the journal, not a traceback.
+            raise StartupError(f"the model catalog: {error}") from error
         _log.info(
             "%d models in %s (%d on a GPU); %d threads, %d bytes of RAM, %d of VRAM",
             len(list(catalog)),
@@ -93,10 +98,12 @@ class SchedulerService(Service):
         self._relearn(self._predictor)
         self._engine.start()
         self._keeping = asyncio.create_task(self._keep_learning_periodically())
+        self._hotplug = Hotplug(self._accelerators_changed)
         self._hotplug.start()
 
     async def stop(self) -> None:
-        self._hotplug.stop()
+        if self._hotplug is not None:
+            self._hotplug.stop()
         if self._keeping is not None:
             self._keeping.cancel()
         await self.engine().stop()
