@@ -13,6 +13,7 @@ from noosd.runtime.settings import (
     NUMBER,
     PATH,
     PATHS,
+    TEXT,
     Computed,
     Setting,
     SettingsError,
@@ -207,6 +208,10 @@ def test_the_help_lists_every_setting_with_its_type_default_and_variable() -> No
     assert "  threads (integer, default: 2, $NOOS_DEMO_THREADS)\n      threads" in help_text
     assert "  cores (integer, default: the cores, $NOOS_DEMO_CORES)" in help_text
     assert "  roots (paths, default: /home, $NOOS_DEMO_ROOTS)" in help_text
+    assert (
+        SettingsTable("demo", (Setting("x", TEXT, "", "X", "x"),)).settings[0].default_text()
+        == "empty"
+    )
     assert "/etc/noos/demo.toml" in help_text
 
 

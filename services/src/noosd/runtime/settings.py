@@ -192,8 +192,8 @@ class Setting:
         if isinstance(self.default, bool):
             return str(self.default).lower()
         if isinstance(self.default, tuple):
-            return ":".join(str(part) for part in self.default) or "none"
-        return str(self.default)
+            return ", ".join(str(part) for part in self.default) or "none"
+        return str(self.default) or "empty"
 
     def checked(self, value: Any) -> Any:
         """`value`, read as this setting's kind (from TOML) and checked; ValueError if unusable."""
