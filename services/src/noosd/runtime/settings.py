@@ -58,17 +58,19 @@ class Kind:
     empty_text_is_a_value: bool = False
 
 
+# What a TOML value is, for people, by its Python type.
+_TOML_KINDS = {
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "an array",
+    dict: "a table",
+}
+
+
 def _described(value: object) -> str:
-    kinds = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
-    kind = next((name for type_, name in kinds.items() if type(value) is type_), None)
-    if kind is None:
-        kind = (
-            "a table"
-            if isinstance(value, dict)
-            else "an array"
-            if isinstance(value, list)
-            else type(value).__name__
-        )
+    kind = _TOML_KINDS.get(type(value), type(value).__name__)
     return f"{kind} ({value!r})"
 
 
@@ -154,10 +156,6 @@ def positive(value: float) -> str | None:
     return None if math.isfinite(value) and value > 0 else f"must be more than 0, not {value}"
 
 
-def fraction(value: float) -> str | None:
-    return None if 0 <= value <= 1 else f"must be between 0 and 1, not {value}"
-
-
 def not_empty(value: tuple[object, ...]) -> str | None:
     return None if value else "must name at least one"
 
@@ -173,8 +171,10 @@ class Computed:
 
 @dataclass(frozen=True)
 class Setting:
-    """One setting: `name` is its key in the files; `env` the variable that
-    overrides them; `help` one line for people; `check` what a value must be."""
+    """One setting: `name` is its key in the files (and the name the service
+    reads its value by); `default` a value, or `Computed`; `env` the variable
+    that overrides the files; `help` one line for people; `check` what a
+    value must be beyond its kind."""
 
     name: str
     kind: Kind
