@@ -10,6 +10,7 @@ import pytest_asyncio
 
 from noos.bus import Connection
 from noosd.runtime import HostOptions, ServiceHost
+from noosd.runtime.settings import CONFIG_DIR_ENV
 from noosd.system.service import SystemService
 from tests.fixtures.noosd_process import NoosdProcess
 from tests.fixtures.private_bus import PrivateBus
@@ -17,10 +18,14 @@ from tests.fixtures.probe import PROBE_MAX_IN_FLIGHT, ProbeService
 
 
 @pytest.fixture(autouse=True)
-def _no_systemd_or_bus_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Whatever runs the tests, the services under test talk to no systemd and no default bus."""
+def _no_systemd_or_bus_from_outside(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Whatever runs the tests, the services under test talk to no systemd and
+    no default bus, and read no settings from the machine's /etc/noos."""
     for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "NOOS_BUS_ADDRESS"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(CONFIG_DIR_ENV, str(tmp_path_factory.getbasetemp() / "no-settings"))
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +74,7 @@ async def system_host(
 ) -> AsyncIterator[ServiceHost]:
     """org.noos.System1, served in the test's own event loop."""
     monkeypatch.setenv("NOOS_MODELS_DIR", str(models_dir))
-    host = ServiceHost(SystemService(), HostOptions(bus_address=bus_address))
+    host = ServiceHost(SystemService.configured(), HostOptions(bus_address=bus_address))
     await host.start()
     yield host
     await host.stop()

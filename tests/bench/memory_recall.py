@@ -88,7 +88,7 @@ def corpus() -> tuple[list[str], Vectors]:
 
 def populated_state(uid: int, texts: list[str], vectors: Vectors) -> Path:
     """A store state directory holding the corpus as `uid`'s memories."""
-    from noosd.memory import MemoryStore, NewMemory
+    from noosd.memory.store import MemoryStore, NewMemory
 
     cache = CachedDirectory(f"recall-{CORPUS_VERSION}-state-{uid}-{store_digest()}")
     if cache.complete:
@@ -166,7 +166,7 @@ async def measure(
     uid: int, state: Path, chroma: Path, queries: list[str]
 ) -> tuple[dict[str, Samples], dict[str, int]]:
     from noos import Memory
-    from noosd.memory import MemoryStore
+    from noosd.memory.store import MemoryStore
     from tests.fixtures.noosd_process import NoosdProcess
     from tests.fixtures.private_bus import PrivateBus
 

@@ -42,7 +42,8 @@ from pathlib import Path
 import numpy as np
 
 from noos.errors import NotFound
-from noosd.memory import MemoryStore, NewMemory, TierStats
+from noosd.memory.model import TierStats
+from noosd.memory.store import MemoryStore, NewMemory
 from tests.bench.support import corpora
 from tests.bench.support.embedding import CachingEmbedder, cached_embedder
 from tests.bench.support.environment import CACHE_ROOT, directory_bytes

@@ -84,7 +84,7 @@ async def measure() -> None:
                 )
             )
 
-        host = ServiceHost(SystemService(), HostOptions(bus_address=bus.address))
+        host = ServiceHost(SystemService.configured(), HostOptions(bus_address=bus.address))
         await host.start()
         system = await System.connect(bus.address)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import time
 
 import pytest
@@ -114,3 +115,31 @@ def test_a_users_counts_are_live_and_private(machine: Machine) -> None:
     machine.succeed("pkill -u eavesdropper -x dbus-monitor")
     heard = machine.succeed("cat /tmp/eavesdropped")
     assert "member=StatsChanged" not in heard, heard
+
+
+def test_a_bad_memory_toml_fails_the_unit_with_one_clear_journal_line(machine: Machine) -> None:
+    unit = "noosd@memory.service"
+    settings = "/etc/noos/memory.toml"
+    expected = f"noosd: memory: {settings}: half_life_s: expected a number, not a string ('a week')"
+    since = machine.succeed("date +%s").strip()
+    machine.succeed(f"printf 'half_life_s = \"a week\"\\n' > {settings}")
+    try:
+        # Type=notify: the restart fails, as noosd exits before READY=1.
+        machine.fail(f"systemctl restart {unit}", timeout=600)
+        # Exit status 78 is the template's RestartPreventExitStatus=: no restart
+        # loop, the unit stays failed.
+        machine.wait_until_succeeds(f"systemctl is-failed --quiet {unit}", timeout=120)
+        shown = machine.succeed(f"systemctl show -p Result -p ExecMainStatus {unit}")
+        assert "Result=exit-code" in shown
+        assert "ExecMainStatus=78" in shown
+        journal = f"journalctl --no-pager -o cat -u {unit} --since=@{since}"
+        machine.wait_until_succeeds(f"{journal} | grep -qxF {shlex.quote(expected)}", timeout=60)
+        assert "Traceback" not in machine.succeed(journal)
+    finally:
+        machine.succeed(f"rm -f {settings}")
+        machine.succeed(f"systemctl reset-failed {unit}")
+        machine.succeed(f"systemctl restart {unit}", timeout=900)
+    machine.wait_for_unit(unit, timeout=300)
+    assert machine.succeed(f"systemctl is-active {unit}").strip() == "active"
+    # And it serves again (the first call may wait for the store to open).
+    remember(machine, "the bins go out on Tuesday evening")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import signal
 import subprocess
+from pathlib import Path
 
+import pytest
+
+from noosd.runtime.registry import load_service, registered_services
 from tests.fixtures.noosd_process import NOOSD, NoosdProcess
 from tests.fixtures.private_bus import PrivateBus, name_has_owner
 
@@ -81,3 +85,47 @@ def test_losing_the_bus_is_a_failure_exit() -> None:
 
     assert noosd.finish() == 1
     assert "lost the connection to the bus" in noosd.stderr
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "why"),
+    [
+        ("memory.toml", 'half_life_s = "a week"\n', "half_life_s: expected a number, not a string"),
+        ("memory.toml", "half_life_s = 0\n", "half_life_s: must be more than 0, not 0.0"),
+        ("memory.d/50-local.toml", "consolidate_s = 60\n", "unknown key 'consolidate_s'"),
+        ("memory.toml", "half_life_s = \n", "not valid TOML: Invalid value (at line 1"),
+    ],
+)
+def test_a_bad_setting_stops_the_service_with_one_line_naming_the_file_and_the_key(
+    bus_address: str, tmp_path: Path, file: str, text: str, why: str
+) -> None:
+    etc = tmp_path / "etc"
+    (etc / "memory.d").mkdir(parents=True)
+    (etc / "memory.d" / "10-fine.toml").write_text("consolidate_every_s = 600\n")
+    (etc / file).write_text(text)
+    noosd = NoosdProcess(
+        "memory",
+        "--bus",
+        bus_address,
+        env={"NOOS_CONFIG_DIR": str(etc), "NOOS_MEMORY_STATE_DIR": str(tmp_path / "state")},
+    )
+
+    # Never ready, so systemd marks the unit failed; 78 keeps it from restarting.
+    with pytest.raises(AssertionError, match="exited with 78 before READY=1"):
+        noosd.wait_ready()
+
+    [line] = noosd.stderr.splitlines()
+    assert line.startswith(f"noosd: memory: {etc / file}: {why}")
+    assert "Traceback" not in noosd.stderr
+    assert not (tmp_path / "state").exists()
+
+
+@pytest.mark.parametrize("service", sorted(registered_services()))
+def test_help_lists_every_setting_with_its_type_default_and_variable(service: str) -> None:
+    result = run_noosd(service, "--help")
+
+    assert result.returncode == 0
+    for setting in load_service(service).settings_table.settings:
+        described = f"  {setting.name} ({setting.kind.name}, default: {setting.default_text()}, "
+        assert described in result.stdout
+        assert f"${setting.env})\n      {setting.help}\n" in result.stdout

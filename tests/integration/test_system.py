@@ -68,7 +68,7 @@ async def test_without_a_models_directory_there_are_no_models(
     bus_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NOOS_MODELS_DIR", str(tmp_path / "absent"))
-    host = ServiceHost(SystemService(), HostOptions(bus_address=bus_address))
+    host = ServiceHost(SystemService.configured(), HostOptions(bus_address=bus_address))
     await host.start()
     try:
         async with await System.connect(bus_address) as system:
@@ -93,7 +93,7 @@ async def test_the_shipped_interface_xml_matches_the_live_service(
     monkeypatch.setenv("NOOS_INDEX_MEDIA_DIRS", "")
     monkeypatch.setenv("NOOS_SCHEDULER_STATE_DIR", str(tmp_path / "scheduler"))
     monkeypatch.setenv("NOOS_SCHEDULER_CATALOG_DIR", str(tmp_path / "models.d"))
-    service = load_service(service_name)()
+    service = load_service(service_name).configured()
     host = ServiceHost(service, HostOptions(bus_address=bus_address))
     await host.start()
     try:

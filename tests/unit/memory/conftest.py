@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
-from noosd.memory import MemoryConfig, MemoryStore, Tier
+from noosd.memory.config import MemoryConfig
 from noosd.memory.database import MemoryDatabase, StoredMemory
 from noosd.memory.ids import parse_id
+from noosd.memory.model import Tier
+from noosd.memory.store import MemoryStore
 from noosd.memory.tiering import TIERS, WARM
 from noosd.memory.user import DATABASE_FILE, WARM_DIR
 from noosd.memory.warm import WarmIndex

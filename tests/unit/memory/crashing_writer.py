@@ -17,7 +17,8 @@ import signal
 import sys
 from pathlib import Path
 
-from noosd.memory import MemoryConfig, MemoryStore
+from noosd.memory.config import MemoryConfig
+from noosd.memory.store import MemoryStore
 from noosd.memory.warm import WarmIndex
 from noosd.shared.embedding import load_embedder
 

@@ -9,7 +9,9 @@ from collections.abc import Callable
 import pytest
 
 from noos.errors import InvalidArgument, NotFound
-from noosd.memory import MemoryStore, NewMemory, RecallFilter, Tier
+from noosd.memory.filters import RecallFilter
+from noosd.memory.model import Tier
+from noosd.memory.store import MemoryStore, NewMemory
 
 USER = 1000
 

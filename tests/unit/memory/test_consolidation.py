@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from noos.errors import NotFound
-from noosd.memory import MemoryStore, NewMemory, RecallFilter, Tier
+from noosd.memory.filters import RecallFilter
+from noosd.memory.model import Tier
+from noosd.memory.store import MemoryStore, NewMemory
 from tests.unit.memory.conftest import DAY, Clock, chromadb_ids
 
 USER = 1000

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from noosd.memory import MemoryStore, Tier
+from noosd.memory.model import Tier
+from noosd.memory.store import MemoryStore
 from noosd.memory.user import WARM_DIR
 from noosd.memory.warm import WarmIndex
 from tests.unit.memory import crashing_writer

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from noos.errors import NotFound
-from noosd.memory import MemoryStore, RecallFilter, Tier
+from noosd.memory.filters import RecallFilter
+from noosd.memory.model import Tier
+from noosd.memory.store import MemoryStore
 
 ALICE, BOB = 1000, 1001
 

@@ -6,8 +6,8 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from noosd.memory import MemoryStore
 from noosd.memory.database import SCHEMA_VERSION
+from noosd.memory.store import MemoryStore
 from noosd.memory.user import DATABASE_FILE
 
 USER = 1000

@@ -8,7 +8,9 @@ from collections.abc import Callable
 import pytest
 
 from noos.errors import InvalidArgument, NotFound
-from noosd.memory import MemoryStore, NewMemory, RecallFilter, Tier, TierStats
+from noosd.memory.filters import RecallFilter
+from noosd.memory.model import Tier, TierStats
+from noosd.memory.store import MemoryStore, NewMemory
 from tests.unit.memory.conftest import DAY, Clock
 
 USER = 1000

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from noosd.memory import MemoryStore, Tier
+from noosd.memory.model import Tier
+from noosd.memory.store import MemoryStore
 from tests.unit.memory.conftest import (
     DAY,
     Clock,

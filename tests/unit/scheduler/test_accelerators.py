@@ -28,7 +28,7 @@ from noosd.scheduler.accelerators import (
 from noosd.scheduler.catalog import Backend, Catalog
 from noosd.scheduler.hardware import Hotplug, nvidia_vram, udev_monitor
 from noosd.scheduler.interface import accelerator_details
-from noosd.scheduler.service import config_from_environment
+from noosd.scheduler.settings import SETTINGS, SchedulerSettings
 from tests.unit.scheduler.fakes import model
 
 GIB = 1024**3
@@ -265,14 +265,17 @@ def test_nvidia_smi_memory_is_read_by_pci_slot() -> None:
 
 
 def test_the_vram_budget_defaults_to_the_accelerators_and_the_environment_overrides_it(
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
-    monkeypatch.delenv("NOOS_SCHEDULER_VRAM_BYTES", raising=False)
-    assert config_from_environment(vram_bytes=8 * GIB).vram_bytes == 8 * GIB
-    assert config_from_environment().vram_bytes == 0
+    usable = FakeMachine(nodes=NVIDIA_NODES, gpu_offload=True, vram=8 * GIB)
+    gpus = [judged("0x10de", "0x2684", "nvidia", usable)]
+    unset = SchedulerSettings.of(SETTINGS.load(tmp_path, environ={}))
+    assert unset.config_with(gpus).vram_bytes == 8 * GIB
+    assert unset.config_with([]).vram_bytes == 0
 
-    monkeypatch.setenv("NOOS_SCHEDULER_VRAM_BYTES", "1000")
-    assert config_from_environment(vram_bytes=8 * GIB).vram_bytes == 1000
+    environ = {"NOOS_SCHEDULER_VRAM_BYTES": "1000"}
+    overridden = SchedulerSettings.of(SETTINGS.load(tmp_path, environ=environ))
+    assert overridden.config_with(gpus).vram_bytes == 1000
 
 
 class FakeMonitor:

@@ -5,21 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dbus_fast.service import ServiceInterface
 
-from noosd.index.crawler import DEFAULT_BATCH_SIZE
-from noosd.index.indexer import Indexer, IndexerSettings
+from noosd.index.indexer import Indexer
 from noosd.index.interface import INTERFACE_NAME, OBJECT_PATH, IndexInterface
-from noosd.index.media import DEFAULT_MEDIA_DIRS
-from noosd.index.pending import DEFAULT_QUIET_S
+from noosd.index.settings import SETTINGS, indexer_settings
 from noosd.runtime import Service
 from noosd.runtime.health import WorkLoop
-from noosd.shared.models import models_dir
+from noosd.runtime.settings import Settings
 
 if TYPE_CHECKING:
     from noosd.index.engine import IndexEngine
@@ -30,35 +27,15 @@ PROGRESS_EVERY_S = 1.0
 _log = logging.getLogger(__name__)
 
 
-def paths_of(text: str) -> tuple[Path, ...]:
-    """Colon-separated paths (as in $PATH); empty parts are skipped."""
-    return tuple(Path(part) for part in text.split(":") if part)
-
-
-def settings_from_environment() -> IndexerSettings:
-    """NOOS_INDEX_STATE_DIR, else systemd's STATE_DIRECTORY (StateDirectory=noos/index),
-    else ~/.local/state/noos/index; NOOS_INDEX_ROOTS (default /home) and
-    NOOS_INDEX_MEDIA_DIRS (default /media:/run/media:/mnt; empty: no media),
-    colon-separated; NOOS_INDEX_QUIET_S, the pause after a file's last event
-    before it is indexed (default 0.3); NOOS_INDEX_CRAWL_BATCH, files per
-    engine call of a crawl (default 16)."""
-    state = os.environ.get("NOOS_INDEX_STATE_DIR") or os.environ.get("STATE_DIRECTORY")
-    media = os.environ.get("NOOS_INDEX_MEDIA_DIRS")
-    return IndexerSettings(
-        state_dir=Path(state) if state else Path.home() / ".local/state/noos/index",
-        roots=paths_of(os.environ.get("NOOS_INDEX_ROOTS") or "/home"),
-        media_dirs=DEFAULT_MEDIA_DIRS if media is None else paths_of(media),
-        quiet_s=float(os.environ.get("NOOS_INDEX_QUIET_S", DEFAULT_QUIET_S)),
-        crawl_batch=int(os.environ.get("NOOS_INDEX_CRAWL_BATCH", DEFAULT_BATCH_SIZE)),
-    )
-
-
 class IndexService(Service):
     bus_name = INTERFACE_NAME
     object_path = OBJECT_PATH
+    settings_table = SETTINGS
 
-    def __init__(self) -> None:
-        self._settings = settings_from_environment()
+    def __init__(self, settings: Settings) -> None:
+        self._settings = indexer_settings(settings)
+        self._model_dir: Path = settings["models_dir"] / EMBEDDING_MODEL
+        self._chroma_url = settings["chroma_url"] or None
         self._indexer = Indexer(self._settings, self._open_engine)
         self._interface = IndexInterface(self._indexer)
         self._watching: asyncio.Future[None] | None = None
@@ -103,12 +80,8 @@ class IndexService(Service):
         from noosd.index.engine import IndexEngine
         from noosd.shared.embedding import load_embedder
 
-        embedder = load_embedder(models_dir() / EMBEDDING_MODEL)
-        engine = IndexEngine(
-            self._settings.state_dir,
-            embedder,
-            chroma_url=os.environ.get("NOOS_INDEX_CHROMA_URL") or None,
-        )
+        embedder = load_embedder(self._model_dir)
+        engine = IndexEngine(self._settings.state_dir, embedder, chroma_url=self._chroma_url)
         # Load the model now, not on the first user's search.
         embedder.embed(["noos"])
         return engine

@@ -49,31 +49,3 @@ Layout of `state_dir`, and what `TierStats.bytes_used` counts (all of it):
     users/<uid>/memory.sqlite3   the memories (and -wal, -shm)
     users/<uid>/warm/            that user's chromadb
 """
-
-from noosd.memory.config import MemoryConfig, ScoreWeights
-from noosd.memory.filters import RecallFilter
-from noosd.memory.kinds import KINDS
-from noosd.memory.model import (
-    ConsolidationReport,
-    Hit,
-    Memory,
-    MetadataValue,
-    Tier,
-    TierStats,
-)
-from noosd.memory.store import MemoryStore, NewMemory
-
-__all__ = [
-    "KINDS",
-    "ConsolidationReport",
-    "Hit",
-    "Memory",
-    "MemoryConfig",
-    "MemoryStore",
-    "MetadataValue",
-    "NewMemory",
-    "RecallFilter",
-    "ScoreWeights",
-    "Tier",
-    "TierStats",
-]

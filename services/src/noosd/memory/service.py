@@ -5,64 +5,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dbus_fast.service import ServiceInterface
 
-from noosd.memory.config import MemoryConfig
 from noosd.memory.interface import INTERFACE_NAME, OBJECT_PATH, MemoryInterface
 from noosd.memory.runner import StoreRunner
+from noosd.memory.settings import SETTINGS, MemorySettings
 from noosd.runtime import Service
 from noosd.runtime.health import WorkLoop
-from noosd.shared.models import models_dir
+from noosd.runtime.settings import Settings
 
 if TYPE_CHECKING:
     from noosd.memory.store import MemoryStore
 
-EMBEDDING_MODEL = "all-minilm-l6-v2"
-
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class MemorySettings:
-    """Where the service keeps its state and how often it consolidates.
-
-    From the environment: NOOS_MEMORY_STATE_DIR, else systemd's
-    STATE_DIRECTORY (StateDirectory=noos/memory), else ~/.local/state/noos/memory;
-    NOOS_MEMORY_CONSOLIDATE_S (default an hour); NOOS_MEMORY_HALF_LIFE_S
-    (default a week); NOOS_MODELS_DIR for the embedding model.
-    """
-
-    state_dir: Path
-    model_dir: Path
-    consolidate_every_s: float
-    config: MemoryConfig
-
-    @classmethod
-    def from_environment(cls) -> MemorySettings:
-        state = os.environ.get("NOOS_MEMORY_STATE_DIR") or os.environ.get("STATE_DIRECTORY")
-        defaults = MemoryConfig()
-        return cls(
-            state_dir=Path(state) if state else Path.home() / ".local/state/noos/memory",
-            model_dir=models_dir() / EMBEDDING_MODEL,
-            consolidate_every_s=float(os.environ.get("NOOS_MEMORY_CONSOLIDATE_S", 3600)),
-            config=MemoryConfig(
-                half_life_s=float(os.environ.get("NOOS_MEMORY_HALF_LIFE_S", defaults.half_life_s))
-            ),
-        )
 
 
 class MemoryService(Service):
     bus_name = INTERFACE_NAME
     object_path = OBJECT_PATH
+    settings_table = SETTINGS
 
-    def __init__(self) -> None:
-        self._settings = MemorySettings.from_environment()
+    def __init__(self, settings: Settings) -> None:
+        self._settings = MemorySettings.of(settings)
         self._runner = StoreRunner(self._open_store)
         self._interface = MemoryInterface(self._runner)
         self._consolidation: asyncio.Task[None] | None = None

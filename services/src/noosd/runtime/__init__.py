@@ -5,7 +5,9 @@ listing its `ServiceInterface`s, whose methods are marked `@noos_method()`;
 it registers itself in the `noosd.services` entry-point group, and
 `noosd NAME` serves it. Methods raise the errors of `noos.errors`, learn who
 calls them from `caller_uid()`, and check access to per-user data with
-`effective_uid()`. Everything else — the bus, the name, systemd notification,
+`effective_uid()`. Its settings are a `SettingsTable` (`noosd.runtime.settings`:
+files in /etc/noos, then the environment), and it is built from their values.
+Everything else — the bus, the name, systemd notification,
 logging, the bound on calls in flight, clean shutdown — is the runtime's.
 """
 

@@ -180,11 +180,13 @@ class SchedulerInterface(ServiceInterface):
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Callable[[], Engine],
         export_job: Callable[[JobRecord], None],
         accelerators: Sequence[Accelerator] = (),
     ) -> None:
         super().__init__(INTERFACE_NAME)
+        # The engine is built when the service starts (its catalog and budgets
+        # need the hardware found then); no call comes before.
         self._engine = engine
         self._export_job = export_job
         self._announced: dict[str, Any] = {}
@@ -207,7 +209,7 @@ class SchedulerInterface(ServiceInterface):
             )
         uid = await caller_uid()
         priority = values.get("priority")
-        job = await self._engine.submit(
+        job = await self._engine().submit(
             owner=uid,
             prompt=prompt_of(values),
             model=values.get("model", DEFAULT_MODEL),
@@ -216,7 +218,7 @@ class SchedulerInterface(ServiceInterface):
             sampling=sampling_of(values),
             stream_fd=stream_fd,
         )
-        record = self._engine.record(job, uid)
+        record = self._engine().record(job, uid)
         if call.message.sender:
             record.watchers.add(call.message.sender)
         self._export_job(record)
@@ -225,27 +227,27 @@ class SchedulerInterface(ServiceInterface):
     @noos_method()
     async def Jobs(self) -> ObjectPaths:
         """The caller's jobs, live and recently ended (root: everyone's)."""
-        return [job_path(job) for job in self._engine.jobs_of(await caller_uid())]
+        return [job_path(job) for job in self._engine().jobs_of(await caller_uid())]
 
     @noos_method()
     async def Load(self, model: DBusStr) -> None:
         await _root_only("load models")
-        self._engine.load(model)
+        self._engine().load(model)
 
     @noos_method()
     async def Unload(self, model: DBusStr) -> None:
         await _root_only("unload models")
-        self._engine.unload(model)
+        self._engine().unload(model)
 
     @noos_method()
     async def Pin(self, model: DBusStr, pinned: DBusBool) -> None:
         await _root_only("pin models")
-        self._engine.pin(model, pinned)
+        self._engine().pin(model, pinned)
 
     @dbus_property(access=PropertyAccess.READ)
     def Models(self) -> ModelList:
         """Every model of the catalog: (name, details)."""
-        return [(view.spec.name, model_details(view)) for view in self._engine.models()]
+        return [(view.spec.name, model_details(view)) for view in self._engine().models()]
 
     @dbus_property(access=PropertyAccess.READ)
     def Accelerators(self) -> AcceleratorList:
@@ -254,36 +256,36 @@ class SchedulerInterface(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def Queued(self) -> DBusUInt32:
-        return self._engine.stats().queued
+        return self._engine().stats().queued
 
     @dbus_property(access=PropertyAccess.READ)
     def Running(self) -> DBusUInt32:
-        return self._engine.stats().running
+        return self._engine().stats().running
 
     @dbus_property(access=PropertyAccess.READ)
     def Resident(self) -> StringList:
-        return list(self._engine.stats().resident)
+        return list(self._engine().stats().resident)
 
     @dbus_property(access=PropertyAccess.READ)
     def ThreadsUsed(self) -> DBusUInt32:
-        return self._engine.stats().threads_used
+        return self._engine().stats().threads_used
 
     @dbus_property(access=PropertyAccess.READ)
     def ThreadBudget(self) -> DBusUInt32:
-        return self._engine.core.config.cpu_threads
+        return self._engine().core.config.cpu_threads
 
     @dbus_property(access=PropertyAccess.READ)
     def RamUsed(self) -> DBusUInt64:
-        return self._engine.stats().ram_used
+        return self._engine().stats().ram_used
 
     @dbus_property(access=PropertyAccess.READ)
     def RamBudget(self) -> DBusUInt64:
-        return self._engine.core.config.ram_bytes
+        return self._engine().core.config.ram_bytes
 
     @dbus_property(access=PropertyAccess.READ)
     def PredictionHitRate(self) -> DBusDouble:
         """The share of predicted next models that were asked for next; -1 before any."""
-        rate = self._engine.stats().prediction_hit_rate
+        rate = self._engine().stats().prediction_hit_rate
         return -1.0 if rate is None else rate
 
     def show_accelerators(self, accelerators: Sequence[Accelerator]) -> None:
@@ -308,28 +310,28 @@ class SchedulerInterface(ServiceInterface):
 class JobInterface(ServiceInterface):
     """One job: read it, wait for it, cancel it, watch its tokens."""
 
-    def __init__(self, engine: Engine, job: JobId) -> None:
+    def __init__(self, engine: Callable[[], Engine], job: JobId) -> None:
         super().__init__(JOB_INTERFACE_NAME)
         self._engine = engine
         self._job = job
 
     @noos_method()
     async def Info(self) -> VariantDict:
-        return view_dict(self._engine.view(self._job, await caller_uid()))
+        return view_dict(self._engine().view(self._job, await caller_uid()))
 
     @noos_method()
     async def Wait(self) -> VariantDict:
         """The job's info once it has ended."""
-        return view_dict(await self._engine.wait(self._job, await caller_uid()))
+        return view_dict(await self._engine().wait(self._job, await caller_uid()))
 
     @noos_method()
     async def Cancel(self) -> None:
-        self._engine.cancel(self._job, await caller_uid())
+        self._engine().cancel(self._job, await caller_uid())
 
     @noos_method()
     async def Watch(self) -> None:
         """Send the job's Token and Finished signals to this connection too."""
-        record = self._engine.record(self._job, await caller_uid())
+        record = self._engine().record(self._job, await caller_uid())
         sender = current_call().message.sender
         if sender:
             record.watchers.add(sender)

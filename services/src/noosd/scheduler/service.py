@@ -5,20 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dbus_fast.service import ServiceInterface
 
-from noosd.runtime import Service
+from noos.errors import InvalidArgument
+from noosd.runtime import Service, StartupError
 from noosd.runtime.health import WorkLoop
-from noosd.scheduler.accelerators import Accelerator, describe, placed, vram_budget
-from noosd.scheduler.catalog import DEFAULT_CATALOG_DIR, load_catalog
-from noosd.scheduler.config import SchedulerConfig
+from noosd.runtime.settings import Settings
+from noosd.scheduler.accelerators import Accelerator, describe, placed
+from noosd.scheduler.catalog import load_catalog
 from noosd.scheduler.engine import Engine
 from noosd.scheduler.hardware import Hotplug, discover
 from noosd.scheduler.interface import (
@@ -32,6 +29,7 @@ from noosd.scheduler.interface import (
 )
 from noosd.scheduler.jobs import ROOT_UID, JobId
 from noosd.scheduler.prediction import ModelPredictor
+from noosd.scheduler.settings import SETTINGS, SchedulerSettings
 
 if TYPE_CHECKING:
     from noosd.scheduler.records import JobRecord
@@ -41,101 +39,27 @@ _log = logging.getLogger(__name__)
 # A crash loses at most this much of the predictor's learning.
 KEEP_LEARNT_EVERY_S = 300.0
 
-# The settings the environment may change, each a SchedulerConfig field:
-# NOOS_SCHEDULER_<FIELD> (NOOS_SCHEDULER_RAM_BYTES=2000000000).
-ENVIRONMENT_PREFIX = "NOOS_SCHEDULER_"
-TUNABLE = (
-    "cpu_threads",
-    "ram_bytes",
-    "vram_bytes",
-    "kv_ram_bytes",
-    "kv_disk_bytes",
-    "max_queued",
-    "max_queued_per_user",
-    "preload",
-)
-
-
-def config_from_environment(vram_bytes: int = 0) -> SchedulerConfig:
-    """SchedulerConfig with the fields the environment sets; the thread budget
-    defaults to the machine's cores (more threads than cores only slows every
-    job), the VRAM budget to `vram_bytes` (the usable accelerators')."""
-    # The predictor's hours of the day are local ones.
-    defaults = SchedulerConfig(
-        cpu_threads=os.cpu_count() or 1,
-        vram_bytes=vram_bytes,
-        utc_offset_s=time.localtime().tm_gmtoff,
-    )
-    values: dict[str, Any] = {}
-    for field in fields(SchedulerConfig):
-        raw = os.environ.get(ENVIRONMENT_PREFIX + field.name.upper())
-        if field.name not in TUNABLE or raw is None:
-            continue
-        default = getattr(defaults, field.name)
-        values[field.name] = (
-            raw.lower() in ("1", "true", "yes") if isinstance(default, bool) else int(raw)
-        )
-    return replace(defaults, **values)
-
-
-@dataclass(frozen=True)
-class SchedulerSettings:
-    """From the environment: NOOS_SCHEDULER_CATALOG_DIR (default /etc/noos/models.d),
-    NOOS_SCHEDULER_KV_DIR (where idle KV states are paged; default the state
-    directory's kv/), NOOS_SCHEDULER_STATE_DIR, else systemd's STATE_DIRECTORY,
-    else ~/.local/state/noos/scheduler; and the budgets (`config_from_environment`,
-    the VRAM one by default the usable accelerators')."""
-
-    catalog_dir: Path
-    kv_dir: Path
-    # What the model predictor learnt, kept across restarts.
-    predictor_file: Path
-    config: SchedulerConfig
-
-    @classmethod
-    def from_environment(cls, accelerators: Sequence[Accelerator] = ()) -> SchedulerSettings:
-        state = (
-            os.environ.get("NOOS_SCHEDULER_STATE_DIR")
-            or os.environ.get("STATE_DIRECTORY", "").split(":")[0]
-        )
-        state_dir = Path(state) if state else Path.home() / ".local/state/noos/scheduler"
-        kv = os.environ.get("NOOS_SCHEDULER_KV_DIR")
-        return cls(
-            catalog_dir=Path(os.environ.get("NOOS_SCHEDULER_CATALOG_DIR", DEFAULT_CATALOG_DIR)),
-            kv_dir=Path(kv) if kv else state_dir / "kv",
-            predictor_file=state_dir / "predictor.json",
-            config=config_from_environment(vram_budget(accelerators)),
-        )
-
 
 class SchedulerService(Service):
     bus_name = INTERFACE_NAME
     object_path = OBJECT_PATH
+    settings_table = SETTINGS
 
-    def __init__(self) -> None:
-        # Found before the engine: they set its VRAM budget and where models run.
-        accelerators = discover()
-        _log_accelerators(accelerators)
-        settings = SchedulerSettings.from_environment(accelerators)
-        catalog = placed(load_catalog(settings.catalog_dir), accelerators)
-        _log.info(
-            "%d models in %s (%d on a GPU); %d threads, %d bytes of RAM, %d of VRAM",
-            len(list(catalog)),
-            settings.catalog_dir,
-            sum(1 for spec in catalog if spec.gpu_layers),
-            settings.config.cpu_threads,
-            settings.config.ram_bytes,
-            settings.config.vram_bytes,
-        )
-        self._predictor_file = settings.predictor_file
-        self._predictor = ModelPredictor(utc_offset_s=settings.config.utc_offset_s)
-        self.engine = Engine(
-            catalog, settings.config, settings.kv_dir, self, predictor=self._predictor
-        )
-        self._interface = SchedulerInterface(self.engine, self._export_job, accelerators)
+    def __init__(self, settings: Settings) -> None:
+        # Cheap: the hardware and the catalog are read at start.
+        self._settings = SchedulerSettings.of(settings)
+        self._engine: Engine | None = None
+        self._predictor: ModelPredictor | None = None
+        self._interface = SchedulerInterface(self.engine, self._export_job)
         self._announcing: asyncio.Handle | None = None
         self._keeping: asyncio.Task[None] | None = None
-        self._hotplug = Hotplug(self._accelerators_changed)
+        self._hotplug: Hotplug | None = None
+
+    def engine(self) -> Engine:
+        """The engine, once started."""
+        if self._engine is None:
+            raise RuntimeError("the scheduler has not started")
+        return self._engine
 
     def interfaces(self) -> Sequence[ServiceInterface]:
         return [self._interface]
@@ -144,39 +68,68 @@ class SchedulerService(Service):
         return [JobInterface(self.engine, JobId(0))]
 
     def work_loops(self) -> Sequence[WorkLoop]:
-        return [self.engine.loading, self.engine.generating]
+        if self._engine is None:
+            return []
+        return [self._engine.loading, self._engine.generating]
 
     async def start(self) -> None:
-        self._relearn()
-        self.engine.start()
+        settings = self._settings
+        # Found before the engine: they set its VRAM budget and where models run.
+        accelerators = discover()
+        _log_accelerators(accelerators)
+        config = settings.config_with(accelerators)
+        try:
+            catalog = placed(load_catalog(settings.catalog_dir), accelerators)
+        except InvalidArgument as error:
+            # One line (the file and why) for the journal, not a traceback.
+            raise StartupError(f"the model catalog: {error}") from error
+        _log.info(
+            "%d models in %s (%d on a GPU); %d threads, %d bytes of RAM, %d of VRAM",
+            len(list(catalog)),
+            settings.catalog_dir,
+            sum(1 for spec in catalog if spec.gpu_layers),
+            config.cpu_threads,
+            config.ram_bytes,
+            config.vram_bytes,
+        )
+        self._predictor = ModelPredictor(utc_offset_s=config.utc_offset_s)
+        self._engine = Engine(catalog, config, settings.kv_dir, self, predictor=self._predictor)
+        self._interface.accelerators = list(accelerators)
+        self._relearn(self._predictor)
+        self._engine.start()
         self._keeping = asyncio.create_task(self._keep_learning_periodically())
+        self._hotplug = Hotplug(self._accelerators_changed)
         self._hotplug.start()
 
     async def stop(self) -> None:
-        self._hotplug.stop()
+        if self._hotplug is not None:
+            self._hotplug.stop()
         if self._keeping is not None:
             self._keeping.cancel()
-        await self.engine.stop()
+        await self.engine().stop()
         self._keep_learnt()
 
-    def _relearn(self) -> None:
+    def _relearn(self, predictor: ModelPredictor) -> None:
         try:
-            self._predictor.relearn(json.loads(self._predictor_file.read_text()))
+            predictor.relearn(json.loads(self._settings.predictor_file.read_text()))
         except FileNotFoundError:
             return
         except (OSError, ValueError, KeyError, TypeError) as error:
             _log.warning(
                 "starting the model predictor afresh: %s is unusable: %s",
-                self._predictor_file,
+                self._settings.predictor_file,
                 error,
             )
 
     def _keep_learnt(self) -> None:
+        if self._predictor is None:
+            return
+        predictor_file = self._settings.predictor_file
         try:
-            self._predictor_file.parent.mkdir(parents=True, exist_ok=True)
-            partial = self._predictor_file.with_suffix(".partial")
+            predictor_file.parent.mkdir(parents=True, exist_ok=True)
+            partial = predictor_file.with_suffix(".partial")
             partial.write_text(json.dumps(self._predictor.learnt()))
-            partial.replace(self._predictor_file)
+            partial.replace(predictor_file)
         except OSError as error:
             _log.warning("could not keep what the model predictor learnt: %s", error)
 
@@ -210,7 +163,7 @@ class SchedulerService(Service):
             self.bus.send(unicast(record.id, "Token", "su", [text, tokens], watcher))
 
     def job_ended(self, record: JobRecord) -> None:
-        info = view_dict(self.engine.view(record.id, ROOT_UID))
+        info = view_dict(self.engine().view(record.id, ROOT_UID))
         for watcher in record.watchers:
             self.bus.send(unicast(record.id, "Finished", "a{sv}", [info], watcher))
 

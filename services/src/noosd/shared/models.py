@@ -21,8 +21,17 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-MODELS_DIR_ENV = "NOOS_MODELS_DIR"
+from noosd.runtime.settings import PATH, Setting
+
 DEFAULT_MODELS_DIR = Path("/usr/share/noos/models")
+# One setting in the table of each service that reads the models.
+MODELS_DIR = Setting(
+    "models_dir",
+    PATH,
+    DEFAULT_MODELS_DIR,
+    "NOOS_MODELS_DIR",
+    "the shipped models: a directory each, holding a model.toml",
+)
 MANIFEST = "model.toml"
 KINDS = frozenset({"chat", "base", "embedding"})
 
@@ -47,11 +56,6 @@ class Model:
 
 class InvalidManifest(ValueError):
     pass
-
-
-def models_dir() -> Path:
-    """$NOOS_MODELS_DIR, else /usr/share/noos/models."""
-    return Path(os.environ.get(MODELS_DIR_ENV) or DEFAULT_MODELS_DIR)
 
 
 def find_models(directory: Path) -> list[Model]:

@@ -8,16 +8,20 @@ from importlib.metadata import version
 from dbus_fast.service import ServiceInterface
 
 from noosd.runtime import Service
-from noosd.shared.models import models_dir
+from noosd.runtime.settings import Settings
 from noosd.system.interface import INTERFACE_NAME, SystemInterface
+from noosd.system.settings import SETTINGS
 
 
 class SystemService(Service):
     bus_name = INTERFACE_NAME
     object_path = "/org/noos/System1"
+    settings_table = SETTINGS
 
-    def __init__(self) -> None:
-        self._interface = SystemInterface(version=version("noosd"), models_dir=models_dir())
+    def __init__(self, settings: Settings) -> None:
+        self._interface = SystemInterface(
+            version=version("noosd"), models_dir=settings["models_dir"]
+        )
 
     def interfaces(self) -> Sequence[ServiceInterface]:
         return [self._interface]

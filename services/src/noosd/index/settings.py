@@ -1,0 +1,87 @@
+"""The settings of org.noos.Index1 (`noosd.runtime.settings`): /etc/noos/index.toml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from noosd.index.crawler import DEFAULT_BATCH_SIZE
+from noosd.index.indexer import IndexerSettings
+from noosd.index.media import DEFAULT_MEDIA_DIRS
+from noosd.index.pending import DEFAULT_QUIET_S
+from noosd.runtime.settings import (
+    INTEGER,
+    NUMBER,
+    PATH,
+    PATHS,
+    TEXT,
+    Setting,
+    Settings,
+    SettingsTable,
+    at_least,
+    not_empty,
+    positive,
+    state_directory,
+)
+from noosd.shared.models import MODELS_DIR
+
+SETTINGS = SettingsTable(
+    "index",
+    (
+        Setting(
+            "state_dir",
+            PATH,
+            state_directory("index"),
+            "NOOS_INDEX_STATE_DIR",
+            "where the index and the crawl's checkpoint are kept",
+        ),
+        Setting(
+            "roots",
+            PATHS,
+            (Path("/home"),),
+            "NOOS_INDEX_ROOTS",
+            "the directories indexed (users' homes); colon-separated in the variable",
+            not_empty,
+        ),
+        Setting(
+            "media_dirs",
+            PATHS,
+            DEFAULT_MEDIA_DIRS,
+            "NOOS_INDEX_MEDIA_DIRS",
+            "where removable media are mounted, to index them; empty: none",
+        ),
+        Setting(
+            "quiet_s",
+            NUMBER,
+            DEFAULT_QUIET_S,
+            "NOOS_INDEX_QUIET_S",
+            "seconds a file's changes must pause before it is indexed",
+            positive,
+        ),
+        Setting(
+            "crawl_batch",
+            INTEGER,
+            DEFAULT_BATCH_SIZE,
+            "NOOS_INDEX_CRAWL_BATCH",
+            "files per engine call of a crawl",
+            at_least(1),
+        ),
+        Setting(
+            "chroma_url",
+            TEXT,
+            "",
+            "NOOS_INDEX_CHROMA_URL",
+            "a chromadb server to keep the vectors in; empty: an embedded one in state_dir",
+        ),
+        MODELS_DIR,
+    ),
+)
+
+
+def indexer_settings(settings: Settings) -> IndexerSettings:
+    return IndexerSettings(
+        state_dir=settings["state_dir"],
+        roots=settings["roots"],
+        media_dirs=settings["media_dirs"],
+        quiet_s=settings["quiet_s"],
+        crawl_batch=settings["crawl_batch"],
+    )
