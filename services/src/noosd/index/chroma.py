@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from noos.errors import InvalidArgument
-from noosd.index.vectors import IdArray, Vector
 from noosd.shared.chroma import ChromaCollection, client_settings, persistent_client
+from noosd.shared.matrix import IdArray, Vector
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI

@@ -7,8 +7,8 @@ rules are theirs) and searches them for a caller. Where things are:
   (FTS5) and their vectors (float16). A change commits there before the call
   returns, in WAL mode with synchronous=FULL, so an acknowledged change
   survives kill -9 and power loss.
-- RAM (`vectors`): every chunk's vector, quantised to int8, by chunk id,
-  with its file's id; rebuilt from SQLite at open (~2 s per 100,000 chunks).
+- RAM (`noosd.shared.matrix`): every chunk's vector, quantised to int8, by
+  chunk id, with its file's id as its group; rebuilt from SQLite at open (~2 s per 100,000 chunks).
 - chromadb (`chroma`, `follower`): the same vectors in an HNSW index, for an
   unfiltered search over many chunks; embedded, or a server (`chroma_url`).
   It follows SQLite through an outbox and is reconciled at open; it may be
@@ -61,9 +61,9 @@ from noosd.index.reading import FileContent, Refused, read_file, stat_path
 from noosd.index.search import Searcher
 from noosd.index.sink import Interrupted
 from noosd.index.store import FileFilter, IndexDatabase, StoredFile
-from noosd.index.vectors import ChunkVectors
 from noosd.runtime.health import beat
 from noosd.shared.embedding import Embedder
+from noosd.shared.matrix import VectorMatrix
 
 # The facade needs these and the engine alone.
 __all__ = ["Caller", "IndexEngine", "IndexStatus", "Indexed", "Interrupted", "SearchHit"]
@@ -144,9 +144,9 @@ class IndexEngine:
         self._limits = limits or SizeLimits()
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._db = IndexDatabase(state_dir / DATABASE_FILE)
-        self._vectors = ChunkVectors(embedder.dim)
+        self._vectors = VectorMatrix(embedder.dim, quantized=True, grouped=True)
         chunk_ids, file_ids, vectors = self._db.all_vectors()
-        self._vectors.add(chunk_ids.tolist(), file_ids.tolist(), vectors)
+        self._vectors.add(chunk_ids.tolist(), vectors, file_ids.tolist())
         chroma = ChromaIndex(state_dir / CHROMA_DIR, chroma_url, chroma_collection)
         self._follower = ChromaFollower(chroma, self._db)
         self._follower.reconcile()
@@ -482,8 +482,8 @@ class IndexEngine:
             vectors = np.frombuffer(b"".join(v for _, _, v in added), dtype=np.float16)
             self._vectors.add(
                 [chunk_id for chunk_id, _, _ in added],
-                [file_id for _, file_id, _ in added],
                 vectors.reshape(len(added), -1).astype(np.float32),
+                [file_id for _, file_id, _ in added],
             )
             self._follower.unsynced.update(chunk_id for chunk_id, _, _ in added)
         self._follower.flush()

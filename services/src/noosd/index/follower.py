@@ -21,7 +21,7 @@ import time
 
 from noosd.index.chroma import ChromaIndex
 from noosd.index.store import IndexDatabase
-from noosd.index.vectors import IdArray, Vector
+from noosd.shared.matrix import IdArray, Vector
 
 # Vectors written to chromadb per call, and ids read from the outbox at a time.
 FLUSH_BATCH = 4096

@@ -32,7 +32,7 @@ from noosd.index.model import SearchHit
 from noosd.index.ranking import Fused, reciprocal_rank_fusion
 from noosd.index.snippets import Snippet, snippet
 from noosd.index.store import FileFilter, FileRow, IndexDatabase
-from noosd.index.vectors import ChunkVectors, Mask, Vector
+from noosd.shared.matrix import Mask, Vector, VectorMatrix
 
 # Candidates asked of each ranking per hit wanted (a file has several chunks
 # that rank together, and some files are closed to the caller), plus a few.
@@ -63,7 +63,7 @@ class Searcher:
     def __init__(
         self,
         db: IndexDatabase,
-        vectors: ChunkVectors,
+        vectors: VectorMatrix,
         follower: ChromaFollower,
         exact_max_rows: int,
     ) -> None:
@@ -80,7 +80,7 @@ class Searcher:
         mask = (
             None
             if where.is_everything
-            else self._vectors.rows_of_files(self._db.matching_files(where))
+            else self._vectors.rows_in_groups(self._db.matching_files(where))
         )
         allowed = len(self._vectors) if mask is None else int(mask.sum())
         terms = fts_terms(text)
@@ -130,8 +130,8 @@ class Searcher:
             approximate = self._approximate(query, mask, allowed, k)
             if approximate is not None:
                 return approximate, False
-        ids, _ = self._vectors.top(query, k, mask)
-        return ids.tolist(), k >= allowed
+        ids, _ = self._vectors.top(query[None, :], k, mask)
+        return ids[0].tolist(), k >= allowed
 
     def _approximate(
         self, query: Vector, mask: Mask | None, allowed: int, k: int
@@ -174,7 +174,7 @@ class Searcher:
         """Each file once, at its best chunk's place in the fused ranking."""
         best: dict[int, _Candidate] = {}
         for candidate in fused:
-            file_id = self._vectors.file_of(candidate.key)
+            file_id = self._vectors.group_of(candidate.key)
             if file_id is not None and file_id not in best:
                 best[file_id] = _Candidate(file_id, candidate.key, candidate.score)
         return list(best.values())

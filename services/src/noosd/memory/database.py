@@ -36,18 +36,17 @@ from noosd.memory.codec import (
     Vector,
     decode_vector,
     float16_bytes,
-    int8_codes,
     pack_text,
-    quantize,
     text_key,
     unpack_text,
 )
 from noosd.memory.filters import RecallFilter
 from noosd.memory.kinds import NEVER_PRUNED
-from noosd.memory.matrix import IdArray
 from noosd.memory.model import MetadataValue
 from noosd.memory.temporal import refers_to_time
 from noosd.memory.tiering import COLD, HOT, WARM
+from noosd.shared.matrix import IdArray
+from noosd.shared.quantize import Codes, dequantized, quantized
 from noosd.shared.sqlite import Database, batches, marks
 
 SCHEMA_VERSION = 2
@@ -519,12 +518,13 @@ class MemoryDatabase(Database):
                     retiered.append((tier, memory_id))
                     moved.append(Moved(memory_id, old_tier, vector, None, None))
                     continue
+                codes: Codes | None = None
+                stored_scale: float | None = None
                 if tier == COLD:
-                    packed, new_scale = quantize(vector)
-                    codes: npt.NDArray[np.int8] | None = int8_codes(packed)
-                    stored_scale: float | None = new_scale
+                    codes, new_scale = quantized(vector)
+                    packed, stored_scale = codes.tobytes(), float(new_scale)
                 else:
-                    packed, codes, stored_scale = float16_bytes(vector), None, None
+                    packed = float16_bytes(vector)
                 text, zlib = pack_text(texts[memory_id], compress=tier == COLD)
                 rewritten.append((tier, packed, stored_scale, text, int(zlib), memory_id))
                 moved.append(Moved(memory_id, old_tier, vector, codes, stored_scale))
@@ -701,5 +701,5 @@ def _decode_vectors(rows: Sequence[tuple[Any, ...]]) -> tuple[IdArray, Matrix]:
         blob = b"".join(rows[i][1] for i in quarters)
         codes = np.frombuffer(blob, dtype=np.int8).reshape(len(quarters), dim)
         scales = np.array([rows[i][2] for i in quarters], dtype=np.float32)
-        vectors[quarters] = codes.astype(np.float32) * scales[:, None]
+        vectors[quarters] = dequantized(codes, scales)
     return ids, vectors

@@ -36,10 +36,10 @@ from noosd.memory.filters import RecallFilter
 from noosd.memory.hot import HotIndex
 from noosd.memory.ids import IdAllocator, format_id
 from noosd.memory.kinds import FACT_SUBJECT_KEY
-from noosd.memory.matrix import VectorMatrix
 from noosd.memory.model import Hit, Memory
 from noosd.memory.tiering import COLD, HOT, TIERS, WARM, hot_margin, overflow, warm_margin
 from noosd.memory.warm import WarmIndex
+from noosd.shared.matrix import VectorMatrix
 
 DATABASE_FILE = "memory.sqlite3"
 WARM_DIR = "warm"
@@ -94,7 +94,7 @@ class UserMemories:
         cold_ids, codes, scales = self.db.cold_codes()
         if len(cold_ids):
             self._check_dim(codes.shape[1])
-            self.cold.add(cold_ids.tolist(), codes, scales)
+            self.cold.add_quantized(cold_ids.tolist(), codes, scales)
         self._reconcile_warm()
         self.write_warm_if_due()
 
@@ -417,7 +417,7 @@ class UserMemories:
         ids = [m.id for m in moved]
         if tier == COLD:
             self.hot.remove(ids)
-            self.cold.add(
+            self.cold.add_quantized(
                 ids,
                 np.stack([m.codes for m in moved if m.codes is not None]),
                 np.array([m.scale for m in moved], dtype=np.float32),

@@ -23,8 +23,8 @@ import numpy as np
 
 from noosd.memory.codec import Matrix
 from noosd.memory.ids import format_id
-from noosd.memory.matrix import IdArray
 from noosd.shared.chroma import ChromaCollection, persistent_client
+from noosd.shared.matrix import IdArray
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
