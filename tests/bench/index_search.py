@@ -76,12 +76,12 @@ STATE_MODULES = (
     "index/chunking.py",
     "index/engine.py",
     "index/filetypes.py",
-    "index/follower.py",
     "index/ignore.py",
     "index/metadata.py",
     "index/reading.py",
     "index/store.py",
     "shared/matrix.py",
+    "shared/outbox.py",
     "shared/quantize.py",
 )
 

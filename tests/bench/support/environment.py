@@ -62,7 +62,7 @@ FACADE = frozenset({"interface.py", "service.py", "runner.py"})
 
 
 # The shared modules whose code decides what the memory store writes.
-STORE_SHARED = ("quantize.py",)
+STORE_SHARED = ("outbox.py", "quantize.py")
 
 
 def store_digest() -> str:

@@ -47,6 +47,9 @@ class ChromaIndex(ChromaCollection):
     def embedded(self) -> bool:
         return self.url is None
 
+    def holds_nothing(self) -> bool:
+        return self.embedded and not self.path.exists()
+
     def top(self, query: Vector, k: int) -> tuple[IdArray, Vector]:
         """The ids and cosines of up to k nearest vectors, nearest first."""
         result = self._open().query(

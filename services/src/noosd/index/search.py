@@ -26,13 +26,14 @@ import os
 from dataclasses import dataclass
 
 from noosd.index.access import AccessCheck, Caller
-from noosd.index.follower import ChromaFollower
+from noosd.index.chroma import ChromaIndex
 from noosd.index.lexical import common_limit, fts_terms, idf
 from noosd.index.model import SearchHit
 from noosd.index.ranking import Fused, reciprocal_rank_fusion
 from noosd.index.snippets import Snippet, snippet
 from noosd.index.store import FileFilter, FileRow, IndexDatabase
 from noosd.shared.matrix import Mask, Vector, VectorMatrix
+from noosd.shared.outbox import ChromaOutbox
 
 # Candidates asked of each ranking per hit wanted (a file has several chunks
 # that rank together, and some files are closed to the caller), plus a few.
@@ -64,12 +65,15 @@ class Searcher:
         self,
         db: IndexDatabase,
         vectors: VectorMatrix,
-        follower: ChromaFollower,
+        outbox: ChromaOutbox[ChromaIndex],
+        unsynced: set[int],
         exact_max_rows: int,
     ) -> None:
         self._db = db
         self._vectors = vectors
-        self._follower = follower
+        self._outbox = outbox
+        # The engine's: the chunks not yet in chromadb.
+        self._unsynced = unsynced
         self._exact_max_rows = exact_max_rows
 
     def by_meaning(
@@ -137,11 +141,12 @@ class Searcher:
         self, query: Vector, mask: Mask | None, allowed: int, k: int
     ) -> list[int] | None:
         """`_semantic` through chromadb, or None where the exact product must answer."""
-        unsynced = self._follower.unsynced
+        unsynced = self._unsynced
         want = math.ceil(k * OVERFETCH * len(self._vectors) / allowed)
         if want > MAX_APPROXIMATE_K or len(unsynced) > self._exact_max_rows:
             return None
-        nearest = self._follower.nearest(query, want)
+        chroma = self._outbox.collection
+        nearest = self._outbox.guarded("searching", lambda: chroma.top(query, want))
         if nearest is None:
             return None
         found = [i for i in nearest[0].tolist() if self._vectors.allows(mask, i)]

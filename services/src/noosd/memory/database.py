@@ -46,8 +46,9 @@ from noosd.memory.model import MetadataValue
 from noosd.memory.temporal import refers_to_time
 from noosd.memory.tiering import COLD, HOT, WARM
 from noosd.shared.matrix import IdArray
+from noosd.shared.outbox import OutboxDatabase, OutboxSchema
 from noosd.shared.quantize import Codes, dequantized, quantized
-from noosd.shared.sqlite import Database, batches, marks
+from noosd.shared.sqlite import batches, marks
 
 SCHEMA_VERSION = 2
 
@@ -171,13 +172,14 @@ class Moved:
     scale: float | None
 
 
-class MemoryDatabase(Database):
+class MemoryDatabase(OutboxDatabase):
     """A user's SQLite database; used from one thread at a time."""
 
     def __init__(self, path: Path) -> None:
         self.commits_since_checkpoint = 0
         super().__init__(
             path,
+            outbox=_OUTBOX,
             schema=_SCHEMA,
             version=SCHEMA_VERSION,
             settings={
@@ -293,19 +295,12 @@ class MemoryDatabase(Database):
             time_reference=table[:, 8].astype(bool),
         )
 
-    def tier_vectors(
-        self, tier: int, synced: bool | None = None, limit: int = -1
-    ) -> tuple[IdArray, Matrix]:
-        """The ids and float32 vectors of a tier's memories (warm: only synced or not),
-        oldest first, at most `limit` (-1: all)."""
-        query = "SELECT id, vector, vector_scale FROM memories WHERE tier = ?"
-        params: list[int] = [tier]
-        if synced is not None:
-            query += " AND warm_synced = ?"
-            params.append(int(synced))
-        query += " ORDER BY id LIMIT ?"
-        params.append(limit)
-        return _decode_vectors(self._db.execute(query, params).fetchall())
+    def tier_vectors(self, tier: int) -> tuple[IdArray, Matrix]:
+        """The ids and float32 vectors of a tier's memories, oldest first."""
+        rows = self._db.execute(
+            "SELECT id, vector, vector_scale FROM memories WHERE tier = ? ORDER BY id", (tier,)
+        ).fetchall()
+        return _decode_vectors(rows)
 
     def cold_codes(self) -> tuple[IdArray, npt.NDArray[np.int8], npt.NDArray[np.float32]]:
         """The ids, int8 codes and scales of the cold memories."""
@@ -489,7 +484,7 @@ class MemoryDatabase(Database):
                     for key, value in json.loads(row[3]).items()
                 ],
             )
-            self._queue_removals([row[0] for row in rows if row[1] == WARM and row[2]])
+            self.queue_removals([row[0] for row in rows if row[1] == WARM and row[2]])
             self._db.execute(f"DELETE FROM memories WHERE id IN ({marks(chunk)})", chunk)
             deleted.extend((int(row[0]), int(row[1])) for row in rows)
         return deleted
@@ -528,7 +523,7 @@ class MemoryDatabase(Database):
                 text, zlib = pack_text(texts[memory_id], compress=tier == COLD)
                 rewritten.append((tier, packed, stored_scale, text, int(zlib), memory_id))
                 moved.append(Moved(memory_id, old_tier, vector, codes, stored_scale))
-            self._queue_removals([row[0] for row in rows if row[1] == WARM and row[2]])
+            self.queue_removals([row[0] for row in rows if row[1] == WARM and row[2]])
             self._db.executemany(
                 "UPDATE memories SET tier = ?, warm_synced = 0 WHERE id = ?", retiered
             )
@@ -548,55 +543,6 @@ class MemoryDatabase(Database):
                 f"SELECT id, text, text_zlib FROM memories WHERE id IN ({marks(ids)})", list(ids)
             )
         }
-
-    # --- the chromadb outbox ---
-
-    def unsynced_warm(self, limit: int = -1) -> tuple[IdArray, Matrix]:
-        return self.tier_vectors(WARM, synced=False, limit=limit)
-
-    def mark_synced(self, ids: Sequence[int]) -> None:
-        for chunk in batches(ids):
-            self._db.execute(
-                f"UPDATE memories SET warm_synced = 1 WHERE tier = ? AND id IN ({marks(chunk)})",
-                [WARM, *chunk],
-            )
-
-    def mark_unsynced(self, ids: Sequence[int]) -> None:
-        for chunk in batches(ids):
-            self._db.execute(
-                f"UPDATE memories SET warm_synced = 0 WHERE id IN ({marks(chunk)})", chunk
-            )
-
-    def mark_all_unsynced(self) -> None:
-        self._db.execute("UPDATE memories SET warm_synced = 0 WHERE warm_synced = 1")
-        self._db.execute("DELETE FROM warm_removals")
-
-    def pending_removals(self) -> list[int]:
-        return [int(row[0]) for row in self._db.execute("SELECT id FROM warm_removals")]
-
-    def clear_removals(self, ids: Sequence[int]) -> None:
-        for chunk in batches(ids):
-            self._db.execute(f"DELETE FROM warm_removals WHERE id IN ({marks(chunk)})", chunk)
-
-    def synced_warm_count(self) -> int:
-        return int(
-            self._db.execute(
-                "SELECT count(*) FROM memories WHERE tier = ? AND warm_synced = 1", (WARM,)
-            ).fetchone()[0]
-        )
-
-    def synced_warm_ids(self) -> set[int]:
-        return {
-            int(row[0])
-            for row in self._db.execute(
-                "SELECT id FROM memories WHERE tier = ? AND warm_synced = 1", (WARM,)
-            )
-        }
-
-    def _queue_removals(self, ids: Sequence[int]) -> None:
-        self._db.executemany(
-            "INSERT OR IGNORE INTO warm_removals (id) VALUES (?)", [(i,) for i in ids]
-        )
 
     # --- the file ---
 
@@ -703,3 +649,14 @@ def _decode_vectors(rows: Sequence[tuple[Any, ...]]) -> tuple[IdArray, Matrix]:
         scales = np.array([rows[i][2] for i in quarters], dtype=np.float32)
         vectors[quarters] = dequantized(codes, scales)
     return ids, vectors
+
+
+# chromadb follows the warm memories.
+_OUTBOX = OutboxSchema(
+    table="memories",
+    synced="warm_synced",
+    removals="warm_removals",
+    vector_columns="vector, vector_scale",
+    decode=_decode_vectors,
+    scope=f"tier = {WARM}",
+)

@@ -52,6 +52,9 @@ class WarmIndex(ChromaCollection):
         sims = [1.0 - np.asarray(row, dtype=np.float32) for row in distances]
         return ids, sims
 
+    def holds_nothing(self) -> bool:
+        return not self.path.exists()
+
     def reset(self) -> None:
         """Drop every vector and the files that held them (deleted ones too)."""
         self.close()
