@@ -37,21 +37,17 @@ def _decode(rows: Sequence[tuple[Any, ...]]) -> tuple[IdArray, npt.NDArray[np.fl
 
 
 class ItemDatabase(OutboxDatabase):
+    OUTBOX = OutboxSchema(
+        table="items",
+        synced="synced",
+        removals="removals",
+        vector_columns="vector",
+        decode=_decode,
+        scope="followed = 1",
+    )
+
     def __init__(self, path: Path) -> None:
-        super().__init__(
-            path,
-            outbox=OutboxSchema(
-                table="items",
-                synced="synced",
-                removals="removals",
-                vector_columns="vector",
-                decode=_decode,
-                scope="followed = 1",
-            ),
-            schema=_SCHEMA,
-            version=1,
-            settings={},
-        )
+        super().__init__(path, schema=_SCHEMA, version=1, settings={})
 
     def insert(self, ids: Sequence[int], followed: bool = True) -> None:
         with self.transaction():

@@ -192,14 +192,39 @@ def subtree_range(directory: bytes) -> tuple[bytes, bytes]:
     return base + b"/", base + b"0"
 
 
+def _decode_vectors(rows: Sequence[tuple[Any, ...]]) -> tuple[IdArray, IdArray, Matrix]:
+    """Ids, file ids and float32 vectors from (id, file id, float16 blob) rows."""
+    ids = np.array([row[0] for row in rows], dtype=np.int64)
+    file_ids = np.array([row[1] for row in rows], dtype=np.int64)
+    if not rows:
+        return ids, file_ids, np.empty((0, 0), dtype=np.float32)
+    dim = len(rows[0][2]) // 2
+    halves = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float16)
+    return ids, file_ids, halves.reshape(len(rows), dim).astype(np.float32)
+
+
+def _decode_unsynced(rows: Sequence[tuple[Any, ...]]) -> tuple[IdArray, Matrix]:
+    """Ids and float32 vectors from the outbox's (id, file id, float16 blob) rows."""
+    ids, _, vectors = _decode_vectors(rows)
+    return ids, vectors
+
+
 class IndexDatabase(OutboxDatabase):
     """The index's SQLite database; used from several threads, one at a time
     (under the engine's lock)."""
 
+    # chromadb follows every chunk.
+    OUTBOX = OutboxSchema(
+        table="chunks",
+        synced="synced",
+        removals="chroma_removals",
+        vector_columns="file_id, vector",
+        decode=_decode_unsynced,
+    )
+
     def __init__(self, path: Path) -> None:
         super().__init__(
             path,
-            outbox=_OUTBOX,
             schema=_SCHEMA,
             version=SCHEMA_VERSION,
             settings={"journal_size_limit": _WAL_LIMIT_BYTES},
@@ -467,30 +492,3 @@ class IndexDatabase(OutboxDatabase):
             "(SELECT count(*) FROM failures)"
         ).fetchone()
         return int(row[0]), int(row[1]), int(row[2])
-
-
-def _decode_unsynced(rows: Sequence[tuple[Any, ...]]) -> tuple[IdArray, Matrix]:
-    """Ids and float32 vectors from the outbox's (id, file id, float16 blob) rows."""
-    ids, _, vectors = _decode_vectors(rows)
-    return ids, vectors
-
-
-# chromadb follows every chunk.
-_OUTBOX = OutboxSchema(
-    table="chunks",
-    synced="synced",
-    removals="chroma_removals",
-    vector_columns="file_id, vector",
-    decode=_decode_unsynced,
-)
-
-
-def _decode_vectors(rows: Sequence[tuple[Any, ...]]) -> tuple[IdArray, IdArray, Matrix]:
-    """Ids, file ids and float32 vectors from (id, file id, float16 blob) rows."""
-    ids = np.array([row[0] for row in rows], dtype=np.int64)
-    file_ids = np.array([row[1] for row in rows], dtype=np.int64)
-    if not rows:
-        return ids, file_ids, np.empty((0, 0), dtype=np.float32)
-    dim = len(rows[0][2]) // 2
-    halves = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float16)
-    return ids, file_ids, halves.reshape(len(rows), dim).astype(np.float32)

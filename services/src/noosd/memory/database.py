@@ -172,14 +172,43 @@ class Moved:
     scale: float | None
 
 
+def _decode_vectors(rows: Sequence[tuple[Any, ...]]) -> tuple[IdArray, Matrix]:
+    """Ids and float32 vectors from (id, blob, scale) rows: float16 and int8 alike."""
+    ids = np.array([row[0] for row in rows], dtype=np.int64)
+    if not rows:
+        return ids, np.empty((0, 0), dtype=np.float32)
+    halves = [i for i, row in enumerate(rows) if row[2] is None]
+    quarters = [i for i, row in enumerate(rows) if row[2] is not None]
+    dim = len(rows[halves[0]][1]) // 2 if halves else len(rows[quarters[0]][1])
+    vectors = np.empty((len(rows), dim), dtype=np.float32)
+    if halves:
+        blob = b"".join(rows[i][1] for i in halves)
+        vectors[halves] = np.frombuffer(blob, dtype=np.float16).reshape(len(halves), dim)
+    if quarters:
+        blob = b"".join(rows[i][1] for i in quarters)
+        codes = np.frombuffer(blob, dtype=np.int8).reshape(len(quarters), dim)
+        scales = np.array([rows[i][2] for i in quarters], dtype=np.float32)
+        vectors[quarters] = dequantized(codes, scales)
+    return ids, vectors
+
+
 class MemoryDatabase(OutboxDatabase):
     """A user's SQLite database; used from one thread at a time."""
+
+    # chromadb follows the warm memories.
+    OUTBOX = OutboxSchema(
+        table="memories",
+        synced="warm_synced",
+        removals="warm_removals",
+        vector_columns="vector, vector_scale",
+        decode=_decode_vectors,
+        scope=f"tier = {WARM}",
+    )
 
     def __init__(self, path: Path) -> None:
         self.commits_since_checkpoint = 0
         super().__init__(
             path,
-            outbox=_OUTBOX,
             schema=_SCHEMA,
             version=SCHEMA_VERSION,
             settings={
@@ -629,34 +658,3 @@ def _unpack_provenance(blob: bytes | None) -> tuple[tuple[int, float], ...]:
         return ()
     entries = np.frombuffer(blob, dtype=_PROVENANCE)
     return tuple(zip(entries["id"].tolist(), entries["created_at"].tolist(), strict=True))
-
-
-def _decode_vectors(rows: Sequence[tuple[Any, ...]]) -> tuple[IdArray, Matrix]:
-    """Ids and float32 vectors from (id, blob, scale) rows: float16 and int8 alike."""
-    ids = np.array([row[0] for row in rows], dtype=np.int64)
-    if not rows:
-        return ids, np.empty((0, 0), dtype=np.float32)
-    halves = [i for i, row in enumerate(rows) if row[2] is None]
-    quarters = [i for i, row in enumerate(rows) if row[2] is not None]
-    dim = len(rows[halves[0]][1]) // 2 if halves else len(rows[quarters[0]][1])
-    vectors = np.empty((len(rows), dim), dtype=np.float32)
-    if halves:
-        blob = b"".join(rows[i][1] for i in halves)
-        vectors[halves] = np.frombuffer(blob, dtype=np.float16).reshape(len(halves), dim)
-    if quarters:
-        blob = b"".join(rows[i][1] for i in quarters)
-        codes = np.frombuffer(blob, dtype=np.int8).reshape(len(quarters), dim)
-        scales = np.array([rows[i][2] for i in quarters], dtype=np.float32)
-        vectors[quarters] = dequantized(codes, scales)
-    return ids, vectors
-
-
-# chromadb follows the warm memories.
-_OUTBOX = OutboxSchema(
-    table="memories",
-    synced="warm_synced",
-    removals="warm_removals",
-    vector_columns="vector, vector_scale",
-    decode=_decode_vectors,
-    scope=f"tier = {WARM}",
-)

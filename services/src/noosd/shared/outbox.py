@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from noosd.shared.chroma import ChromaCollection
 from noosd.shared.embedding import Matrix
@@ -61,27 +60,18 @@ class OutboxSchema:
 
 
 class OutboxDatabase(Database):
-    """A `Database` with an outbox: what chromadb lacks, and what it must drop."""
+    """A `Database` with an outbox (what chromadb lacks, and what it must drop),
+    where its subclass's `OUTBOX` says."""
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        outbox: OutboxSchema,
-        schema: str,
-        version: int,
-        settings: Mapping[str, int | str],
-        migrations: Mapping[int, Callable[[], None]] | None = None,
-    ) -> None:
-        self._outbox = outbox
-        self._followed = f"{outbox.table} WHERE {outbox.scope}"
-        super().__init__(
-            path, schema=schema, version=version, settings=settings, migrations=migrations
-        )
+    OUTBOX: ClassVar[OutboxSchema]
+
+    @property
+    def _followed(self) -> str:
+        return f"{self.OUTBOX.table} WHERE {self.OUTBOX.scope}"
 
     def unsynced(self, limit: int = -1) -> tuple[IdArray, Matrix]:
         """The oldest `limit` rows (-1: all) not yet in chromadb: ids and vectors."""
-        outbox = self._outbox
+        outbox = self.OUTBOX
         rows = self._db.execute(
             f"SELECT id, {outbox.vector_columns} FROM {self._followed} "
             f"AND {outbox.synced} = 0 ORDER BY id LIMIT ?",
@@ -90,15 +80,15 @@ class OutboxDatabase(Database):
         return outbox.decode(rows)
 
     def unsynced_ids(self) -> list[int]:
-        query = f"SELECT id FROM {self._followed} AND {self._outbox.synced} = 0"
+        query = f"SELECT id FROM {self._followed} AND {self.OUTBOX.synced} = 0"
         return [int(row[0]) for row in self._db.execute(query)]
 
     def synced_count(self) -> int:
-        query = f"SELECT count(*) FROM {self._followed} AND {self._outbox.synced} = 1"
+        query = f"SELECT count(*) FROM {self._followed} AND {self.OUTBOX.synced} = 1"
         return int(self._db.execute(query).fetchone()[0])
 
     def synced_ids(self) -> set[int]:
-        query = f"SELECT id FROM {self._followed} AND {self._outbox.synced} = 1"
+        query = f"SELECT id FROM {self._followed} AND {self.OUTBOX.synced} = 1"
         return {int(row[0]) for row in self._db.execute(query)}
 
     def mark_synced(self, ids: Sequence[int]) -> None:
@@ -110,27 +100,27 @@ class OutboxDatabase(Database):
     def mark_all_unsynced(self) -> None:
         """Forget what chromadb holds (it is being rebuilt): every row unsynced,
         nothing to remove."""
-        outbox = self._outbox
+        outbox = self.OUTBOX
         self._db.execute(f"UPDATE {outbox.table} SET {outbox.synced} = 0 WHERE {outbox.synced} = 1")
         self._db.execute(f"DELETE FROM {outbox.removals}")
 
     def queue_removals(self, ids: Sequence[int]) -> None:
         self._db.executemany(
-            f"INSERT OR IGNORE INTO {self._outbox.removals} (id) VALUES (?)", [(i,) for i in ids]
+            f"INSERT OR IGNORE INTO {self.OUTBOX.removals} (id) VALUES (?)", [(i,) for i in ids]
         )
 
     def pending_removals(self, limit: int = -1) -> list[int]:
-        query = f"SELECT id FROM {self._outbox.removals} LIMIT ?"
+        query = f"SELECT id FROM {self.OUTBOX.removals} LIMIT ?"
         return [int(row[0]) for row in self._db.execute(query, (limit,))]
 
     def clear_removals(self, ids: Sequence[int]) -> None:
         for chunk in batches(ids):
             self._db.execute(
-                f"DELETE FROM {self._outbox.removals} WHERE id IN ({marks(chunk)})", chunk
+                f"DELETE FROM {self.OUTBOX.removals} WHERE id IN ({marks(chunk)})", chunk
             )
 
     def _mark(self, ids: Sequence[int], synced: int) -> None:
-        outbox = self._outbox
+        outbox = self.OUTBOX
         for chunk in batches(ids):
             self._db.execute(
                 f"UPDATE {outbox.table} SET {outbox.synced} = ? "
