@@ -9,7 +9,7 @@ with a `model.toml` manifest that the services read:
     and for MiniLM `onnx`, its ONNX export
 
 The export (`export_onnx`: BERT, mean pooling and L2 normalisation in one
-graph, for ONNX Runtime; see noosd.embedding) needs torch,
+graph, for ONNX Runtime; see noosd.shared.embedding) needs torch,
 sentence-transformers and onnx, so this script runs in the dev venv's Python
 (`make models`). ONNX Runtime then optimises the graph here, once, and its
 weights go page-aligned into a file of their own (`share_weights`), so that
@@ -201,7 +201,7 @@ def export_onnx(model_dir: Path) -> None:
     import transformers
     from sentence_transformers import SentenceTransformer
 
-    from noosd.embedding import OnnxEmbedder
+    from noosd.shared.embedding import OnnxEmbedder
 
     torch.set_num_threads(1)
     transformers.utils.logging.disable_progress_bar()
@@ -277,12 +277,12 @@ def share_weights(traced: Path, path: Path) -> None:
     """`traced` optimised by ONNX Runtime, written to `path` with its weights in
     WEIGHTS_FILE beside it, each page-aligned.
 
-    The services load it as is (`noosd.embedding.OnnxEmbedder`: no optimisation,
-    no prepacking, both of which would copy the weights into the process), so
-    ONNX Runtime maps the weights from the file: however many services embed,
-    the weights sit in RAM once, in the page cache, like a shared library's
-    code. Measured with two processes: 37 MiB private and 84 MiB shared each,
-    against 173 MiB private with the plain export.
+    The services load it as is (`noosd.shared.embedding.OnnxEmbedder`: no
+    optimisation, no prepacking, both of which would copy the weights into the
+    process), so ONNX Runtime maps the weights from the file: however many
+    services embed, the weights sit in RAM once, in the page cache, like a
+    shared library's code. Measured with two processes: 37 MiB private and
+    84 MiB shared each, against 173 MiB private with the plain export.
     """
     import onnx
     import onnxruntime
