@@ -277,12 +277,12 @@ def share_weights(traced: Path, path: Path) -> None:
     """`traced` optimised by ONNX Runtime, written to `path` with its weights in
     WEIGHTS_FILE beside it, each page-aligned.
 
-    The services load it as is (`noosd.shared.embedding.OnnxEmbedder`: no optimisation,
-    no prepacking, both of which would copy the weights into the process), so
-    ONNX Runtime maps the weights from the file: however many services embed,
-    the weights sit in RAM once, in the page cache, like a shared library's
-    code. Measured with two processes: 37 MiB private and 84 MiB shared each,
-    against 173 MiB private with the plain export.
+    The services load it as is (`noosd.shared.embedding.OnnxEmbedder`: no
+    optimisation, no prepacking, both of which would copy the weights into the
+    process), so ONNX Runtime maps the weights from the file: however many
+    services embed, the weights sit in RAM once, in the page cache, like a
+    shared library's code. Measured with two processes: 37 MiB private and
+    84 MiB shared each, against 173 MiB private with the plain export.
     """
     import onnx
     import onnxruntime

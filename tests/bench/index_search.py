@@ -71,17 +71,18 @@ GOAL_P50_MS = 10.0
 COLLECTION = "baseline"
 # The modules whose code decides what the engine writes (the search's do not).
 STATE_MODULES = (
-    "changes.py",
-    "chroma.py",
-    "chunking.py",
-    "engine.py",
-    "filetypes.py",
-    "follower.py",
-    "ignore.py",
-    "metadata.py",
-    "reading.py",
-    "store.py",
-    "vectors.py",
+    "index/changes.py",
+    "index/chroma.py",
+    "index/chunking.py",
+    "index/engine.py",
+    "index/filetypes.py",
+    "index/ignore.py",
+    "index/metadata.py",
+    "index/reading.py",
+    "index/store.py",
+    "shared/matrix.py",
+    "shared/outbox.py",
+    "shared/quantize.py",
 )
 
 
@@ -99,8 +100,8 @@ def corpus_tree() -> Path:
 
 
 def state_digest() -> str:
-    index = REPO / "services/src/noosd/index"
-    return source_digest(index / name for name in STATE_MODULES)
+    noosd = REPO / "services/src/noosd"
+    return source_digest(noosd / name for name in STATE_MODULES)
 
 
 def populated_state(tree: Path) -> Path:

@@ -61,10 +61,18 @@ def source_digest(paths: Iterable[Path]) -> str:
 FACADE = frozenset({"interface.py", "service.py", "runner.py"})
 
 
+# The shared modules whose code decides what the memory store writes.
+STORE_SHARED = ("outbox.py", "quantize.py")
+
+
 def store_digest() -> str:
     """The memory store's code: its on-disk state is only reusable by the same code."""
     core = (REPO / "services/src/noosd/memory").glob("*.py")
-    return source_digest(path for path in core if path.name not in FACADE)
+    shared = REPO / "services/src/noosd/shared"
+    return source_digest(
+        [path for path in core if path.name not in FACADE]
+        + [shared / name for name in STORE_SHARED]
+    )
 
 
 class CachedDirectory:

@@ -1,10 +1,12 @@
-"""How vectors and texts are stored: float16, int8 with a scale, zlib."""
+"""How memories' vectors and texts are stored: float16, int8 with a scale, zlib
+(the int8 codes themselves: tests/unit/shared/test_quantize.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from noosd.memory import codec
+from noosd.shared.quantize import quantized
 
 
 def unit_vectors(count: int, dim: int = 384, seed: int = 0) -> np.ndarray:
@@ -20,32 +22,11 @@ def test_float16_vectors_keep_their_cosines() -> None:
     assert float(restored @ vector) > 0.9999
 
 
-def test_int8_vectors_take_a_quarter_of_float32_and_keep_their_cosines() -> None:
-    vectors = unit_vectors(100)
-    for vector in vectors:
-        blob, scale = codec.quantize(vector)
-        assert len(blob) == vector.size
-        restored = codec.dequantize(blob, scale)
-        assert float(restored @ vector) / float(np.linalg.norm(restored)) > 0.999
-    # Cosines between different vectors survive too.
-    blob, scale = codec.quantize(vectors[0])
-    assert (
-        abs(float(codec.dequantize(blob, scale) @ vectors[1]) - float(vectors[0] @ vectors[1]))
-        < 5e-3
-    )
-
-
-def test_a_zero_vector_quantizes_without_dividing_by_zero() -> None:
-    blob, scale = codec.quantize(np.zeros(8, dtype=np.float32))
-
-    assert codec.dequantize(blob, scale).tolist() == [0.0] * 8
-
-
 def test_stored_vectors_decode_by_their_kind() -> None:
     vector = unit_vectors(1)[0]
-    blob, scale = codec.quantize(vector)
+    codes, scale = quantized(vector)
 
-    assert float(codec.decode_vector(blob, scale) @ vector) > 0.999
+    assert float(codec.decode_vector(codes.tobytes(), float(scale)) @ vector) > 0.999
     assert float(codec.decode_vector(codec.float16_bytes(vector), None) @ vector) > 0.999
 
 

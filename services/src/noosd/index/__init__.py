@@ -26,9 +26,9 @@ On these build, in layers:
 
 - storage and search (`engine.IndexEngine`): SQLite as the truth (`store`:
   files, chunks, float16 vectors, FTS5 for `lexical`), int8 vectors in RAM
-  (`vectors`) for exact search behind a selective filter, chromadb
-  (`chroma`, kept in step by `follower`) for the rest, and `access`: what a
-  caller may open, checked at query time;
+  (`noosd.shared.matrix`) for exact search behind a selective filter,
+  chromadb (`chroma`, kept in step by `noosd.shared.outbox`) for the rest, and
+  `access`: what a caller may open, checked at query time;
 - the service side: `watcher` (inotify through watchdog, debounced by
   `pending`), `crawler` (resumable, at idle priority: `priority`), `media`
   (removable file systems, by mountinfo and pyudev), wired by `runner`,

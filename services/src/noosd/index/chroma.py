@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from noos.errors import InvalidArgument
-from noosd.index.vectors import IdArray, Vector
 from noosd.shared.chroma import ChromaCollection, client_settings, persistent_client
+from noosd.shared.matrix import IdArray, Vector
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -46,6 +46,9 @@ class ChromaIndex(ChromaCollection):
     @property
     def embedded(self) -> bool:
         return self.url is None
+
+    def holds_nothing(self) -> bool:
+        return self.embedded and not self.path.exists()
 
     def top(self, query: Vector, k: int) -> tuple[IdArray, Vector]:
         """The ids and cosines of up to k nearest vectors, nearest first."""

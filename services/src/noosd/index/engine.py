@@ -7,12 +7,14 @@ rules are theirs) and searches them for a caller. Where things are:
   (FTS5) and their vectors (float16). A change commits there before the call
   returns, in WAL mode with synchronous=FULL, so an acknowledged change
   survives kill -9 and power loss.
-- RAM (`vectors`): every chunk's vector, quantised to int8, by chunk id,
-  with its file's id; rebuilt from SQLite at open (~2 s per 100,000 chunks).
-- chromadb (`chroma`, `follower`): the same vectors in an HNSW index, for an
-  unfiltered search over many chunks; embedded, or a server (`chroma_url`).
-  It follows SQLite through an outbox and is reconciled at open; it may be
-  lost, or unreachable, at any time: the search then stays exact in RAM.
+- RAM (`noosd.shared.matrix`): every chunk's vector, quantised to int8, by
+  chunk id, with its file's id as its group; rebuilt from SQLite at open
+  (~2 s per 100,000 chunks).
+- chromadb (`chroma`): the same vectors in an HNSW index, for an unfiltered
+  search over many chunks; embedded, or a server (`chroma_url`). It follows
+  SQLite through an outbox (`noosd.shared.outbox`) and is reconciled at open;
+  it may be lost, or unreachable, at any time: the search then stays exact in
+  RAM, and chromadb is tried again after `outbox.RETRY_S`.
 
 Indexing a file costs what changed: a file whose size, mtime, ctime and inode
 are those indexed is not read; one whose bytes hash as before is not chunked;
@@ -53,7 +55,6 @@ from noosd.index.access import Caller
 from noosd.index.changes import plan_changes
 from noosd.index.chroma import DEFAULT_COLLECTION, ChromaIndex
 from noosd.index.chunking import Chunk, Unindexable, chunk_file, content_hash
-from noosd.index.follower import ChromaFollower
 from noosd.index.ignore import SizeLimits
 from noosd.index.model import Indexed, IndexStatus, SearchHit
 from noosd.index.query import parse_query
@@ -61,9 +62,10 @@ from noosd.index.reading import FileContent, Refused, read_file, stat_path
 from noosd.index.search import Searcher
 from noosd.index.sink import Interrupted
 from noosd.index.store import FileFilter, IndexDatabase, StoredFile
-from noosd.index.vectors import ChunkVectors
 from noosd.runtime.health import beat
 from noosd.shared.embedding import Embedder
+from noosd.shared.matrix import VectorMatrix
+from noosd.shared.outbox import ChromaOutbox
 
 # The facade needs these and the engine alone.
 __all__ = ["Caller", "IndexEngine", "IndexStatus", "Indexed", "Interrupted", "SearchHit"]
@@ -144,14 +146,26 @@ class IndexEngine:
         self._limits = limits or SizeLimits()
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._db = IndexDatabase(state_dir / DATABASE_FILE)
-        self._vectors = ChunkVectors(embedder.dim)
+        self._vectors = VectorMatrix(embedder.dim, quantized=True, grouped=True)
         chunk_ids, file_ids, vectors = self._db.all_vectors()
-        self._vectors.add(chunk_ids.tolist(), file_ids.tolist(), vectors)
+        self._vectors.add(chunk_ids.tolist(), vectors, file_ids.tolist())
         chroma = ChromaIndex(state_dir / CHROMA_DIR, chroma_url, chroma_collection)
-        self._follower = ChromaFollower(chroma, self._db)
-        self._follower.reconcile()
+        # Chunks not yet in chromadb: few after a flush, and an approximate
+        # search scores them exactly beside what chromadb returns.
+        self._unsynced = set(self._db.unsynced_ids())
+        # The outbox's marks are relaxed: a power cut costs a second write of
+        # the same vectors.
+        self._outbox = ChromaOutbox(
+            self._db, chroma, relaxed=True, written=self._unsynced.difference_update
+        )
+        missing = self._outbox.guarded("reconciling", self._outbox.reconcile)
+        if missing is not None:
+            self._unsynced.update(missing)
+            self._flush_outbox()
         self._hidden = self._db.hidden_devices()
-        self._searcher = Searcher(self._db, self._vectors, self._follower, exact_max_rows)
+        self._searcher = Searcher(
+            self._db, self._vectors, self._outbox, self._unsynced, exact_max_rows
+        )
         self._state = threading.Lock()
         self._writer = threading.Lock()
         self._closed = False
@@ -260,7 +274,7 @@ class IndexEngine:
                 removed = self._db.delete_files(file_ids)
                 self._db.clear_failures_at_or_under(encoded)
             self._drop_in_ram(removed)
-            self._follower.flush()
+            self._flush_outbox()
         return len(file_ids)
 
     def rename(self, old: Path, new: Path) -> int:
@@ -283,7 +297,7 @@ class IndexEngine:
                 self._db.set_paths(moves)
                 self._db.clear_failures_at_or_under(source)
             self._drop_in_ram(removed)
-            self._follower.flush()
+            self._flush_outbox()
         return len(moves)
 
     def set_device_visible(self, device: str, visible: bool) -> None:
@@ -364,8 +378,8 @@ class IndexEngine:
             if self._closed:
                 return
             self._closed = True
-            self._follower.flush()
-            self._follower.chroma.close()
+            self._flush_outbox()
+            self._outbox.collection.close()
             self._db.close()
 
     # --- the steps of indexing ---
@@ -482,17 +496,21 @@ class IndexEngine:
             vectors = np.frombuffer(b"".join(v for _, _, v in added), dtype=np.float16)
             self._vectors.add(
                 [chunk_id for chunk_id, _, _ in added],
-                [file_id for _, file_id, _ in added],
                 vectors.reshape(len(added), -1).astype(np.float32),
+                [file_id for _, file_id, _ in added],
             )
-            self._follower.unsynced.update(chunk_id for chunk_id, _, _ in added)
-        self._follower.flush()
+            self._unsynced.update(chunk_id for chunk_id, _, _ in added)
+        self._flush_outbox()
         return outcomes
 
     def _drop_in_ram(self, chunk_ids: list[int]) -> None:
         """Follow in RAM the deletion of chunks that SQLite committed."""
         self._vectors.remove(chunk_ids)
-        self._follower.unsynced.difference_update(chunk_ids)
+        self._unsynced.difference_update(chunk_ids)
+
+    def _flush_outbox(self) -> None:
+        """Write to chromadb what it lacks, unless it is failing (the outbox waits)."""
+        self._outbox.guarded("writing", self._outbox.flush)
 
     def _check_open(self) -> None:
         if self._closed:

@@ -1,9 +1,5 @@
-"""`EngineRunner`: the index engine, opened in the background, used from threads.
-
-Opening the engine loads the embedding model (and chromadb): seconds on a
-laptop, a minute or more under emulation. So the service owns its bus name
-and answers at once while the engine opens on a thread; whoever needs it
-waits for it.
+"""`EngineRunner`: the index engine, opened in the background
+(`noosd.shared.opener`), used from threads.
 
 The engine is safe to use from several threads, and is built for it: a
 search holds its lock only for SQL and arithmetic, and waits for at most one
@@ -16,14 +12,14 @@ own (`run`), which keeps the event loop free.
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from noos.errors import Unavailable
+from noosd.shared.opener import BackgroundOpener
 
 if TYPE_CHECKING:
     from noosd.index.engine import Indexed, IndexEngine
@@ -34,42 +30,23 @@ T = TypeVar("T")
 # core, and there are few cores.
 CALL_THREADS = 2
 
-_log = logging.getLogger(__name__)
-
 
 class EngineRunner:
     def __init__(self, open_engine: Callable[[], IndexEngine]) -> None:
-        self._open_engine = open_engine
-        self._opening = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-open")
+        self._engine = BackgroundOpener("the index engine", open_engine)
         self._calls = ThreadPoolExecutor(max_workers=CALL_THREADS, thread_name_prefix="index-call")
-        self._opened: Future[IndexEngine] | None = None
 
     def open(self) -> None:
-        """Start opening the engine in the background."""
-        self._opened = self._opening.submit(self._open_engine)
-        self._opened.add_done_callback(self._log_opening)
-        self._opening.shutdown(wait=False)
-
-    @staticmethod
-    def _log_opening(opened: Future[IndexEngine]) -> None:
-        if not opened.cancelled() and (error := opened.exception()) is not None:
-            _log.error("the index engine could not be opened: %s", error, exc_info=error)
-        elif not opened.cancelled():
-            _log.info("the index engine is open")
+        """Start opening the engine in the background, on a thread of its own."""
+        self._engine.start_thread("index-open")
 
     @property
     def is_open(self) -> bool:
-        opened = self._opened
-        return opened is not None and opened.done() and opened.exception() is None
+        return self._engine.is_open
 
     def engine(self) -> IndexEngine:
         """The engine, once open (this waits); Unavailable if it could not be opened."""
-        if self._opened is None:
-            raise Unavailable("the index engine is not being opened")
-        try:
-            return self._opened.result()
-        except Exception as error:
-            raise Unavailable(f"the index engine could not be opened: {error}") from error
+        return self._engine.result()
 
     def call(self, call: Callable[[IndexEngine], T]) -> T:
         """`call(engine)` on this thread, once the engine is open; not on the event loop."""
@@ -93,12 +70,10 @@ class EngineRunner:
 
     def _close(self) -> None:
         self._calls.shutdown(wait=True, cancel_futures=True)
-        if self._opened is None:
-            return
         try:
-            engine = self._opened.result()
-        except Exception:
-            return  # never opened: logged already
+            engine = self._engine.result()
+        except Unavailable:
+            return  # never opened (or not being opened): logged already
         engine.close()
 
 

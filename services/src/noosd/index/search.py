@@ -26,13 +26,14 @@ import os
 from dataclasses import dataclass
 
 from noosd.index.access import AccessCheck, Caller
-from noosd.index.follower import ChromaFollower
+from noosd.index.chroma import ChromaIndex
 from noosd.index.lexical import common_limit, fts_terms, idf
 from noosd.index.model import SearchHit
 from noosd.index.ranking import Fused, reciprocal_rank_fusion
 from noosd.index.snippets import Snippet, snippet
 from noosd.index.store import FileFilter, FileRow, IndexDatabase
-from noosd.index.vectors import ChunkVectors, Mask, Vector
+from noosd.shared.matrix import Mask, Vector, VectorMatrix
+from noosd.shared.outbox import ChromaOutbox
 
 # Candidates asked of each ranking per hit wanted (a file has several chunks
 # that rank together, and some files are closed to the caller), plus a few.
@@ -63,13 +64,16 @@ class Searcher:
     def __init__(
         self,
         db: IndexDatabase,
-        vectors: ChunkVectors,
-        follower: ChromaFollower,
+        vectors: VectorMatrix,
+        outbox: ChromaOutbox[ChromaIndex],
+        unsynced: set[int],
         exact_max_rows: int,
     ) -> None:
         self._db = db
         self._vectors = vectors
-        self._follower = follower
+        self._outbox = outbox
+        # The engine's: the chunks not yet in chromadb.
+        self._unsynced = unsynced
         self._exact_max_rows = exact_max_rows
 
     def by_meaning(
@@ -80,7 +84,7 @@ class Searcher:
         mask = (
             None
             if where.is_everything
-            else self._vectors.rows_of_files(self._db.matching_files(where))
+            else self._vectors.rows_in_groups(self._db.matching_files(where))
         )
         allowed = len(self._vectors) if mask is None else int(mask.sum())
         terms = fts_terms(text)
@@ -130,18 +134,19 @@ class Searcher:
             approximate = self._approximate(query, mask, allowed, k)
             if approximate is not None:
                 return approximate, False
-        ids, _ = self._vectors.top(query, k, mask)
-        return ids.tolist(), k >= allowed
+        ids, _ = self._vectors.top(query[None, :], k, mask)
+        return ids[0].tolist(), k >= allowed
 
     def _approximate(
         self, query: Vector, mask: Mask | None, allowed: int, k: int
     ) -> list[int] | None:
         """`_semantic` through chromadb, or None where the exact product must answer."""
-        unsynced = self._follower.unsynced
+        unsynced = self._unsynced
         want = math.ceil(k * OVERFETCH * len(self._vectors) / allowed)
         if want > MAX_APPROXIMATE_K or len(unsynced) > self._exact_max_rows:
             return None
-        nearest = self._follower.nearest(query, want)
+        chroma = self._outbox.collection
+        nearest = self._outbox.guarded("searching", lambda: chroma.top(query, want))
         if nearest is None:
             return None
         found = [i for i in nearest[0].tolist() if self._vectors.allows(mask, i)]
@@ -174,7 +179,7 @@ class Searcher:
         """Each file once, at its best chunk's place in the fused ranking."""
         best: dict[int, _Candidate] = {}
         for candidate in fused:
-            file_id = self._vectors.file_of(candidate.key)
+            file_id = self._vectors.group_of(candidate.key)
             if file_id is not None and file_id not in best:
                 best[file_id] = _Candidate(file_id, candidate.key, candidate.score)
         return list(best.values())

@@ -34,13 +34,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from noosd.index.chunking import Chunk
 from noosd.index.metadata import FileMetadata
-from noosd.shared.sqlite import Database, batches, marks
+from noosd.shared.outbox import OutboxDatabase, OutboxSchema
+from noosd.shared.sqlite import batches, marks
 
 SCHEMA_VERSION = 1
 
@@ -190,9 +192,35 @@ def subtree_range(directory: bytes) -> tuple[bytes, bytes]:
     return base + b"/", base + b"0"
 
 
-class IndexDatabase(Database):
+def _decode_vectors(rows: Sequence[tuple[Any, ...]]) -> tuple[IdArray, IdArray, Matrix]:
+    """Ids, file ids and float32 vectors from (id, file id, float16 blob) rows."""
+    ids = np.array([row[0] for row in rows], dtype=np.int64)
+    file_ids = np.array([row[1] for row in rows], dtype=np.int64)
+    if not rows:
+        return ids, file_ids, np.empty((0, 0), dtype=np.float32)
+    dim = len(rows[0][2]) // 2
+    halves = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float16)
+    return ids, file_ids, halves.reshape(len(rows), dim).astype(np.float32)
+
+
+def _decode_unsynced(rows: Sequence[tuple[Any, ...]]) -> tuple[IdArray, Matrix]:
+    """Ids and float32 vectors from the outbox's (id, file id, float16 blob) rows."""
+    ids, _, vectors = _decode_vectors(rows)
+    return ids, vectors
+
+
+class IndexDatabase(OutboxDatabase):
     """The index's SQLite database; used from several threads, one at a time
     (under the engine's lock)."""
+
+    # chromadb follows every chunk.
+    OUTBOX = OutboxSchema(
+        table="chunks",
+        synced="synced",
+        removals="chroma_removals",
+        vector_columns="file_id, vector",
+        decode=_decode_unsynced,
+    )
 
     def __init__(self, path: Path) -> None:
         super().__init__(
@@ -373,9 +401,7 @@ class IndexDatabase(Database):
             in_batch = marks(chunk)
             self._db.execute(f"DELETE FROM chunks WHERE id IN ({in_batch})", chunk)
             self._db.execute(f"DELETE FROM chunk_text WHERE rowid IN ({in_batch})", chunk)
-            self._db.executemany(
-                "INSERT OR IGNORE INTO chroma_removals (id) VALUES (?)", [(i,) for i in chunk]
-            )
+            self.queue_removals(chunk)
 
     def all_vectors(self) -> tuple[IdArray, IdArray, Matrix]:
         """Every chunk's id, file id and vector (float32), for the RAM matrix."""
@@ -466,51 +492,3 @@ class IndexDatabase(Database):
             "(SELECT count(*) FROM failures)"
         ).fetchone()
         return int(row[0]), int(row[1]), int(row[2])
-
-    # --- the chromadb outbox ---
-
-    def unsynced(self, limit: int) -> tuple[IdArray, Matrix]:
-        """Up to `limit` chunks not yet in chromadb: their ids and vectors."""
-        rows = self._db.execute(
-            "SELECT id, file_id, vector FROM chunks WHERE synced = 0 ORDER BY id LIMIT ?", (limit,)
-        ).fetchall()
-        ids, _, vectors = _decode_vectors(rows)
-        return ids, vectors
-
-    def unsynced_ids(self) -> list[int]:
-        return [int(row[0]) for row in self._db.execute("SELECT id FROM chunks WHERE synced = 0")]
-
-    def mark_synced(self, chunk_ids: Sequence[int]) -> None:
-        for chunk in batches(chunk_ids):
-            self._db.execute(f"UPDATE chunks SET synced = 1 WHERE id IN ({marks(chunk)})", chunk)
-
-    def mark_unsynced(self, chunk_ids: Sequence[int]) -> None:
-        for chunk in batches(chunk_ids):
-            self._db.execute(f"UPDATE chunks SET synced = 0 WHERE id IN ({marks(chunk)})", chunk)
-
-    def synced_count(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM chunks WHERE synced = 1").fetchone()[0])
-
-    def synced_ids(self) -> set[int]:
-        return {int(row[0]) for row in self._db.execute("SELECT id FROM chunks WHERE synced = 1")}
-
-    def pending_removals(self, limit: int) -> list[int]:
-        return [
-            int(row[0])
-            for row in self._db.execute("SELECT id FROM chroma_removals LIMIT ?", (limit,))
-        ]
-
-    def clear_removals(self, chunk_ids: Sequence[int]) -> None:
-        for chunk in batches(chunk_ids):
-            self._db.execute(f"DELETE FROM chroma_removals WHERE id IN ({marks(chunk)})", chunk)
-
-
-def _decode_vectors(rows: Sequence[tuple[int, int, bytes]]) -> tuple[IdArray, IdArray, Matrix]:
-    """Ids, file ids and float32 vectors from (id, file id, float16 blob) rows."""
-    ids = np.array([row[0] for row in rows], dtype=np.int64)
-    file_ids = np.array([row[1] for row in rows], dtype=np.int64)
-    if not rows:
-        return ids, file_ids, np.empty((0, 0), dtype=np.float32)
-    dim = len(rows[0][2]) // 2
-    halves = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float16)
-    return ids, file_ids, halves.reshape(len(rows), dim).astype(np.float32)

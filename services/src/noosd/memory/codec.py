@@ -2,9 +2,9 @@
 
 Hot and warm memories keep float16 vectors (half of float32, and cosines
 within ~1e-3); cold ones keep int8 vectors with one float scale each
-(symmetric quantisation: v ~ q * scale, |q| <= 127), a quarter of float32, with
-cosines within ~2e-3, and their text zlib-compressed when that is smaller.
-zstd would compress better, but is not in the image.
+(`noosd.shared.quantize`), a quarter of float32, with cosines within ~2e-3,
+and their text zlib-compressed when that is smaller. zstd would compress
+better, but is not in the image.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import zlib
 
 import numpy as np
 import numpy.typing as npt
+
+from noosd.shared.quantize import dequantized
 
 Vector = npt.NDArray[np.float32]
 Matrix = npt.NDArray[np.float32]
@@ -30,25 +32,11 @@ def from_float16(blob: bytes) -> Vector:
     return np.frombuffer(blob, dtype=np.float16).astype(np.float32)
 
 
-def quantize(vector: Vector) -> tuple[bytes, float]:
-    """The int8 codes of a vector and the scale that maps them back."""
-    peak = float(np.max(np.abs(vector))) if vector.size else 0.0
-    scale = peak / 127.0 if peak > 0 else 1.0
-    codes = np.clip(np.rint(vector / scale), -127, 127).astype(np.int8)
-    return codes.tobytes(), scale
-
-
-def int8_codes(blob: bytes) -> npt.NDArray[np.int8]:
-    return np.frombuffer(blob, dtype=np.int8)
-
-
-def dequantize(blob: bytes, scale: float) -> Vector:
-    return (int8_codes(blob).astype(np.float32) * np.float32(scale)).astype(np.float32)
-
-
 def decode_vector(blob: bytes, scale: float | None) -> Vector:
     """A stored vector as float32: int8 when it has a scale, float16 otherwise."""
-    return from_float16(blob) if scale is None else dequantize(blob, scale)
+    if scale is None:
+        return from_float16(blob)
+    return dequantized(np.frombuffer(blob, dtype=np.int8), scale)
 
 
 def pack_text(text: str, compress: bool) -> tuple[bytes, bool]:

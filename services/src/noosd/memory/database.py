@@ -36,19 +36,19 @@ from noosd.memory.codec import (
     Vector,
     decode_vector,
     float16_bytes,
-    int8_codes,
     pack_text,
-    quantize,
     text_key,
     unpack_text,
 )
 from noosd.memory.filters import RecallFilter
 from noosd.memory.kinds import NEVER_PRUNED
-from noosd.memory.matrix import IdArray
 from noosd.memory.model import MetadataValue
 from noosd.memory.temporal import refers_to_time
 from noosd.memory.tiering import COLD, HOT, WARM
-from noosd.shared.sqlite import Database, batches, marks
+from noosd.shared.matrix import IdArray
+from noosd.shared.outbox import OutboxDatabase, OutboxSchema
+from noosd.shared.quantize import Codes, dequantized, quantized
+from noosd.shared.sqlite import batches, marks
 
 SCHEMA_VERSION = 2
 
@@ -172,8 +172,38 @@ class Moved:
     scale: float | None
 
 
-class MemoryDatabase(Database):
+def _decode_vectors(rows: Sequence[tuple[Any, ...]]) -> tuple[IdArray, Matrix]:
+    """Ids and float32 vectors from (id, blob, scale) rows: float16 and int8 alike."""
+    ids = np.array([row[0] for row in rows], dtype=np.int64)
+    if not rows:
+        return ids, np.empty((0, 0), dtype=np.float32)
+    halves = [i for i, row in enumerate(rows) if row[2] is None]
+    quarters = [i for i, row in enumerate(rows) if row[2] is not None]
+    dim = len(rows[halves[0]][1]) // 2 if halves else len(rows[quarters[0]][1])
+    vectors = np.empty((len(rows), dim), dtype=np.float32)
+    if halves:
+        blob = b"".join(rows[i][1] for i in halves)
+        vectors[halves] = np.frombuffer(blob, dtype=np.float16).reshape(len(halves), dim)
+    if quarters:
+        blob = b"".join(rows[i][1] for i in quarters)
+        codes = np.frombuffer(blob, dtype=np.int8).reshape(len(quarters), dim)
+        scales = np.array([rows[i][2] for i in quarters], dtype=np.float32)
+        vectors[quarters] = dequantized(codes, scales)
+    return ids, vectors
+
+
+class MemoryDatabase(OutboxDatabase):
     """A user's SQLite database; used from one thread at a time."""
+
+    # chromadb follows the warm memories.
+    OUTBOX = OutboxSchema(
+        table="memories",
+        synced="warm_synced",
+        removals="warm_removals",
+        vector_columns="vector, vector_scale",
+        decode=_decode_vectors,
+        scope=f"tier = {WARM}",
+    )
 
     def __init__(self, path: Path) -> None:
         self.commits_since_checkpoint = 0
@@ -294,19 +324,12 @@ class MemoryDatabase(Database):
             time_reference=table[:, 8].astype(bool),
         )
 
-    def tier_vectors(
-        self, tier: int, synced: bool | None = None, limit: int = -1
-    ) -> tuple[IdArray, Matrix]:
-        """The ids and float32 vectors of a tier's memories (warm: only synced or not),
-        oldest first, at most `limit` (-1: all)."""
-        query = "SELECT id, vector, vector_scale FROM memories WHERE tier = ?"
-        params: list[int] = [tier]
-        if synced is not None:
-            query += " AND warm_synced = ?"
-            params.append(int(synced))
-        query += " ORDER BY id LIMIT ?"
-        params.append(limit)
-        return _decode_vectors(self._db.execute(query, params).fetchall())
+    def tier_vectors(self, tier: int) -> tuple[IdArray, Matrix]:
+        """The ids and float32 vectors of a tier's memories, oldest first."""
+        rows = self._db.execute(
+            "SELECT id, vector, vector_scale FROM memories WHERE tier = ? ORDER BY id", (tier,)
+        ).fetchall()
+        return _decode_vectors(rows)
 
     def cold_codes(self) -> tuple[IdArray, npt.NDArray[np.int8], npt.NDArray[np.float32]]:
         """The ids, int8 codes and scales of the cold memories."""
@@ -490,7 +513,7 @@ class MemoryDatabase(Database):
                     for key, value in json.loads(row[3]).items()
                 ],
             )
-            self._queue_removals([row[0] for row in rows if row[1] == WARM and row[2]])
+            self.queue_removals([row[0] for row in rows if row[1] == WARM and row[2]])
             self._db.execute(f"DELETE FROM memories WHERE id IN ({marks(chunk)})", chunk)
             deleted.extend((int(row[0]), int(row[1])) for row in rows)
         return deleted
@@ -519,16 +542,17 @@ class MemoryDatabase(Database):
                     retiered.append((tier, memory_id))
                     moved.append(Moved(memory_id, old_tier, vector, None, None))
                     continue
+                codes: Codes | None = None
+                stored_scale: float | None = None
                 if tier == COLD:
-                    packed, new_scale = quantize(vector)
-                    codes: npt.NDArray[np.int8] | None = int8_codes(packed)
-                    stored_scale: float | None = new_scale
+                    codes, new_scale = quantized(vector)
+                    packed, stored_scale = codes.tobytes(), float(new_scale)
                 else:
-                    packed, codes, stored_scale = float16_bytes(vector), None, None
+                    packed = float16_bytes(vector)
                 text, zlib = pack_text(texts[memory_id], compress=tier == COLD)
                 rewritten.append((tier, packed, stored_scale, text, int(zlib), memory_id))
                 moved.append(Moved(memory_id, old_tier, vector, codes, stored_scale))
-            self._queue_removals([row[0] for row in rows if row[1] == WARM and row[2]])
+            self.queue_removals([row[0] for row in rows if row[1] == WARM and row[2]])
             self._db.executemany(
                 "UPDATE memories SET tier = ?, warm_synced = 0 WHERE id = ?", retiered
             )
@@ -548,55 +572,6 @@ class MemoryDatabase(Database):
                 f"SELECT id, text, text_zlib FROM memories WHERE id IN ({marks(ids)})", list(ids)
             )
         }
-
-    # --- the chromadb outbox ---
-
-    def unsynced_warm(self, limit: int = -1) -> tuple[IdArray, Matrix]:
-        return self.tier_vectors(WARM, synced=False, limit=limit)
-
-    def mark_synced(self, ids: Sequence[int]) -> None:
-        for chunk in batches(ids):
-            self._db.execute(
-                f"UPDATE memories SET warm_synced = 1 WHERE tier = ? AND id IN ({marks(chunk)})",
-                [WARM, *chunk],
-            )
-
-    def mark_unsynced(self, ids: Sequence[int]) -> None:
-        for chunk in batches(ids):
-            self._db.execute(
-                f"UPDATE memories SET warm_synced = 0 WHERE id IN ({marks(chunk)})", chunk
-            )
-
-    def mark_all_unsynced(self) -> None:
-        self._db.execute("UPDATE memories SET warm_synced = 0 WHERE warm_synced = 1")
-        self._db.execute("DELETE FROM warm_removals")
-
-    def pending_removals(self) -> list[int]:
-        return [int(row[0]) for row in self._db.execute("SELECT id FROM warm_removals")]
-
-    def clear_removals(self, ids: Sequence[int]) -> None:
-        for chunk in batches(ids):
-            self._db.execute(f"DELETE FROM warm_removals WHERE id IN ({marks(chunk)})", chunk)
-
-    def synced_warm_count(self) -> int:
-        return int(
-            self._db.execute(
-                "SELECT count(*) FROM memories WHERE tier = ? AND warm_synced = 1", (WARM,)
-            ).fetchone()[0]
-        )
-
-    def synced_warm_ids(self) -> set[int]:
-        return {
-            int(row[0])
-            for row in self._db.execute(
-                "SELECT id FROM memories WHERE tier = ? AND warm_synced = 1", (WARM,)
-            )
-        }
-
-    def _queue_removals(self, ids: Sequence[int]) -> None:
-        self._db.executemany(
-            "INSERT OR IGNORE INTO warm_removals (id) VALUES (?)", [(i,) for i in ids]
-        )
 
     # --- the file ---
 
@@ -683,23 +658,3 @@ def _unpack_provenance(blob: bytes | None) -> tuple[tuple[int, float], ...]:
         return ()
     entries = np.frombuffer(blob, dtype=_PROVENANCE)
     return tuple(zip(entries["id"].tolist(), entries["created_at"].tolist(), strict=True))
-
-
-def _decode_vectors(rows: Sequence[tuple[Any, ...]]) -> tuple[IdArray, Matrix]:
-    """Ids and float32 vectors from (id, blob, scale) rows: float16 and int8 alike."""
-    ids = np.array([row[0] for row in rows], dtype=np.int64)
-    if not rows:
-        return ids, np.empty((0, 0), dtype=np.float32)
-    halves = [i for i, row in enumerate(rows) if row[2] is None]
-    quarters = [i for i, row in enumerate(rows) if row[2] is not None]
-    dim = len(rows[halves[0]][1]) // 2 if halves else len(rows[quarters[0]][1])
-    vectors = np.empty((len(rows), dim), dtype=np.float32)
-    if halves:
-        blob = b"".join(rows[i][1] for i in halves)
-        vectors[halves] = np.frombuffer(blob, dtype=np.float16).reshape(len(halves), dim)
-    if quarters:
-        blob = b"".join(rows[i][1] for i in quarters)
-        codes = np.frombuffer(blob, dtype=np.int8).reshape(len(quarters), dim)
-        scales = np.array([rows[i][2] for i in quarters], dtype=np.float32)
-        vectors[quarters] = codes.astype(np.float32) * scales[:, None]
-    return ids, vectors

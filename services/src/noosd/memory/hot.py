@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from noosd.memory.codec import Matrix
-from noosd.memory.matrix import IdArray, VectorMatrix
+from noosd.shared.matrix import IdArray, Mask, VectorMatrix
 
 if TYPE_CHECKING:
     import torch
@@ -41,9 +41,9 @@ class HotIndex(VectorMatrix):
         self._copy: torch.Tensor | None = None
         self._copy_version = -1
 
-    def top(self, queries: Matrix, k: int) -> tuple[IdArray, Matrix]:
-        if self.device is None or len(self) == 0:
-            return super().top(queries, k)
+    def top(self, queries: Matrix, k: int, mask: Mask | None = None) -> tuple[IdArray, Matrix]:
+        if self.device is None or len(self) == 0 or mask is not None:
+            return super().top(queries, k, mask)
         import torch
 
         if self._copy is None or self._copy_version != self.version:

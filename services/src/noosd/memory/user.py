@@ -11,10 +11,10 @@ SQLite (`MemoryDatabase`) decides; the RAM matrices and chromadb follow it:
 - `cold`: an int8 matrix of the cold memories.
 
 Every change commits to SQLite first, then updates RAM, then chromadb (the
-outbox: `write_warm`, `flush_removals`). Loading a user rebuilds the matrices
-from SQLite and replays the removals a crash left in the outbox, so kill -9 at
-any moment loses nothing that committed. Removals reach chromadb at once after
-a forget (what is forgotten must go), the rest at consolidation.
+outbox: `noosd.shared.outbox`). Loading a user rebuilds the matrices from
+SQLite and replays the removals a crash left in the outbox, so kill -9 at any
+moment loses nothing that committed. Removals reach chromadb at once after a
+forget (what is forgotten must go), the rest at consolidation.
 """
 
 from __future__ import annotations
@@ -36,10 +36,11 @@ from noosd.memory.filters import RecallFilter
 from noosd.memory.hot import HotIndex
 from noosd.memory.ids import IdAllocator, format_id
 from noosd.memory.kinds import FACT_SUBJECT_KEY
-from noosd.memory.matrix import VectorMatrix
 from noosd.memory.model import Hit, Memory
 from noosd.memory.tiering import COLD, HOT, TIERS, WARM, hot_margin, overflow, warm_margin
 from noosd.memory.warm import WarmIndex
+from noosd.shared.matrix import VectorMatrix
+from noosd.shared.outbox import ChromaOutbox
 
 DATABASE_FILE = "memory.sqlite3"
 WARM_DIR = "warm"
@@ -86,22 +87,26 @@ class UserMemories:
         self.hot = HotIndex(dim, device)
         self.cold = VectorMatrix(dim, quantized=True)
         self.warm = WarmIndex(directory / WARM_DIR)
+        # A warm memory waits in the hot matrix until chromadb has it.
+        self.outbox = ChromaOutbox(
+            self.db, self.warm, marking=self._count_slots, written=self.hot.remove
+        )
         self.counts = self.db.count_by_tier()
         # Accesses by recalls not yet in SQLite: id to (the last one's time, how many).
         self._pending: dict[int, tuple[float, int]] = {}
         self._add_hot(*self.db.tier_vectors(HOT))
-        self._add_hot(*self.db.unsynced_warm())
+        self._add_hot(*self.db.unsynced())
         cold_ids, codes, scales = self.db.cold_codes()
         if len(cold_ids):
             self._check_dim(codes.shape[1])
-            self.cold.add(cold_ids.tolist(), codes, scales)
-        self._reconcile_warm()
+            self.cold.add_quantized(cold_ids.tolist(), codes, scales)
+        self._add_hot(*self.db.vectors(self.outbox.reconcile()))
         self.write_warm_if_due()
 
     def close(self) -> None:
         """Close the files; unwritten warm memories wait in SQLite for the next open."""
         self.apply_accesses()
-        self.flush_removals()
+        self.outbox.flush_removals()
         self.warm.close()
         self.db.close()
 
@@ -364,7 +369,7 @@ class UserMemories:
         with self.db.transaction():
             deleted = self.db.delete(ids)
         self.forget_in_ram(deleted)
-        self.flush_removals()
+        self.outbox.flush_removals()
         return len(deleted)
 
     def forget_in_ram(self, deleted: Sequence[tuple[int, int]]) -> None:
@@ -417,7 +422,7 @@ class UserMemories:
         ids = [m.id for m in moved]
         if tier == COLD:
             self.hot.remove(ids)
-            self.cold.add(
+            self.cold.add_quantized(
                 ids,
                 np.stack([m.codes for m in moved if m.codes is not None]),
                 np.array([m.scale for m in moved], dtype=np.float32),
@@ -444,34 +449,18 @@ class UserMemories:
 
     def sync_warm(self) -> None:
         """Replay the whole outbox: chromadb then holds exactly the warm memories."""
-        self.flush_removals()
-        self.write_warm()
+        self.outbox.flush()
 
     def write_warm_if_due(self, added: int = 0) -> None:
         """Write the oldest unwritten warm memories if there are too many, a chunk at
         a time (twice what the call just `added`, at least WARM_WRITE_CHUNK): each
         remember pays a bounded part, and the backlog still shrinks."""
         if self.unwritten_warm_count() > self.config.max_unwritten_warm:
-            self.write_warm(limit=max(WARM_WRITE_CHUNK, 2 * added))
+            self.outbox.write(limit=max(WARM_WRITE_CHUNK, 2 * added))
 
-    def flush_removals(self) -> None:
-        """Delete from chromadb what left the warm tier."""
-        removals = self.db.pending_removals()
-        if removals:
-            self.warm.delete(removals)
-            with self.db.transaction():
-                self.db.clear_removals(removals)
-
-    def write_warm(self, limit: int = -1) -> None:
-        """Write the warm memories that chromadb lacks (the oldest `limit` of them; -1:
-        all), and drop them from the hot matrix."""
-        ids, vectors = self.db.unsynced_warm(limit)
-        if len(ids):
-            self.warm.upsert(ids.tolist(), vectors)
-            with self.db.transaction():
-                self.db.mark_synced(ids.tolist())
-                self.db.set_state("warm_slots", self.db.state("warm_slots") + len(ids))
-            self.hot.remove(ids.tolist())
+    def _count_slots(self, written: list[int]) -> None:
+        """Count the slots that chromadb's index has used since it was last rebuilt."""
+        self.db.set_state("warm_slots", self.db.state("warm_slots") + len(written))
 
     def rebuild_warm_if_sparse(self) -> bool:
         """Rebuild the chromadb index from SQLite when dead slots dominate it."""
@@ -485,29 +474,8 @@ class UserMemories:
         self.warm.reset()
         # The memories wait in SQLite only (not the hot matrix) for the moment
         # this takes; after a crash here, the next open loads them as unwritten.
-        self.write_warm()
+        self.outbox.write()
         return True
-
-    def _reconcile_warm(self) -> None:
-        """Bring chromadb in line with SQLite after whatever happened while closed.
-
-        The outbox covers crashes between a commit and the chromadb write (the
-        unwritten warm memories are in the hot matrix already); a count that
-        still differs (chromadb lost or kept something) costs a comparison of
-        ids, and what chromadb lacks becomes unwritten again.
-        """
-        if self.db.synced_warm_count() == 0 and not self.warm.path.exists():
-            return
-        self.flush_removals()
-        if self.warm.count() == self.db.synced_warm_count():
-            return
-        present = self.warm.all_ids()
-        wanted = self.db.synced_warm_ids()
-        self.warm.delete(sorted(present - wanted))
-        missing = sorted(wanted - present)
-        with self.db.transaction():
-            self.db.mark_unsynced(missing)
-        self._add_hot(*self.db.vectors(missing))
 
     # --- the files ---
 

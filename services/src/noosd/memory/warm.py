@@ -23,8 +23,8 @@ import numpy as np
 
 from noosd.memory.codec import Matrix
 from noosd.memory.ids import format_id
-from noosd.memory.matrix import IdArray
 from noosd.shared.chroma import ChromaCollection, persistent_client
+from noosd.shared.matrix import IdArray
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -51,6 +51,9 @@ class WarmIndex(ChromaCollection):
         # chromadb's cosine distance is 1 - cosine.
         sims = [1.0 - np.asarray(row, dtype=np.float32) for row in distances]
         return ids, sims
+
+    def holds_nothing(self) -> bool:
+        return not self.path.exists()
 
     def reset(self) -> None:
         """Drop every vector and the files that held them (deleted ones too)."""

@@ -1,9 +1,9 @@
 """Tables of rows by id in numpy arrays, as the services' in-RAM vector
-matrices keep them (the index's `ChunkVectors`, the memory store's
-`VectorMatrix`): each column (ids, vectors, scales...) is an array with spare
-rows at its end, grown together with the others, and a dict gives each id's
-row. Rows are added at the end, and a removed row's hole is filled by the last
-row, so that both cost O(1) and the rows in use stay contiguous."""
+matrices (`matrix.VectorMatrix`) keep them: each column (ids, vectors,
+scales...) is an array with spare rows at its end, grown together with the
+others, and a dict gives each id's row. Rows are added at the end, and a
+removed row's hole is filled by the last row, so that both cost O(1) and the
+rows in use stay contiguous."""
 
 from __future__ import annotations
 

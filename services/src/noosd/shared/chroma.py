@@ -57,6 +57,12 @@ class ChromaCollection(ABC):
     def all_ids(self) -> set[int]:
         return {self._id(key) for key in self._open().get(include=[])["ids"]}
 
+    def holds_nothing(self) -> bool:
+        """Whether the collection surely holds nothing, known without opening
+        it (an embedded one whose directory is not there): opening it would
+        make it. False where only chromadb can tell."""
+        return False
+
     def close(self) -> None:
         if self._client is not None:
             from chromadb.api.client import Client

@@ -1,0 +1,1 @@
+"""Unit tests of the kit the services share (noosd.shared)."""
