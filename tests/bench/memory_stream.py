@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noos.errors import NotFound
+from noos.protocol.errors import NotFound
 from noosd.memory import MemoryStore, NewMemory, TierStats
 from tests.bench.support import corpora
 from tests.bench.support.embedding import CachingEmbedder, cached_embedder

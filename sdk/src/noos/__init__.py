@@ -3,11 +3,13 @@
 Async clients (`System`, `Memory`, `Index`, `Scheduler`) and their blocking
 twins (`SyncSystem`, `SyncMemory`, `SyncIndex`, `SyncScheduler`) talk to the
 system bus, or to the bus named by $NOOS_BUS_ADDRESS or by `address`. Failed
-calls raise the errors of `noos.errors`.
+calls raise the errors of `noos.protocol.errors`.
 """
 
 from noos.bus import Connection
-from noos.errors import (
+from noos.index import FileHit, Index, IndexedFile, IndexStatus, SyncIndex
+from noos.memory import Memory, MemoryFilter, MemoryRecord, RecallHit, SyncMemory
+from noos.protocol.errors import (
     Busy,
     Internal,
     InvalidArgument,
@@ -16,8 +18,6 @@ from noos.errors import (
     PermissionDenied,
     Unavailable,
 )
-from noos.index import FileHit, Index, IndexedFile, IndexStatus, SyncIndex
-from noos.memory import Memory, MemoryFilter, MemoryRecord, RecallHit, SyncMemory
 from noos.scheduler import (
     ChatMessage,
     GenerationOptions,

@@ -12,7 +12,7 @@ from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 from dbus_fast.errors import DBusFastError
 
-from noos.errors import Unavailable, from_dbus
+from noos.protocol.errors import Unavailable, from_dbus
 
 BUS_ADDRESS_ENV = "NOOS_BUS_ADDRESS"
 

@@ -25,7 +25,7 @@ from dbus_fast import Message, MessageType, Variant
 
 from noos.bus import Connection
 from noos.client import Client
-from noos.errors import InvalidArgument, NoosError
+from noos.protocol.errors import InvalidArgument, NoosError
 from noos.sync import LoopThread, SyncClient, blocking
 
 BUS_NAME = "org.noos.Scheduler1"

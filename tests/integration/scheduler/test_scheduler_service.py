@@ -22,7 +22,7 @@ from dbus_fast import Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
 from noos.bus import Connection
-from noos.errors import Busy, InvalidArgument, NotFound, Unavailable
+from noos.protocol.errors import Busy, InvalidArgument, NotFound, Unavailable
 from noosd.scheduler.interface import REQUEST_KEYS
 from tests.fixtures.noosd_process import NoosdProcess
 from tests.fixtures.private_bus import PrivateBus

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from noos.errors import InvalidArgument, NotFound
+from noos.protocol.errors import InvalidArgument, NotFound
 from noosd.memory import MemoryStore, NewMemory, RecallFilter, Tier
 
 USER = 1000

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from noos.errors import NotFound
+from noos.protocol.errors import NotFound
 from noosd.memory import MemoryStore, NewMemory, RecallFilter, Tier
 from tests.unit.memory.conftest import DAY, Clock, chromadb_ids
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from noos.errors import NotFound
+from noos.protocol.errors import NotFound
 from noosd.memory import MemoryStore, RecallFilter, Tier
 
 ALICE, BOB = 1000, 1001

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from noos.errors import InvalidArgument, NotFound
+from noos.protocol.errors import InvalidArgument, NotFound
 from noosd.memory import MemoryStore, NewMemory, RecallFilter, Tier, TierStats
 from tests.unit.memory.conftest import DAY, Clock
 

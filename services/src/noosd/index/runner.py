@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from noos.errors import Unavailable
+from noos.protocol.errors import Unavailable
 
 if TYPE_CHECKING:
     from noosd.index.engine import Indexed, IndexEngine

@@ -26,8 +26,8 @@ from dbus_fast import PropertyAccess, Variant
 from dbus_fast.annotations import DBusSignature, DBusStr, DBusUInt32, DBusUInt64
 from dbus_fast.service import ServiceInterface, dbus_property, dbus_signal
 
-from noos.errors import InvalidArgument
 from noos.memory import metadata_variants
+from noos.protocol.errors import InvalidArgument
 from noosd.memory.filters import RecallFilter
 from noosd.memory.model import Hit, Memory, MetadataValue, Tier, TierStats
 from noosd.memory.runner import StoreRunner

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
-from noos.errors import Unavailable
+from noos.protocol.errors import Unavailable
 from noosd.runtime.health import WorkLoop
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 A service is a `Service` subclass naming its bus name and object path and
 listing its `ServiceInterface`s, whose methods are marked `@noos_method()`;
 it registers itself in the `noosd.services` entry-point group, and
-`noosd NAME` serves it. Methods raise the errors of `noos.errors`, learn who
+`noosd NAME` serves it. Methods raise the errors of `noos.protocol.errors`, learn who
 calls them from `caller_uid()`, and check access to per-user data with
 `effective_uid()`. Everything else — the bus, the name, systemd notification,
 logging, the bound on calls in flight, clean shutdown — is the runtime's.

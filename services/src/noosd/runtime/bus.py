@@ -11,7 +11,7 @@ from dbus_fast.send_reply import SendReply
 from dbus_fast.service import ServiceInterface, _Method
 
 from noos.bus import describe_bus
-from noos.errors import InvalidArgument
+from noos.protocol.errors import InvalidArgument
 from noosd.runtime.caller import CallerUids
 from noosd.runtime.calls import Call, serving
 from noosd.runtime.errors import StartupError

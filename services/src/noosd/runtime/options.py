@@ -12,7 +12,7 @@ from typing import Any
 
 from dbus_fast import Variant
 
-from noos.errors import InvalidArgument
+from noos.protocol.errors import InvalidArgument
 
 # Any integer type stands for any other: busctl users type what is handy
 # (`i 5` for a `u`), and the value is checked where it is used.

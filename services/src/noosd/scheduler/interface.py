@@ -45,7 +45,7 @@ from dbus_fast.annotations import (
 )
 from dbus_fast.service import ServiceInterface, dbus_property, dbus_signal
 
-from noos.errors import InvalidArgument, NotFound, PermissionDenied
+from noos.protocol.errors import InvalidArgument, NotFound, PermissionDenied
 from noosd.runtime import caller_uid, current_call, noos_method, options_of
 from noosd.scheduler.accelerators import Accelerator
 from noosd.scheduler.backends.base import ChatMessage, Prompt

@@ -9,7 +9,7 @@ from dbus_fast import PropertyAccess, Variant
 from dbus_fast.annotations import DBusSignature, DBusStr, DBusUInt32
 from dbus_fast.service import ServiceInterface, dbus_property
 
-from noos.errors import InvalidArgument, NotFound
+from noos.protocol.errors import InvalidArgument, NotFound
 from noosd.runtime import caller_uid, noos_method
 from noosd.shared.models import find_models
 
