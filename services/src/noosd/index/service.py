@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 
 from dbus_fast.service import ServiceInterface
 
+from noos.protocol import index as protocol
 from noosd.index.crawler import DEFAULT_BATCH_SIZE
 from noosd.index.indexer import Indexer, IndexerSettings
-from noosd.index.interface import INTERFACE_NAME, OBJECT_PATH, IndexInterface
+from noosd.index.interface import IndexInterface
 from noosd.index.media import DEFAULT_MEDIA_DIRS
 from noosd.index.pending import DEFAULT_QUIET_S
 from noosd.runtime import Service
@@ -54,8 +55,8 @@ def settings_from_environment() -> IndexerSettings:
 
 
 class IndexService(Service):
-    bus_name = INTERFACE_NAME
-    object_path = OBJECT_PATH
+    bus_name = protocol.BUS_NAME
+    object_path = protocol.OBJECT_PATH
 
     def __init__(self) -> None:
         self._settings = settings_from_environment()

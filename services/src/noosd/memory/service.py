@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 from dbus_fast.service import ServiceInterface
 
+from noos.protocol import memory as protocol
 from noosd.memory.config import MemoryConfig
-from noosd.memory.interface import INTERFACE_NAME, OBJECT_PATH, MemoryInterface
+from noosd.memory.interface import MemoryInterface
 from noosd.memory.runner import StoreRunner
 from noosd.runtime import Service
 from noosd.runtime.health import WorkLoop
@@ -58,8 +59,8 @@ class MemorySettings:
 
 
 class MemoryService(Service):
-    bus_name = INTERFACE_NAME
-    object_path = OBJECT_PATH
+    bus_name = protocol.BUS_NAME
+    object_path = protocol.OBJECT_PATH
 
     def __init__(self) -> None:
         self._settings = MemorySettings.from_environment()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbus_fast.service import ServiceInterface
 
+from noos.protocol import scheduler as protocol
 from noosd.runtime import Service
 from noosd.runtime.health import WorkLoop
 from noosd.scheduler.accelerators import Accelerator, describe, placed, vram_budget
@@ -22,11 +23,8 @@ from noosd.scheduler.config import SchedulerConfig
 from noosd.scheduler.engine import Engine
 from noosd.scheduler.hardware import Hotplug, discover
 from noosd.scheduler.interface import (
-    INTERFACE_NAME,
-    OBJECT_PATH,
     JobInterface,
     SchedulerInterface,
-    job_path,
     unicast,
     view_dict,
 )
@@ -109,8 +107,8 @@ class SchedulerSettings:
 
 
 class SchedulerService(Service):
-    bus_name = INTERFACE_NAME
-    object_path = OBJECT_PATH
+    bus_name = protocol.BUS_NAME
+    object_path = protocol.OBJECT_PATH
 
     def __init__(self) -> None:
         # Found before the engine: they set its VRAM budget and where models run.
@@ -201,7 +199,7 @@ class SchedulerService(Service):
         self._interface.show_accelerators(accelerators)
 
     def _export_job(self, record: JobRecord) -> None:
-        self.bus.export(job_path(record.id), JobInterface(self.engine, record.id))
+        self.bus.export(protocol.job_path(record.id), JobInterface(self.engine, record.id))
 
     # EngineListener.
 
@@ -215,7 +213,7 @@ class SchedulerService(Service):
             self.bus.send(unicast(record.id, "Finished", "a{sv}", [info], watcher))
 
     def job_forgotten(self, job: JobId) -> None:
-        self.bus.unexport(job_path(job))
+        self.bus.unexport(protocol.job_path(job))
 
     def status_changed(self) -> None:
         # Once per turn of the loop, however many events it had.

@@ -7,14 +7,15 @@ from importlib.metadata import version
 
 from dbus_fast.service import ServiceInterface
 
+from noos.protocol import system as protocol
 from noosd.runtime import Service
 from noosd.shared.models import models_dir
-from noosd.system.interface import INTERFACE_NAME, SystemInterface
+from noosd.system.interface import SystemInterface
 
 
 class SystemService(Service):
-    bus_name = INTERFACE_NAME
-    object_path = "/org/noos/System1"
+    bus_name = protocol.BUS_NAME
+    object_path = protocol.OBJECT_PATH
 
     def __init__(self) -> None:
         self._interface = SystemInterface(version=version("noosd"), models_dir=models_dir())
