@@ -210,16 +210,19 @@ class SchedulerInterface(NoosInterface):
 
     @noos_method()
     async def Load(self, model: DBusStr) -> None:
+        """Load `model` into memory now, ahead of its jobs (root only)."""
         await _root_only("load models")
         self._engine.load(model)
 
     @noos_method()
     async def Unload(self, model: DBusStr) -> None:
+        """Take `model` out of memory (root only)."""
         await _root_only("unload models")
         self._engine.unload(model)
 
     @noos_method()
     async def Pin(self, model: DBusStr, pinned: DBusBool) -> None:
+        """Keep `model` in memory for good, or no longer (root only)."""
         await _root_only("pin models")
         self._engine.pin(model, pinned)
 
@@ -235,30 +238,37 @@ class SchedulerInterface(NoosInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def Queued(self) -> DBusUInt32:
+        """Jobs waiting for a slot."""
         return self._engine.stats().queued
 
     @dbus_property(access=PropertyAccess.READ)
     def Running(self) -> DBusUInt32:
+        """Jobs running now."""
         return self._engine.stats().running
 
     @dbus_property(access=PropertyAccess.READ)
     def Resident(self) -> StringList:
+        """The models loaded in memory."""
         return list(self._engine.stats().resident)
 
     @dbus_property(access=PropertyAccess.READ)
     def ThreadsUsed(self) -> DBusUInt32:
+        """CPU threads the running jobs use."""
         return self._engine.stats().threads_used
 
     @dbus_property(access=PropertyAccess.READ)
     def ThreadBudget(self) -> DBusUInt32:
+        """CPU threads the scheduler may use."""
         return self._engine.core.config.cpu_threads
 
     @dbus_property(access=PropertyAccess.READ)
     def RamUsed(self) -> DBusUInt64:
+        """Bytes of RAM the resident models take."""
         return self._engine.stats().ram_used
 
     @dbus_property(access=PropertyAccess.READ)
     def RamBudget(self) -> DBusUInt64:
+        """Bytes of RAM the scheduler may fill with models."""
         return self._engine.core.config.ram_bytes
 
     @dbus_property(access=PropertyAccess.READ)
@@ -296,6 +306,7 @@ class JobInterface(NoosInterface):
 
     @noos_method()
     async def Info(self) -> VariantDict:
+        """The job as it is now: its text so far, its state and timings."""
         return view_dict(self._engine.view(self._job, await caller_uid()))
 
     @noos_method()
@@ -305,6 +316,7 @@ class JobInterface(NoosInterface):
 
     @noos_method()
     async def Cancel(self) -> None:
+        """Stop the job; what it made so far stays in its info."""
         self._engine.cancel(self._job, await caller_uid())
 
     @noos_method()
