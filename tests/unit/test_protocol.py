@@ -3,13 +3,19 @@ survives the trip from a facade's codec to the client's."""
 
 from __future__ import annotations
 
+import ast
+from dataclasses import fields
+from pathlib import Path
+
 import pytest
 from dbus_fast import Variant
 
+import noosd
 from noos.protocol import index, memory, scheduler, service
 from noos.protocol.errors import InvalidArgument
 from noos.protocol.interfaces import INTERFACE_KEYS
 from noos.protocol.options import Option, OptionTable
+from noos.scheduler import GenerationOptions
 
 TABLE = OptionTable(
     "option",
@@ -111,3 +117,30 @@ def test_a_job_and_a_model_come_back_as_they_were_sent() -> None:
 def test_a_loop_s_health_comes_back_as_it_was_sent() -> None:
     state = service.LoopState("crawler", True, 1.5, 0.5, 10, 3.0, False, 4)
     assert service.loop_of(service.loop_struct(state)) == state
+
+
+def test_the_sdk_s_typed_names_are_the_tables_keys() -> None:
+    # The typed Python API spells the keys once more, for type checkers: kept in step here.
+    assert set(GenerationOptions.__annotations__) == set(scheduler.GENERATION_OPTIONS.names())
+    assert {f.name for f in fields(memory.MemoryFilter)} == set(memory.FILTER_OPTIONS.names())
+    assert {f.name for f in fields(scheduler.JobInfo)} == set(scheduler.JOB_INFO.names())
+    assert {f.name for f in fields(scheduler.ModelInfo)} - {"name"} == set(
+        scheduler.MODEL_DETAILS.names()
+    )
+
+
+def test_the_services_import_of_the_sdk_only_its_protocol() -> None:
+    # A service core raises the protocol's errors and speaks its types, never
+    # the client's: the client may change without the services noticing.
+    services = Path(noosd.__file__).parent
+    for path in sorted(services.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                if name == "noos" or name.startswith("noos."):
+                    assert name.startswith("noos.protocol"), f"{path}: imports {name}"
