@@ -75,6 +75,7 @@ __all__ = [
     "request_of",
     "status_of",
 ]
+
 # How often a waiter asks a job's state itself while no Finished comes: a
 # signal the bus dropped, or a service that went away, would otherwise leave it
 # waiting forever. One Info call per waiting job per interval.

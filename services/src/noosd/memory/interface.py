@@ -64,7 +64,8 @@ def plain_metadata(metadata: Mapping[str, Variant]) -> dict[str, MetadataValue]:
 
 
 def details_of(memory: Memory) -> dict[str, Any]:
-    details: dict[str, Any] = {
+    """The details of `memory` (RECORD_DETAILS' keys); None ones are left out on the wire."""
+    return {
         "importance": memory.importance,
         "pinned": memory.pinned,
         "tier": str(memory.tier),
@@ -73,7 +74,6 @@ def details_of(memory: Memory) -> dict[str, Any]:
         "superseded_at": memory.superseded_at,
         "superseded_by": memory.superseded_by,
     }
-    return details
 
 
 def record_of(memory: Memory, details: dict[str, Any] | None = None) -> MemoryRecord:

@@ -1,7 +1,7 @@
 """How the failures of a method reach its caller: as D-Bus errors named org.noos.Error.*.
 
-The error classes are the SDK's (`noos.protocol.errors`), so a service and its clients
-share one hierarchy; here they become dbus-fast `DBusError`s.
+The error classes are the protocol's (`noos.protocol.errors`), so a service
+and its clients share one hierarchy; here they become dbus-fast `DBusError`s.
 """
 
 from __future__ import annotations
