@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noos.errors import NotFound
+from noos.protocol.errors import NotFound
 from noosd.memory.model import TierStats
 from noosd.memory.store import MemoryStore, NewMemory
 from tests.bench.support import corpora

@@ -16,7 +16,7 @@ from dbus_fast import Message, MessageType, Variant
 
 from noos import InvalidArgument, Memory, MemoryFilter, MemoryStats, NotFound
 from noos.bus import Connection
-from noos.errors import NoosError
+from noos.protocol.errors import NoosError
 from noos.watch import DBUS_NAME, DBUS_PATH
 from tests.fixtures import memory_as, memory_stats_as
 from tests.fixtures.memory import start_memory

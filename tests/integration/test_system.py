@@ -1,20 +1,24 @@
-"""org.noos.System1 on a real bus: its answers, its errors, its shipped XML."""
+"""org.noos.System1 on a real bus: its answers, its errors; every service's shipped XML and keys."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from dbus_fast import introspection
+from dbus_fast import Variant, introspection
 
 from noos import InvalidArgument, Model, NotFound, System
 from noos.bus import Connection
-from noosd.runtime import HostOptions, ServiceHost
+from noos.protocol.interfaces import INTERFACE_KEYS
+from noos.protocol.options import FIELD_ANNOTATION, OPTION_ANNOTATION
+from noosd.runtime import HostOptions, Service, ServiceHost
 from noosd.runtime.health_interface import HEALTH_INTERFACE
 from noosd.runtime.registry import load_service, registered_services
 from noosd.system.service import SystemService
@@ -77,14 +81,7 @@ async def test_without_a_models_directory_there_are_no_models(
         await host.stop()
 
 
-@pytest.mark.parametrize("service_name", sorted(registered_services()))
-async def test_the_shipped_interface_xml_matches_the_live_service(
-    bus_address: str,
-    connection: Connection,
-    service_name: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _keep_state_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Services that keep state keep it here, not in the tester's home.
     monkeypatch.setenv("NOOS_MEMORY_STATE_DIR", str(tmp_path))
     # The index watches an empty directory, not /home, and no media.
@@ -93,17 +90,41 @@ async def test_the_shipped_interface_xml_matches_the_live_service(
     monkeypatch.setenv("NOOS_INDEX_MEDIA_DIRS", "")
     monkeypatch.setenv("NOOS_SCHEDULER_STATE_DIR", str(tmp_path / "scheduler"))
     monkeypatch.setenv("NOOS_SCHEDULER_CATALOG_DIR", str(tmp_path / "models.d"))
-    service = load_service(service_name).configured()
+
+
+@contextlib.asynccontextmanager
+async def _served(service: Service, bus_address: str) -> AsyncIterator[None]:
     host = ServiceHost(service, HostOptions(bus_address=bus_address))
     await host.start()
     try:
-        live = await connection.bus.introspect(service.bus_name, service.object_path)
+        yield
     finally:
         await host.stop()
+
+
+async def _live_interfaces(
+    service: Service, bus_address: str, connection: Connection
+) -> list[introspection.Interface]:
+    """The service's noos interfaces as a client introspects them."""
+    async with _served(service, bus_address):
+        live = await connection.bus.introspect(service.bus_name, service.object_path)
     noos_interfaces = [i for i in live.interfaces if i.name.startswith("org.noos.")]
     assert noos_interfaces
     # Objects at paths of the service's choosing (a job each): as they introspect.
-    noos_interfaces += [i.introspect() for i in service.other_interfaces()]
+    return noos_interfaces + [i.introspect() for i in service.other_interfaces()]
+
+
+@pytest.mark.parametrize("service_name", sorted(registered_services()))
+async def test_the_shipped_interface_xml_matches_the_live_service(
+    bus_address: str,
+    connection: Connection,
+    service_name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _keep_state_in(tmp_path, monkeypatch)
+    service = load_service(service_name).configured()
+    noos_interfaces = await _live_interfaces(service, bus_address, connection)
     package = resources.files(type(service).__module__.rpartition(".")[0])
     for interface in noos_interfaces:
         # org.noos.Service1 is the runtime's, on every service: shipped once, by it.
@@ -114,14 +135,102 @@ async def test_the_shipped_interface_xml_matches_the_live_service(
         )
 
 
+@pytest.mark.parametrize("service_name", sorted(registered_services()))
+async def test_the_live_introspection_names_every_key_of_every_option_table(
+    bus_address: str,
+    connection: Connection,
+    service_name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _keep_state_in(tmp_path, monkeypatch)
+    service = load_service(service_name).configured()
+    for interface in await _live_interfaces(service, bus_address, connection):
+        keys = INTERFACE_KEYS[interface.name]
+        methods = {method.name: method for method in interface.methods}
+        for (member, argument), table in keys.arguments.items():
+            (arg,) = [arg for arg in methods[member].in_args if arg.name == argument]
+            assert arg.annotations == table.annotations(OPTION_ANNOTATION), (member, argument)
+        sent = {
+            **{method.name: method.out_args for method in interface.methods},
+            **{signal.name: signal.args for signal in interface.signals},
+        }
+        properties = {prop.name: prop for prop in interface.properties}
+        for member, table in keys.replies.items():
+            wanted = table.annotations(FIELD_ANNOTATION)
+            if member in properties:
+                annotations = properties[member].annotations
+                assert {k: v for k, v in annotations.items() if k in wanted} == wanted, member
+            else:
+                assert [arg.annotations for arg in sent[member]] == [wanted], member
+        for option in {option for table in keys.arguments.values() for option in table}:
+            assert option.meaning and option.signature, option
+
+
+@pytest.mark.parametrize("service_name", sorted(registered_services()))
+async def test_an_unknown_key_is_refused_with_the_keys_there_are(
+    bus_address: str,
+    connection: Connection,
+    service_name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _keep_state_in(tmp_path, monkeypatch)
+    service = load_service(service_name).configured()
+    blank = {"s": "", "u": 1, "b": False, "as": [], "a{sv}": {}}
+    async with _served(service, bus_address):
+        for interface in service.interfaces():
+            keys = INTERFACE_KEYS[interface.name]
+            methods = {method.name: method for method in interface.introspect().methods}
+            for (member, argument), table in keys.arguments.items():
+                method = methods[member]
+                body = [
+                    {"no_such_key": Variant("s", "?")}
+                    if arg.name == argument
+                    else blank[arg.signature]
+                    for arg in method.in_args
+                ]
+                with pytest.raises(InvalidArgument) as refused:
+                    await connection.call(
+                        service.bus_name,
+                        service.object_path,
+                        interface.name,
+                        member,
+                        method.in_signature,
+                        body,
+                    )
+                known = ", ".join(sorted(table.names()))
+                assert f"unknown {table.what} 'no_such_key' (known: {known})" in str(refused.value)
+
+
 def describe(interface: introspection.Interface) -> dict[str, object]:
-    """What clients rely on: the members' names and signatures."""
+    """What clients rely on: the members' names and signatures, and what the
+    annotations say of them and of each a{sv}'s keys."""
     return {
         "name": interface.name,
-        "methods": sorted((m.name, m.in_signature, m.out_signature) for m in interface.methods),
-        "properties": sorted((p.name, p.signature, p.access.value) for p in interface.properties),
-        "signals": sorted((s.name, s.signature) for s in interface.signals),
+        "methods": sorted(
+            (
+                m.name,
+                m.in_signature,
+                m.out_signature,
+                sorted(m.annotations.items()),
+                _annotations(m.in_args + m.out_args),
+            )
+            for m in interface.methods
+        ),
+        "properties": sorted(
+            (p.name, p.signature, p.access.value, sorted(p.annotations.items()))
+            for p in interface.properties
+        ),
+        "signals": sorted(
+            (s.name, s.signature, sorted(s.annotations.items()), _annotations(s.args))
+            for s in interface.signals
+        ),
     }
+
+
+def _annotations(args: list[introspection.Arg]) -> list[list[tuple[str, str]]]:
+    return [sorted(arg.annotations.items()) for arg in args]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from noos import errors
 from noos.bus import Connection
+from noos.protocol import errors
 from noosd.runtime import ServiceHost, current_call
 from tests.fixtures.probe import PROBE_NAME, PROBE_PATH
 

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from noos.errors import PermissionDenied
+from noos.protocol.errors import PermissionDenied
 from noosd.runtime import effective_uid
 
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from dbus_fast import Message, MessageType
 
-from noos import errors
 from noos.bus import Connection
+from noos.protocol import errors
 from noosd.runtime import ServiceHost
 from tests.fixtures.probe import PROBE_NAME, PROBE_PATH, SECRET
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from noos import errors
+from noos.protocol import errors
 
 
 @pytest.mark.parametrize(

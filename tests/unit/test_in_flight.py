@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from noos import errors
 from noos.bus import Connection
+from noos.protocol import errors
 from noosd.runtime import ServiceHost
 from tests.fixtures.probe import PROBE_MAX_IN_FLIGHT, PROBE_NAME, PROBE_PATH, ProbeService
 

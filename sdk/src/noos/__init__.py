@@ -3,13 +3,15 @@
 Async clients (`System`, `Memory`, `Index`, `Scheduler`) and their blocking
 twins (`SyncSystem`, `SyncMemory`, `SyncIndex`, `SyncScheduler`) talk to the
 system bus, or to the bus named by $NOOS_BUS_ADDRESS or by `address`. Failed
-calls raise the errors of `noos.errors`. Watches (`noos.watch`) follow what the
-services announce: `Scheduler.watch`, `Index.watch_progress`,
+calls raise the errors of `noos.protocol.errors`. Watches (`noos.watch`) follow
+what the services announce: `Scheduler.watch`, `Index.watch_progress`,
 `Memory.watch_stats`, and `watch_services` for services coming and going.
 """
 
 from noos.bus import Connection
-from noos.errors import (
+from noos.index import FileHit, Index, IndexedFile, IndexProgress, IndexStatus, SyncIndex
+from noos.memory import Memory, MemoryFilter, MemoryRecord, MemoryStats, RecallHit, SyncMemory
+from noos.protocol.errors import (
     Busy,
     Internal,
     InvalidArgument,
@@ -18,8 +20,6 @@ from noos.errors import (
     PermissionDenied,
     Unavailable,
 )
-from noos.index import FileHit, Index, IndexedFile, IndexProgress, IndexStatus, SyncIndex
-from noos.memory import Memory, MemoryFilter, MemoryRecord, MemoryStats, RecallHit, SyncMemory
 from noos.scheduler import (
     ChatMessage,
     GenerationOptions,

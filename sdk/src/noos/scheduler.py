@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypedDict, TypeVar, Unpack
@@ -25,17 +25,58 @@ from dbus_fast import Message, MessageType, Variant
 
 from noos.bus import Connection
 from noos.client import Client
-from noos.errors import InvalidArgument, NoosError
+from noos.protocol.errors import InvalidArgument, NoosError
+from noos.protocol.scheduler import (
+    BUS_NAME,
+    DONE,
+    ENDED_STATES,
+    FINISHED_SIGNATURE,
+    GENERATION_OPTIONS,
+    JOB_INTERFACE,
+    JOBS_PATH,
+    REQUEST,
+    TOKEN_SIGNATURE,
+    JobInfo,
+    ModelInfo,
+    SchedulerStatus,
+    job_info_of,
+    job_path,
+    model_info_of,
+    status_of,
+)
+from noos.protocol.scheduler import INTERFACE as SCHEDULER_INTERFACE
+from noos.protocol.scheduler import OBJECT_PATH as SCHEDULER_PATH
 from noos.sync import LoopThread, SyncClient, blocking
 from noos.watch import PropertiesChanged, Watch
 
-BUS_NAME = "org.noos.Scheduler1"
-SCHEDULER_PATH = "/org/noos/Scheduler1"
-SCHEDULER_INTERFACE = "org.noos.Scheduler1"
-JOB_INTERFACE = "org.noos.Scheduler1.Job"
-JOBS_PATH = f"{SCHEDULER_PATH}/jobs"
-DONE = "done"
-ENDED_STATES = frozenset({DONE, "cancelled", "failed"})
+__all__ = [
+    "BUS_NAME",
+    "DONE",
+    "ENDED_STATES",
+    "JOBS_PATH",
+    "JOB_INTERFACE",
+    "SCHEDULER_INTERFACE",
+    "SCHEDULER_PATH",
+    "STATE_CHECK_S",
+    "ChatMessage",
+    "Conversation",
+    "GenerationOptions",
+    "Job",
+    "JobFailed",
+    "JobInfo",
+    "ModelInfo",
+    "Prompt",
+    "Scheduler",
+    "SchedulerStatus",
+    "SyncJob",
+    "SyncScheduler",
+    "job_info_of",
+    "job_signals",
+    "model_info_of",
+    "request_of",
+    "status_of",
+]
+
 # How often a waiter asks a job's state itself while no Finished comes: a
 # signal the bus dropped, or a service that went away, would otherwise leave it
 # waiting forever. One Info call per waiting job per interval.
@@ -76,90 +117,6 @@ class GenerationOptions(TypedDict, total=False):
     top_p: float
     top_k: int
     seed: int
-
-
-# Each option's D-Bus type, and what makes a Python value of that type.
-OPTION_TYPES: dict[str, tuple[str, Callable[[Any], str | int | float]]] = {
-    "model": ("s", str),
-    "priority": ("s", str),
-    "max_tokens": ("i", int),
-    "temperature": ("d", float),
-    "top_p": ("d", float),
-    "top_k": ("i", int),
-    "seed": ("x", int),
-}
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """A model of the catalog, and what it is doing.
-
-    state: "on-disk", "loading", "resident" or "busy". `priority` is the class
-    of jobs that ask for none; `slots` the jobs it runs at once, `running`
-    those it runs now.
-    """
-
-    name: str
-    backend: str
-    state: str
-    context_length: int
-    ram_bytes: int
-    vram_bytes: int
-    pinned: bool
-    default: bool
-    priority: str
-    slots: int
-    running: int
-
-
-@dataclass(frozen=True)
-class JobInfo:
-    """A job: its text so far, and how it went.
-
-    state: "queued", "loading", "running", "preempted", then one of "done",
-    "cancelled" and "failed" (see `reason`). `submitted_at` is Unix time; the
-    timings are None until known. `cached_tokens`: prompt tokens a saved KV
-    state held (a repeated system prompt, the conversation so far), not
-    evaluated again.
-    """
-
-    id: int
-    owner: int
-    model: str
-    priority: str
-    state: str
-    text: str
-    tokens: int
-    prompt_tokens: int
-    max_tokens: int
-    submitted_at: float
-    cached_tokens: int = 0
-    queued_s: float | None = None
-    time_to_first_token_s: float | None = None
-    tokens_per_s: float | None = None
-    reason: str | None = None
-
-    @property
-    def ended(self) -> bool:
-        return self.state in ENDED_STATES
-
-
-@dataclass(frozen=True)
-class SchedulerStatus:
-    """The scheduler's load: jobs, resident models, threads and RAM against their budgets.
-
-    prediction_hit_rate: how often the model loaded ahead of its job was the
-    one asked for; None before any prediction.
-    """
-
-    queued: int
-    running: int
-    resident: tuple[str, ...]
-    threads_used: int
-    thread_budget: int
-    ram_used: int
-    ram_budget: int
-    prediction_hit_rate: float | None
 
 
 @dataclass(frozen=True)
@@ -216,83 +173,17 @@ def request_of(prompt: Prompt, raw: bool, options: GenerationOptions) -> dict[st
     request: dict[str, Variant] = {}
     if isinstance(prompt, str):
         if raw:
-            request["prompt"] = Variant("s", prompt)
+            request["prompt"] = REQUEST["prompt"].variant(prompt)
         else:
-            request["messages"] = Variant("a(ss)", [["user", prompt]])
+            request["messages"] = REQUEST["messages"].variant([["user", prompt]])
     elif raw:
         raise InvalidArgument("a raw prompt is a text, not a conversation")
     else:
-        request["messages"] = Variant("a(ss)", [message_pair(message) for message in prompt])
-    for name, value in options.items():
-        if name not in OPTION_TYPES:
-            raise TypeError(f"unknown option {name!r}; the options are {', '.join(OPTION_TYPES)}")
-        signature, python_type = OPTION_TYPES[name]
-        request[name] = Variant(signature, python_type(value))
+        request["messages"] = REQUEST["messages"].variant(
+            [message_pair(message) for message in prompt]
+        )
+    request.update(GENERATION_OPTIONS.encode(options))
     return request
-
-
-def unwrapped(values: Mapping[str, Variant]) -> dict[str, Any]:
-    return {key: variant.value for key, variant in values.items()}
-
-
-def optional_float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def job_info_of(values: Mapping[str, Variant]) -> JobInfo:
-    """A JobInfo from the a{sv} of Info, Wait and Finished."""
-    value = unwrapped(values)
-    return JobInfo(
-        id=int(value["id"]),
-        owner=int(value["owner"]),
-        model=str(value["model"]),
-        priority=str(value["priority"]),
-        state=str(value["state"]),
-        text=str(value["text"]),
-        tokens=int(value["tokens"]),
-        prompt_tokens=int(value["prompt_tokens"]),
-        max_tokens=int(value["max_tokens"]),
-        submitted_at=float(value["submitted_at"]),
-        cached_tokens=int(value.get("cached_tokens", 0)),
-        queued_s=optional_float(value.get("queued_s")),
-        time_to_first_token_s=optional_float(value.get("time_to_first_token_s")),
-        tokens_per_s=optional_float(value.get("tokens_per_s")),
-        reason=str(value["reason"]) if value.get("reason") else None,
-    )
-
-
-def model_info_of(name: str, details: Mapping[str, Variant]) -> ModelInfo:
-    """A ModelInfo from one (name, details) of the Models property."""
-    value = unwrapped(details)
-    return ModelInfo(
-        name=name,
-        backend=str(value["backend"]),
-        state=str(value["state"]),
-        context_length=int(value["context_length"]),
-        ram_bytes=int(value["ram_bytes"]),
-        vram_bytes=int(value["vram_bytes"]),
-        pinned=bool(value["pinned"]),
-        default=bool(value["default"]),
-        priority=str(value["priority"]),
-        slots=int(value["slots"]),
-        running=int(value["running"]),
-    )
-
-
-def status_of(value: Mapping[str, Any]) -> SchedulerStatus:
-    """A SchedulerStatus from the interface's properties (unwrapped, by name)."""
-    hit_rate = float(value["PredictionHitRate"])
-    return SchedulerStatus(
-        queued=int(value["Queued"]),
-        running=int(value["Running"]),
-        resident=tuple(value["Resident"]),
-        threads_used=int(value["ThreadsUsed"]),
-        thread_budget=int(value["ThreadBudget"]),
-        ram_used=int(value["RamUsed"]),
-        ram_budget=int(value["RamBudget"]),
-        # The service says -1 before it has scored any prediction.
-        prediction_hit_rate=None if hit_rate < 0 else hit_rate,
-    )
 
 
 class JobEvents:
@@ -352,9 +243,9 @@ class JobSignals:
             self._early.setdefault(path, []).append(message)
 
     def _deliver(self, path: str, events: JobEvents, message: Message) -> None:
-        if message.member == "Token" and message.signature == "su":
+        if message.member == "Token" and message.signature == TOKEN_SIGNATURE:
             events.token(message.body[0])
-        elif message.member == "Finished" and message.signature == "a{sv}":
+        elif message.member == "Finished" and message.signature == FINISHED_SIGNATURE:
             self.end(path, events, job_info_of(message.body[0]))
 
     async def learn_service(self, connection: Connection) -> None:
@@ -616,7 +507,7 @@ class Scheduler(Client):
 
     def job(self, job_id: int) -> Job:
         """A handle on the job `job_id` (yours, or anyone's for root)."""
-        return Job(self, f"{JOBS_PATH}/{job_id}")
+        return Job(self, job_path(job_id))
 
     async def jobs(self) -> list[Job]:
         """Your jobs, running and recently ended (root: everyone's)."""

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from noos.client import Client
+from noos.protocol import system as protocol
+from noos.protocol.system import Model
 from noos.sync import SyncClient, blocking
 
-
-@dataclass(frozen=True)
-class Model:
-    """A model that the system ships: its name, kind (chat, base, embedding), path."""
-
-    name: str
-    kind: str
-    path: str
+__all__ = ["Model", "SyncSystem", "System"]
 
 
 class System(Client):
     """Async client of org.noos.System1."""
 
-    bus_name = "org.noos.System1"
-    object_path = "/org/noos/System1"
-    interface = "org.noos.System1"
+    bus_name = protocol.BUS_NAME
+    object_path = protocol.OBJECT_PATH
+    interface = protocol.INTERFACE
 
     async def ping(self) -> str:
         """'pong', once the service answers."""
@@ -39,12 +33,12 @@ class System(Client):
 
     async def models(self) -> list[Model]:
         """The models installed on the system."""
-        return [Model(name, kind, path) for name, kind, path in await self._get("Models")]
+        return [protocol.model_of(fields) for fields in await self._get("Models")]
 
     async def model_info(self, name: str) -> dict[str, Any]:
         """Everything the system knows about model `name`; `NotFound` if there is none."""
-        info = (await self._call("ModelInfo", "s", name))[0]
-        return {key: variant.value for key, variant in info.items()}
+        (info,) = await self._call("ModelInfo", "s", name)
+        return protocol.model_info_of(info)
 
 
 class SyncSystem(SyncClient[System]):

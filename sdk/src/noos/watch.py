@@ -29,7 +29,7 @@ from typing import Any, Generic, Self, TypeVar
 from dbus_fast import Message, MessageType
 
 from noos.bus import PROPERTIES_INTERFACE, Connection, describe_bus
-from noos.errors import NoosError, Unavailable
+from noos.protocol.errors import NoosError, Unavailable
 
 T = TypeVar("T")
 U = TypeVar("U")

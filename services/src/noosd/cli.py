@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from noos.bus import BUS_ADDRESS_ENV, bus_address
+from noos.protocol.transport import BUS_ADDRESS_ENV, bus_address
 from noosd.runtime.errors import StartupError
 from noosd.runtime.gate import DEFAULT_MAX_IN_FLIGHT
 from noosd.runtime.host import HostOptions

@@ -22,11 +22,12 @@ from typing import Any
 from dbus_fast import Message, MessageType, Variant
 
 from noos.bus import Connection
-from noosd.scheduler.interface import (
-    INTERFACE_NAME,
-    JOB_INTERFACE_NAME,
+from noos.protocol.scheduler import (
+    BUS_NAME,
+    INTERFACE,
+    JOB_INTERFACE,
     OBJECT_PATH,
-    REQUEST_KEYS,
+    REQUEST,
 )
 from tests.fixtures.private_bus import PrivateBus
 from tests.fixtures.scheduler import start_scheduler, write_catalog
@@ -73,7 +74,7 @@ class JobClient:
     def _on_message(self, message: Message) -> None:
         if message.message_type is not MessageType.SIGNAL:
             return
-        if message.interface != JOB_INTERFACE_NAME:
+        if message.interface != JOB_INTERFACE:
             return
         now = time.perf_counter()
         times = self._times(message.path or "")
@@ -89,10 +90,10 @@ class JobClient:
 
     async def submit(self, **request: Any) -> str:
         """Submit a job (the keys of Submit's request); its path. Its times start now."""
-        body = {key: Variant(REQUEST_KEYS[key], value) for key, value in request.items()}
+        body = {key: Variant(REQUEST[key].signature, value) for key, value in request.items()}
         submitted = time.perf_counter()
         (path,) = await self.connection.call(
-            INTERFACE_NAME, OBJECT_PATH, INTERFACE_NAME, "Submit", "a{sv}", [body]
+            BUS_NAME, OBJECT_PATH, INTERFACE, "Submit", "a{sv}", [body]
         )
         self._times(path).submitted = submitted
         return str(path)
@@ -119,11 +120,11 @@ class JobClient:
                 await self._signalled.wait()
 
     async def info(self, job: str) -> dict[str, Any]:
-        (info,) = await self.connection.call(INTERFACE_NAME, job, JOB_INTERFACE_NAME, "Info")
+        (info,) = await self.connection.call(BUS_NAME, job, JOB_INTERFACE, "Info")
         return {key: value.value for key, value in info.items()}
 
     async def cancel(self, job: str) -> None:
-        await self.connection.call(INTERFACE_NAME, job, JOB_INTERFACE_NAME, "Cancel")
+        await self.connection.call(BUS_NAME, job, JOB_INTERFACE, "Cancel")
 
 
 @contextlib.asynccontextmanager

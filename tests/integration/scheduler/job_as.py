@@ -15,7 +15,7 @@ import sys
 from dbus_fast import Variant
 
 from noos.bus import Connection
-from noos.errors import NoosError
+from noos.protocol.errors import NoosError
 
 NAME = "org.noos.Scheduler1"
 PATH = "/org/noos/Scheduler1"

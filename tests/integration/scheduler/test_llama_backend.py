@@ -16,7 +16,7 @@ from pathlib import Path
 import llama_cpp
 import pytest
 
-from noos.errors import InvalidArgument
+from noos.protocol.errors import InvalidArgument
 from noosd.scheduler.backends.base import (
     ChatMessage,
     Ending,

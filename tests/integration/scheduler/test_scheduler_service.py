@@ -22,8 +22,8 @@ from dbus_fast import Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
 from noos.bus import Connection
-from noos.errors import Busy, InvalidArgument, NotFound, Unavailable
-from noosd.scheduler.interface import REQUEST_KEYS
+from noos.protocol.errors import Busy, InvalidArgument, NotFound, Unavailable
+from noos.protocol.scheduler import REQUEST
 from tests.fixtures.noosd_process import NoosdProcess
 from tests.fixtures.private_bus import PrivateBus
 from tests.fixtures.scheduler import running_scheduler, start_scheduler, write_catalog
@@ -108,7 +108,7 @@ async def _files(directory: Path, pattern: str) -> list[Path]:
 
 
 def _variant(key: str, value: Any) -> Variant:
-    return Variant(REQUEST_KEYS[key], value)
+    return Variant(REQUEST[key].signature, value)
 
 
 @pytest.fixture(scope="module")

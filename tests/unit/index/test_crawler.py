@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from noos.errors import Unavailable
+from noos.protocol.errors import Unavailable
 from noosd.index.crawler import (
     CHECKPOINT_FILE,
     STOP_WAIT_S,

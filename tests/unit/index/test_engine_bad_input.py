@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from noos.errors import InvalidArgument
+from noos.protocol.errors import InvalidArgument
 from noosd.index.engine import Caller, Indexed, IndexEngine
 from noosd.index.ignore import SizeLimits
 from tests.unit.index.conftest import CountingEmbedder

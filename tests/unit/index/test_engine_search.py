@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from noos.errors import InvalidArgument
+from noos.protocol.errors import InvalidArgument
 from noosd.index.engine import MAX_LIMIT, Caller, IndexEngine
 from tests.unit.index.conftest import NOW, CountingEmbedder
 

@@ -7,7 +7,7 @@ from pathlib import Path, PurePath
 
 import pytest
 
-from noos.errors import InvalidArgument
+from noos.protocol.errors import InvalidArgument
 from noosd.index.filetypes import file_type
 from noosd.index.ignore import CACHEDIR_SIGNATURE, IgnoreRules, SizeLimits
 

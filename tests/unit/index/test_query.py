@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from noos.errors import InvalidArgument
+from noos.protocol.errors import InvalidArgument
 from noosd.index.query import MAX_QUERY_CHARS, ParsedQuery, parse_query
 
 # Thursday 19 November 2026, 15:30 UTC.

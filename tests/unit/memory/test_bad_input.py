@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from noos.errors import InvalidArgument, NotFound
+from noos.protocol.errors import InvalidArgument, NotFound
 from noosd.memory.filters import RecallFilter
 from noosd.memory.model import Tier
 from noosd.memory.store import MemoryStore, NewMemory

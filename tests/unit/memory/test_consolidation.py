@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from noos.errors import NotFound
+from noos.protocol.errors import NotFound
 from noosd.memory.filters import RecallFilter
 from noosd.memory.model import Tier
 from noosd.memory.store import MemoryStore, NewMemory

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from noos.errors import NotFound
+from noos.protocol.errors import NotFound
 from noosd.memory.filters import RecallFilter
 from noosd.memory.model import Tier
 from noosd.memory.store import MemoryStore

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from noos.errors import InvalidArgument
+from noos.protocol.errors import InvalidArgument
 from noosd.memory import validation
 from noosd.memory.filters import RecallFilter
 from noosd.memory.ids import format_id, parse_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from noos.errors import Busy, InvalidArgument, NotFound
+from noos.protocol.errors import Busy, InvalidArgument, NotFound
 from noosd.scheduler import JobRequest, Sampling
 from tests.unit.scheduler.fakes import MB, loaded, model, scheduler, submit
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from noos.errors import InvalidArgument, NotFound
+from noos.protocol.errors import InvalidArgument, NotFound
 from noosd.scheduler import Priority, load_catalog, parse_models
 from noosd.scheduler.catalog import (
     ASSUMED_LOAD_BYTES_PER_S,

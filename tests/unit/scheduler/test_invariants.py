@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from noos.errors import Busy, PermissionDenied
+from noos.protocol.errors import Busy, PermissionDenied
 from noosd.scheduler import (
     Cancel,
     Decision,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from noos.errors import NotFound, PermissionDenied
+from noos.protocol.errors import NotFound, PermissionDenied
 from noosd.scheduler import Cancel, JobId, JobState, Start
 from tests.unit.scheduler.fakes import loaded, model, scheduler, submit
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from noos.errors import Busy, InvalidArgument, NotFound
+from noos.protocol.errors import Busy, InvalidArgument, NotFound
 from noosd.scheduler import Evict, Load
 from tests.unit.scheduler.fakes import MB, loaded, model, only, scheduler, submit
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from noos.errors import Unavailable
+from noos.protocol.errors import Unavailable
 from noosd.shared.opener import BackgroundOpener
 
 

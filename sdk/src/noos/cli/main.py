@@ -9,7 +9,7 @@ import sys
 from noos.bus import BUS_ADDRESS_ENV, Connection
 from noos.cli.commands import Run, register_all
 from noos.cli.report import Report
-from noos.errors import NoosError
+from noos.protocol.errors import NoosError
 
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130

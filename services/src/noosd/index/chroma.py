@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from noos.errors import InvalidArgument
+from noos.protocol.errors import InvalidArgument
 from noosd.shared.chroma import ChromaCollection, client_settings, persistent_client
 from noosd.shared.matrix import IdArray, Vector
 

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from noos.errors import NoosError
+from noos.protocol.errors import NoosError
 from noosd.index.priority import lower_this_thread
 from noosd.index.roots import IndexedRoot, RootSet
 from noosd.index.sink import IndexSink, Interrupted

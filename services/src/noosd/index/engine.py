@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noos.errors import InvalidArgument
+from noos.protocol.errors import InvalidArgument
 from noosd.index.access import Caller
 from noosd.index.changes import plan_changes
 from noosd.index.chroma import DEFAULT_COLLECTION, ChromaIndex

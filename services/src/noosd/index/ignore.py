@@ -26,7 +26,7 @@ from pathlib import Path
 
 from pathspec import GitIgnoreSpec
 
-from noos.errors import InvalidArgument
+from noos.protocol.errors import InvalidArgument
 from noosd.index.filetypes import FileType, Format
 
 IGNORE_FILE = ".noosignore"

@@ -7,12 +7,11 @@ which the runtime logs.
 
 - `Search(query, limit, options)`: the `limit` (1 to 100) files that best
   match `query`, best first. The query may say filters in words: "python
-  script from yesterday", "notes in my projects". Options: `for_uid` (u).
-  A hit is `(path, score, snippet, start_line, end_line, mtime, language,
-  details)`: the snippet is the lines start_line to end_line of the file,
-  each after its number (as `grep -n` counts); details has `page` (u) for a
-  PDF and `device` (s) for a file on removable media. A file name that is
-  not UTF-8 comes with its undecodable bytes as `\\xNN`.
+  script from yesterday", "notes in my projects". The options and the hit's
+  struct are the protocol's (`noos.protocol.index`): the snippet is the lines
+  start_line to end_line of the file, each after its number (as `grep -n`
+  counts). A file name that is not UTF-8 comes with its undecodable bytes as
+  `\\xNN`.
 - `IndexFile(path)`: index the file now, if the caller may read it; returns
   `(embedded, kept, dropped, skipped)`: chunks embedded, chunks whose vector
   was kept, stored chunks dropped, and why the file was not indexed ('' when
@@ -42,26 +41,32 @@ from dbus_fast.annotations import (
     DBusUInt32,
     DBusUInt64,
 )
-from dbus_fast.service import ServiceInterface, dbus_property, dbus_signal
+from dbus_fast.service import dbus_property, dbus_signal
 
+from noos.protocol.index import (
+    HIT_SIGNATURE,
+    INDEXED_SIGNATURE,
+    INTERFACE,
+    SEARCH_OPTIONS,
+    FileHit,
+    HitFields,
+    IndexedFields,
+    IndexedFile,
+    hit_struct,
+    indexed_struct,
+)
 from noosd.index.callers import user_of
 from noosd.index.indexer import Indexer
 from noosd.index.targets import absolute_path, check_readable, indexed_root
-from noosd.runtime import caller_uid, effective_uid, noos_method, options_of
+from noosd.runtime import NoosInterface, caller_uid, effective_uid, noos_method
 
 if TYPE_CHECKING:
     from noosd.index.engine import IndexStatus, SearchHit
 
-INTERFACE_NAME = "org.noos.Index1"
-OBJECT_PATH = "/org/noos/Index1"
-
 VariantDict = Annotated[dict[str, Variant], DBusSignature("a{sv}")]
-HitFields = tuple[str, float, str, int, int, float, str, dict[str, Variant]]
-HitList = Annotated[list[HitFields], DBusSignature("a(sdsuudsa{sv})")]
-IndexedStruct = Annotated[tuple[int, int, int, str], DBusSignature("(uuus)")]
+HitList = Annotated[list[HitFields], DBusSignature(f"a{HIT_SIGNATURE}")]
+IndexedStruct = Annotated[IndexedFields, DBusSignature(INDEXED_SIGNATURE)]
 StringList = Annotated[list[str], DBusSignature("as")]
-# A uid may come as any integer type: busctl users type what is handy.
-SEARCH_OPTIONS = {"for_uid": "u"}
 # The properties' counts are read again at most this often while nothing changes.
 STATUS_MAX_AGE_S = 5.0
 
@@ -72,29 +77,27 @@ def bus_path(path: str) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def hit_struct(hit: SearchHit) -> HitFields:
-    details = {}
-    if hit.snippet.page is not None:
-        details["page"] = Variant("u", hit.snippet.page)
-    if hit.device is not None:
-        details["device"] = Variant("s", hit.device)
-    return (
-        bus_path(hit.path),
-        hit.score,
-        hit.snippet.numbered(),
-        hit.snippet.start_line,
-        hit.snippet.end_line,
-        hit.mtime,
-        hit.language or "",
-        details,
+def search_hit_struct(hit: SearchHit) -> HitFields:
+    return hit_struct(
+        FileHit(
+            path=bus_path(hit.path),
+            score=hit.score,
+            snippet=hit.snippet.numbered(),
+            start_line=hit.snippet.start_line,
+            end_line=hit.snippet.end_line,
+            mtime=hit.mtime,
+            language=hit.language or "",
+            page=hit.snippet.page,
+            device=hit.device,
+        )
     )
 
 
-class IndexInterface(ServiceInterface):
+class IndexInterface(NoosInterface):
     """Search the files you may read; index, forget, recrawl."""
 
     def __init__(self, indexer: Indexer) -> None:
-        super().__init__(INTERFACE_NAME)
+        super().__init__(INTERFACE)
         self._indexer = indexer
         self._status: IndexStatus | None = None
         self._status_at = 0.0
@@ -103,14 +106,12 @@ class IndexInterface(ServiceInterface):
     @noos_method()
     async def Search(self, query: DBusStr, limit: DBusUInt32, options: VariantDict) -> HitList:
         """The `limit` files that best match `query` among those the caller may read."""
-        uid = effective_uid(
-            await caller_uid(), options_of(options, {"for_uid": "u"}).get("for_uid")
-        )
+        uid = effective_uid(await caller_uid(), SEARCH_OPTIONS.decode(options).get("for_uid"))
         user = user_of(uid)
         hits = await self._indexer.runner.run(
             lambda engine: engine.search(query, limit, user.caller, home=user.home)
         )
-        return [hit_struct(hit) for hit in hits]
+        return [search_hit_struct(hit) for hit in hits]
 
     @noos_method()
     async def IndexFile(self, path: DBusStr) -> IndexedStruct:
@@ -120,12 +121,14 @@ class IndexInterface(ServiceInterface):
         check_readable(target, user_of(await caller_uid()).caller)
         ignored = root.why_ignored(target, is_dir=False)
         if ignored is not None:
-            return (0, 0, 0, f"ignored: {ignored}")
+            return indexed_struct(IndexedFile(0, 0, 0, f"ignored: {ignored}"))
         indexed = await self._indexer.runner.run(
             lambda engine: engine.index_file(target, device=root.device)
         )
         self._indexer.files_indexed_on_request += indexed.skipped is None
-        return (indexed.embedded, indexed.kept, indexed.dropped, indexed.skipped or "")
+        return indexed_struct(
+            IndexedFile(indexed.embedded, indexed.kept, indexed.dropped, indexed.skipped)
+        )
 
     @noos_method()
     async def Forget(self, path: DBusStr) -> DBusUInt32:

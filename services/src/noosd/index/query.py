@@ -43,7 +43,7 @@ from typing import TypeVar
 
 from dateparser.date import DateDataParser  # type: ignore[import-untyped]
 
-from noos.errors import InvalidArgument
+from noos.protocol.errors import InvalidArgument
 from noosd.index.filetypes import Category, languages_of
 
 MAX_QUERY_CHARS = 1000

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from noos.errors import Unavailable
+from noos.protocol.errors import Unavailable
 from noosd.shared.opener import BackgroundOpener
 
 if TYPE_CHECKING:

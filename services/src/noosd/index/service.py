@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 
 from dbus_fast.service import ServiceInterface
 
+from noos.protocol import index as protocol
 from noosd.index.indexer import Indexer
-from noosd.index.interface import INTERFACE_NAME, OBJECT_PATH, IndexInterface
+from noosd.index.interface import IndexInterface
 from noosd.index.settings import SETTINGS, indexer_settings
 from noosd.runtime import Service
 from noosd.runtime.health import WorkLoop
@@ -28,8 +29,8 @@ _log = logging.getLogger(__name__)
 
 
 class IndexService(Service):
-    bus_name = INTERFACE_NAME
-    object_path = OBJECT_PATH
+    bus_name = protocol.BUS_NAME
+    object_path = protocol.OBJECT_PATH
     settings_table = SETTINGS
 
     def __init__(self, settings: Settings) -> None:

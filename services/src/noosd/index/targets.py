@@ -14,7 +14,7 @@ import os
 import stat
 from pathlib import Path
 
-from noos.errors import InvalidArgument, NotFound, PermissionDenied
+from noos.protocol.errors import InvalidArgument, NotFound, PermissionDenied
 from noosd.index.access import AccessCheck, Caller, permits
 from noosd.index.roots import IndexedRoot, RootSet
 

@@ -50,7 +50,7 @@ from watchdog.events import (
 )
 from watchdog.observers.api import ObservedWatch
 
-from noos.errors import NoosError
+from noos.protocol.errors import NoosError
 from noosd.index.ignore import IGNORE_FILE
 from noosd.index.observer import EventsLost, LossReportingObserver
 from noosd.index.pending import PendingChanges, Rename, Wish

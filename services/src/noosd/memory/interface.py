@@ -2,21 +2,9 @@
 
 Every call acts on the memories of the calling uid, taken from the bus. Root
 may act for another user only by naming it in the `for_uid` option, which the
-runtime logs. Options and filters are `a{sv}` so that busctl and gdbus users
-can leave out what they don't need:
-
-- Remember options: `importance` (d, 0..1), `supersedes` (s, the id of the
-  fact this one contradicts), `for_uid` (u).
-- Recall/ForgetWhere filters: `kinds` (as), `since` / `until` (d, Unix
-  seconds), `metadata` (a{sv}, exact matches), `include_superseded` (b),
-  `for_uid` (u).
-- A memory is `(id, text, kind, created_at, last_accessed, metadata, details)`
-  with details `importance` (d), `pinned` (b), `tier` (s), `access_count` (u),
-  `provenance` (as), and `superseded_at` (d) / `superseded_by` (s) when set;
-  Recall prefixes each with its score, and adds `relevance`, `recency`
-  (d) and `timely` (b: the query asks when, the memory says when) to details.
-- Counts (`Stats`, `WatchStats`, `StatsChanged`): `hot_count`, `warm_count`,
-  `cold_count` (u) and `bytes_used` (t).
+runtime logs. The options, filters and structs are the protocol's
+(`noos.protocol.memory`), with each key's type and meaning. The counts
+(`Stats`, `WatchStats`, `StatsChanged`) are the caller's own.
 """
 
 from __future__ import annotations
@@ -27,45 +15,43 @@ from typing import Annotated, Any
 from dbus_fast import Message, MessageType, PropertyAccess, Variant
 from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import DBusSignature, DBusStr, DBusUInt32, DBusUInt64
-from dbus_fast.service import ServiceInterface, dbus_property, dbus_signal
+from dbus_fast.service import dbus_property, dbus_signal
 
-from noos.errors import InvalidArgument
-from noos.memory import metadata_variants
+from noos.protocol.errors import InvalidArgument
+from noos.protocol.memory import (
+    FILTER_OPTIONS,
+    HIT_SIGNATURE,
+    INTERFACE,
+    OBJECT_PATH,
+    RECORD_SIGNATURE,
+    REMEMBER_OPTIONS,
+    SCALAR_SIGNATURES,
+    STATS,
+    UID_OPTIONS,
+    HitFields,
+    MemoryFields,
+    MemoryRecord,
+    RecallHit,
+    hit_struct,
+    record_struct,
+)
 from noosd.memory.filters import RecallFilter
 from noosd.memory.model import Hit, Memory, MetadataValue, Tier, TierStats
 from noosd.memory.runner import StoreRunner
 from noosd.runtime import (
+    NoosInterface,
     caller_uid,
     caller_uid_if_any,
     current_call,
     effective_uid,
     noos_method,
-    options_of,
     signal_caller,
 )
 
-INTERFACE_NAME = "org.noos.Memory1"
-OBJECT_PATH = "/org/noos/Memory1"
-
 VariantDict = Annotated[dict[str, Variant], DBusSignature("a{sv}")]
 StringList = Annotated[list[str], DBusSignature("as")]
-MemoryFields = tuple[str, str, str, float, float, dict[str, Variant], dict[str, Variant]]
-HitFields = tuple[float, str, str, str, float, float, dict[str, Variant], dict[str, Variant]]
-MemoryStruct = Annotated[MemoryFields, DBusSignature("(sssdda{sv}a{sv})")]
-HitList = Annotated[list[HitFields], DBusSignature("a(dsssdda{sv}a{sv})")]
-
-# D-Bus types a metadata value may have, and how each comes back out.
-SCALAR_SIGNATURES = frozenset("sbyinqxtud")
-REMEMBER_OPTIONS = {"importance": "d", "supersedes": "s", "for_uid": "u"}
-FILTER_OPTIONS = {
-    "kinds": "as",
-    "since": "d",
-    "until": "d",
-    "metadata": "a{sv}",
-    "include_superseded": "b",
-    "for_uid": "u",
-}
-UID_OPTIONS = {"for_uid": "u"}
+MemoryStruct = Annotated[MemoryFields, DBusSignature(RECORD_SIGNATURE)]
+HitList = Annotated[list[HitFields], DBusSignature(f"a{HIT_SIGNATURE}")]
 
 
 def plain_metadata(metadata: Mapping[str, Variant]) -> dict[str, MetadataValue]:
@@ -80,46 +66,47 @@ def plain_metadata(metadata: Mapping[str, Variant]) -> dict[str, MetadataValue]:
     return plain
 
 
-def details_of(memory: Memory) -> dict[str, Variant]:
-    details = {
-        "importance": Variant("d", memory.importance),
-        "pinned": Variant("b", memory.pinned),
-        "tier": Variant("s", str(memory.tier)),
-        "access_count": Variant("u", memory.access_count),
-        "provenance": Variant("as", list(memory.provenance)),
+def details_of(memory: Memory) -> dict[str, Any]:
+    """The details of `memory` (RECORD_DETAILS' keys); None ones are left out on the wire."""
+    return {
+        "importance": memory.importance,
+        "pinned": memory.pinned,
+        "tier": str(memory.tier),
+        "access_count": memory.access_count,
+        "provenance": list(memory.provenance),
+        "superseded_at": memory.superseded_at,
+        "superseded_by": memory.superseded_by,
     }
-    if memory.superseded_at is not None:
-        details["superseded_at"] = Variant("d", memory.superseded_at)
-    if memory.superseded_by is not None:
-        details["superseded_by"] = Variant("s", memory.superseded_by)
-    return details
 
 
-def struct_of(memory: Memory) -> MemoryFields:
-    return (
-        memory.id,
-        memory.text,
-        memory.kind,
-        memory.created_at,
-        memory.last_accessed,
-        metadata_variants(memory.metadata),
-        details_of(memory),
+def record_of(memory: Memory, details: dict[str, Any] | None = None) -> MemoryRecord:
+    return MemoryRecord(
+        id=memory.id,
+        text=memory.text,
+        kind=memory.kind,
+        created_at=memory.created_at,
+        last_accessed=memory.last_accessed,
+        metadata=dict(memory.metadata),
+        details=details_of(memory) if details is None else details,
     )
 
 
-def hit_struct(hit: Hit) -> HitFields:
-    memory_id, text, kind, created, accessed, metadata, details = struct_of(hit.memory)
-    details["relevance"] = Variant("d", hit.relevance)
-    details["recency"] = Variant("d", hit.recency)
-    details["importance"] = Variant("d", hit.importance)
-    details["timely"] = Variant("b", hit.timely)
-    return (hit.score, memory_id, text, kind, created, accessed, metadata, details)
+def struct_of(memory: Memory) -> MemoryFields:
+    return record_struct(record_of(memory))
+
+
+def recall_hit_struct(hit: Hit) -> HitFields:
+    details = details_of(hit.memory)
+    details["relevance"] = hit.relevance
+    details["recency"] = hit.recency
+    details["importance"] = hit.importance
+    details["timely"] = hit.timely
+    return hit_struct(RecallHit(hit.score, record_of(hit.memory, details)))
 
 
 def stats_dict(stats: TierStats) -> dict[str, Variant]:
-    result = {f"{tier}_count": Variant("u", stats.counts.get(tier, 0)) for tier in Tier}
-    result["bytes_used"] = Variant("t", stats.bytes_used)
-    return result
+    counts: dict[str, int] = {f"{tier}_count": stats.counts.get(tier, 0) for tier in Tier}
+    return STATS.encode({**counts, "bytes_used": stats.bytes_used})
 
 
 class StatsWatchers:
@@ -164,7 +151,7 @@ class StatsWatchers:
                         message_type=MessageType.SIGNAL,
                         destination=unique_name,
                         path=OBJECT_PATH,
-                        interface=INTERFACE_NAME,
+                        interface=INTERFACE,
                         member="StatsChanged",
                         signature="a{sv}",
                         body=body,
@@ -191,11 +178,11 @@ def recall_filter(options: Mapping[str, Any]) -> RecallFilter:
     )
 
 
-class MemoryInterface(ServiceInterface):
+class MemoryInterface(NoosInterface):
     """Remember, recall, forget: the caller's own memories."""
 
     def __init__(self, store: StoreRunner) -> None:
-        super().__init__(INTERFACE_NAME)
+        super().__init__(INTERFACE)
         self._store = store
         self._watchers = StatsWatchers()
 
@@ -208,36 +195,36 @@ class MemoryInterface(ServiceInterface):
         self, text: DBusStr, kind: DBusStr, metadata: VariantDict, options: VariantDict
     ) -> DBusStr:
         """Remember `text` of `kind` with `metadata`; the new memory's id."""
-        opts = options_of(options, REMEMBER_OPTIONS, "option")
+        opts = REMEMBER_OPTIONS.decode(options)
         uid, plain = await self._uid(opts), plain_metadata(metadata)
         memory = await self._store.run(
             lambda store: store.remember(
                 uid, text, kind, plain, opts.get("importance"), opts.get("supersedes")
             )
         )
-        signal_caller(OBJECT_PATH, INTERFACE_NAME, "Remembered", "ss", [memory.id, memory.kind])
+        signal_caller(OBJECT_PATH, INTERFACE, "Remembered", "ss", [memory.id, memory.kind])
         await self._counts_changed(uid)
         return memory.id
 
     @noos_method()
     async def Recall(self, query: DBusStr, limit: DBusUInt32, filters: VariantDict) -> HitList:
         """The `limit` memories that best match `query`, best first."""
-        opts = options_of(filters, FILTER_OPTIONS, "filter")
+        opts = FILTER_OPTIONS.decode(filters)
         uid, wanted = await self._uid(opts), recall_filter(opts)
         hits = await self._store.run(lambda store: store.recall(uid, query, limit, wanted))
         self._store.settle_later()
-        return [hit_struct(hit) for hit in hits]
+        return [recall_hit_struct(hit) for hit in hits]
 
     @noos_method()
     async def Get(self, id: DBusStr, options: VariantDict) -> MemoryStruct:
         """The memory `id`."""
-        uid = await self._uid(options_of(options, UID_OPTIONS, "option"))
+        uid = await self._uid(UID_OPTIONS.decode(options))
         return struct_of(await self._store.run(lambda store: store.get(uid, id)))
 
     @noos_method()
     async def Forget(self, ids: StringList, options: VariantDict) -> DBusUInt32:
         """Forget the memories `ids`; how many were forgotten."""
-        uid = await self._uid(options_of(options, UID_OPTIONS, "option"))
+        uid = await self._uid(UID_OPTIONS.decode(options))
         forgotten = await self._store.run(lambda store: store.forget(uid, ids))
         await self._counts_changed(uid)
         return forgotten
@@ -245,7 +232,7 @@ class MemoryInterface(ServiceInterface):
     @noos_method()
     async def ForgetWhere(self, filters: VariantDict) -> DBusUInt32:
         """Forget every memory that matches `filters`; how many were forgotten."""
-        opts = options_of(filters, FILTER_OPTIONS, "filter")
+        opts = FILTER_OPTIONS.decode(filters)
         if not set(opts) - {"for_uid", "include_superseded"}:
             raise InvalidArgument("ForgetWhere needs at least one filter: use Forget for ids")
         uid, wanted = await self._uid(opts), recall_filter(opts)
@@ -256,26 +243,26 @@ class MemoryInterface(ServiceInterface):
     @noos_method()
     async def Pin(self, id: DBusStr, options: VariantDict) -> None:
         """Pin memory `id`: maximal importance, never pruned."""
-        uid = await self._uid(options_of(options, UID_OPTIONS, "option"))
+        uid = await self._uid(UID_OPTIONS.decode(options))
         await self._store.run(lambda store: store.pin(uid, id, True))
 
     @noos_method()
     async def Unpin(self, id: DBusStr, options: VariantDict) -> None:
         """Unpin memory `id`."""
-        uid = await self._uid(options_of(options, UID_OPTIONS, "option"))
+        uid = await self._uid(UID_OPTIONS.decode(options))
         await self._store.run(lambda store: store.pin(uid, id, False))
 
     @noos_method()
     async def Stats(self, options: VariantDict) -> VariantDict:
         """The caller's memories per tier and the bytes they use."""
-        uid = await self._uid(options_of(options, UID_OPTIONS, "option"))
+        uid = await self._uid(UID_OPTIONS.decode(options))
         return stats_dict(await self._store.run(lambda store: store.stats(uid)))
 
     @noos_method()
     async def WatchStats(self, options: VariantDict) -> VariantDict:
         """Send StatsChanged to this connection whenever the caller's counts
         change, until UnwatchStats or it leaves the bus; the counts now."""
-        uid = await self._uid(options_of(options, UID_OPTIONS, "option"))
+        uid = await self._uid(UID_OPTIONS.decode(options))
         call = current_call()
         sender = call.message.sender
         assert sender is not None  # _uid above refuses a call without one

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from dbus_fast.service import ServiceInterface
 
-from noosd.memory.interface import INTERFACE_NAME, OBJECT_PATH, MemoryInterface
+from noos.protocol import memory as protocol
+from noosd.memory.interface import MemoryInterface
 from noosd.memory.runner import StoreRunner
 from noosd.memory.settings import SETTINGS, MemorySettings
 from noosd.runtime import Service
@@ -24,8 +25,8 @@ _log = logging.getLogger(__name__)
 
 
 class MemoryService(Service):
-    bus_name = INTERFACE_NAME
-    object_path = OBJECT_PATH
+    bus_name = protocol.BUS_NAME
+    object_path = protocol.OBJECT_PATH
     settings_table = SETTINGS
 
     def __init__(self, settings: Settings) -> None:

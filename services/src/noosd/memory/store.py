@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noos.errors import InvalidArgument, NotFound, Unavailable
+from noos.protocol.errors import InvalidArgument, NotFound, Unavailable
 from noosd.memory import temporal, validation
 from noosd.memory.codec import normalized
 from noosd.memory.config import MemoryConfig

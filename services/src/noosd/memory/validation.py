@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Mapping
 
-from noos.errors import InvalidArgument
+from noos.protocol.errors import InvalidArgument
 from noosd.memory.kinds import KINDS
 from noosd.memory.model import MetadataValue
 

@@ -1,9 +1,10 @@
 """The runtime shared by the noos services.
 
 A service is a `Service` subclass naming its bus name and object path and
-listing its `ServiceInterface`s, whose methods are marked `@noos_method()`;
+listing its interfaces (`NoosInterface`s, whose introspection names the keys
+of each `a{sv}` from `noos.protocol`), whose methods are marked `@noos_method()`;
 it registers itself in the `noosd.services` entry-point group, and
-`noosd NAME` serves it. Methods raise the errors of `noos.errors`, learn who
+`noosd NAME` serves it. Methods raise the errors of `noos.protocol.errors`, learn who
 calls them from `caller_uid()`, and check access to per-user data with
 `effective_uid()`. Its settings are a `SettingsTable` (`noosd.runtime.settings`:
 files in /etc/noos, then the environment), and it is built from their values.
@@ -15,13 +16,14 @@ from noosd.runtime.caller import caller_uid, caller_uid_if_any, effective_uid, s
 from noosd.runtime.calls import Call, current_call
 from noosd.runtime.errors import StartupError
 from noosd.runtime.host import HostOptions, ServiceHost
+from noosd.runtime.interface import NoosInterface
 from noosd.runtime.method import noos_method
-from noosd.runtime.options import options_of
 from noosd.runtime.service import Service
 
 __all__ = [
     "Call",
     "HostOptions",
+    "NoosInterface",
     "Service",
     "ServiceHost",
     "StartupError",
@@ -30,6 +32,5 @@ __all__ = [
     "current_call",
     "effective_uid",
     "noos_method",
-    "options_of",
     "signal_caller",
 ]

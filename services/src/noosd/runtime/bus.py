@@ -10,8 +10,8 @@ from dbus_fast.errors import DBusError
 from dbus_fast.send_reply import SendReply
 from dbus_fast.service import ServiceInterface, _Method
 
-from noos.bus import describe_bus
-from noos.errors import InvalidArgument
+from noos.protocol.errors import InvalidArgument
+from noos.protocol.transport import describe_bus
 from noosd.runtime.caller import CallerUids
 from noosd.runtime.calls import Call, serving
 from noosd.runtime.errors import StartupError

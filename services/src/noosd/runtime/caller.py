@@ -12,7 +12,7 @@ import logging
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from noos.errors import PermissionDenied
+from noos.protocol.errors import PermissionDenied
 from noosd.runtime.calls import current_call
 
 DBUS_NAME = "org.freedesktop.DBus"

@@ -1,7 +1,7 @@
 """How the failures of a method reach its caller: as D-Bus errors named org.noos.Error.*.
 
-The error classes are the SDK's (`noos.errors`), so a service and its clients
-share one hierarchy; here they become dbus-fast `DBusError`s.
+The error classes are the protocol's (`noos.protocol.errors`), so a service
+and its clients share one hierarchy; here they become dbus-fast `DBusError`s.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dbus_fast.errors import (
     InvalidSignatureError,
 )
 
-from noos.errors import Internal, InvalidArgument, NoosError
+from noos.protocol.errors import Internal, InvalidArgument, NoosError
 
 # Raised by dbus_fast.validators when a method checks a name or path it was given.
 DBUS_VALIDATION_ERRORS = (

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from noos.errors import Busy, Unavailable
+from noos.protocol.errors import Busy, Unavailable
 
 DEFAULT_MAX_IN_FLIGHT = 64
 

@@ -27,8 +27,10 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
+
+# A loop's state is what Health sends: the wire's type.
+from noos.protocol.service import LoopState
 
 T = TypeVar("T")
 
@@ -41,30 +43,6 @@ DEFAULT_STUCK_AFTER_S = 300.0
 DEFAULT_BLOCKED_AFTER_S = 3600.0
 
 _current = threading.local()
-
-
-@dataclass(frozen=True)
-class LoopState:
-    """name; busy: an item is in hand; busy_s: since the oldest began;
-    silent_s: the most CPU time an item's thread has spent since its beat;
-    completed: items done since start; last_done: the wall time the last one
-    ended (0: none yet); stuck: silent past its limit; waiting: items queued
-    for the loop."""
-
-    name: str
-    busy: bool
-    busy_s: float
-    silent_s: float
-    completed: int
-    last_done: float
-    stuck: bool
-    waiting: int
-
-    def describe(self) -> str:
-        done = f"{self.completed} done, {self.waiting} waiting"
-        if not self.busy:
-            return f"{self.name}: idle, {done}"
-        return f"{self.name}: busy {self.busy_s:.0f} s, silent {self.silent_s:.0f} s, {done}"
 
 
 class WorkLoop:

@@ -1,11 +1,8 @@
 """org.noos.Service1: what every noos service says of its own progress.
 
 Exported by the runtime beside each service's own interfaces, at its object
-path. `Health` lists the service's work loops (`noosd.runtime.health`):
-`(name, busy, busy_s, silent_s, completed, last_done, stuck,
-waiting)`. Counts and
-times only, never what an item is about, so any user may read it: a test or
-an administrator tells a slow service from a stuck one without a debugger.
+path. `Health` lists the service's work loops (`noosd.runtime.health`), as the
+protocol spells them (`noos.protocol.service`).
 """
 
 from __future__ import annotations
@@ -15,17 +12,20 @@ from typing import Annotated
 
 from dbus_fast import PropertyAccess
 from dbus_fast.annotations import DBusSignature
-from dbus_fast.service import ServiceInterface, dbus_property
+from dbus_fast.service import dbus_property
 
+from noos.protocol import service as protocol
+from noos.protocol.service import HEALTH_SIGNATURE, LoopFields, loop_struct
 from noosd.runtime.health import WorkLoop
+from noosd.runtime.interface import NoosInterface
 
-HEALTH_INTERFACE = "org.noos.Service1"
+# The name tests and the introspection files know it by.
+HEALTH_INTERFACE = protocol.INTERFACE
 
-LoopStruct = tuple[str, bool, float, float, int, float, bool, int]
-LoopList = Annotated[list[LoopStruct], DBusSignature("a(sbddtdbu)")]
+LoopList = Annotated[list[LoopFields], DBusSignature(HEALTH_SIGNATURE)]
 
 
-class HealthInterface(ServiceInterface):
+class HealthInterface(NoosInterface):
     """How the service's work goes: each loop busy or idle, and for how long."""
 
     def __init__(self, work_loops: Callable[[], Sequence[WorkLoop]]) -> None:
@@ -35,7 +35,4 @@ class HealthInterface(ServiceInterface):
     @dbus_property(access=PropertyAccess.READ)
     def Health(self) -> LoopList:
         """Each loop: (name, busy, busy_s, silent_s, completed, last_done, stuck, waiting)."""
-        return [
-            (s.name, s.busy, s.busy_s, s.silent_s, s.completed, s.last_done, s.stuck, s.waiting)
-            for s in (loop.state() for loop in self._work_loops())
-        ]
+        return [loop_struct(loop.state()) for loop in self._work_loops()]

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from dbus_fast.errors import DBusError
 
-from noos.bus import CONNECTION_ERRORS, connect_bus, describe_bus, disconnect_bus
-from noos.errors import Unavailable
+from noos.protocol.errors import Unavailable
+from noos.protocol.transport import CONNECTION_ERRORS, connect_bus, describe_bus, disconnect_bus
 from noosd.runtime.bus import ServiceBus, own_name
 from noosd.runtime.errors import StartupError
 from noosd.runtime.gate import DEFAULT_MAX_IN_FLIGHT, CallGate

@@ -40,7 +40,7 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
-from noos.errors import InvalidArgument, NotFound
+from noos.protocol.errors import InvalidArgument, NotFound
 from noosd.scheduler.jobs import DEFAULT_MODEL, Priority
 
 DEFAULT_CATALOG_DIR = Path("/etc/noos/models.d")

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from noos.errors import InvalidArgument, Unavailable
+from noos.protocol.errors import InvalidArgument, Unavailable
 from noosd.runtime.health import WorkLoop
 from noosd.scheduler.backends import backend_for
 from noosd.scheduler.backends.base import (

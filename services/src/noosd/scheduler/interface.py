@@ -8,23 +8,9 @@ A job is its owner's: only they and root read or cancel it, and its signals
 of its owner that called `Watch` — a broadcast would show every user's
 answers to everyone on the system bus.
 
-Submit's request (`a{sv}`, so busctl users give only what they need):
-`messages` (a(ss): role, content) or `prompt` (s: raw text, for base
-models); `model` (s, default "default"); `priority` (s: interactive,
-normal, batch; the model's class if absent); `max_tokens` (i, default 256);
-`temperature`, `top_p` (d); `top_k` (i); `seed` (x); `stream_fd` (h: the
-text is also written to this pipe as it is made, and the pipe closed at the
-end).
-
-A job's info (`Info`, `Wait`, `Finished`): id, owner, model, priority, state,
-text, tokens, prompt_tokens, cached_tokens (prompt tokens a saved KV state
-held: not evaluated again), max_tokens, submitted_at (Unix time), and when
-known queued_s, time_to_first_token_s, tokens_per_s, reason (of a failure).
-
-`Accelerators` lists the PCI display devices (a(sa{sv}): PCI slot, details):
-vendor_id, device_id, class (s: "0x1234", "0x1111", "0x030000"), vendor (s),
-driver (s, empty when none is bound), drm_nodes (as), usable (b: models run
-on it), why (s: why it is usable, or not), vram_bytes (t), sys_path (s).
+Submit's request, a job's info (`Info`, `Wait`, `Finished`), a model's
+details and an accelerator's (`Accelerators`: PCI slot, details) are the
+protocol's (`noos.protocol.scheduler`), with each key's type and meaning.
 """
 
 from __future__ import annotations
@@ -43,20 +29,29 @@ from dbus_fast.annotations import (
     DBusUInt32,
     DBusUInt64,
 )
-from dbus_fast.service import ServiceInterface, dbus_property, dbus_signal
+from dbus_fast.service import dbus_property, dbus_signal
 
-from noos.errors import InvalidArgument, NotFound, PermissionDenied
-from noosd.runtime import caller_uid, current_call, noos_method, options_of
+from noos.protocol.errors import InvalidArgument, NotFound, PermissionDenied
+from noos.protocol.scheduler import (
+    ACCELERATOR_DETAILS,
+    DEFAULT_MAX_TOKENS,
+    INTERFACE,
+    JOB_INTERFACE,
+    JOBS_PATH,
+    REQUEST,
+    TOKEN_SIGNATURE,
+    JobInfo,
+    ModelInfo,
+    job_info_dict,
+    job_path,
+    model_struct,
+)
+from noosd.runtime import NoosInterface, caller_uid, current_call, noos_method
 from noosd.scheduler.accelerators import Accelerator
 from noosd.scheduler.backends.base import ChatMessage, Prompt
 from noosd.scheduler.engine import Engine, ModelView
 from noosd.scheduler.jobs import DEFAULT_MODEL, ROOT_UID, JobId, Priority, Sampling
 from noosd.scheduler.records import JobRecord, JobView
-
-INTERFACE_NAME = "org.noos.Scheduler1"
-JOB_INTERFACE_NAME = "org.noos.Scheduler1.Job"
-OBJECT_PATH = "/org/noos/Scheduler1"
-JOBS_PATH = f"{OBJECT_PATH}/jobs"
 
 VariantDict = Annotated[dict[str, Variant], DBusSignature("a{sv}")]
 ObjectPaths = Annotated[list[str], DBusSignature("ao")]
@@ -64,25 +59,8 @@ StringList = Annotated[list[str], DBusSignature("as")]
 ModelList = Annotated[list[tuple[str, dict[str, Variant]]], DBusSignature("a(sa{sv})")]
 AcceleratorList = Annotated[list[tuple[str, dict[str, Variant]]], DBusSignature("a(sa{sv})")]
 
-REQUEST_KEYS = {
-    "messages": "a(ss)",
-    "prompt": "s",
-    "model": "s",
-    "priority": "s",
-    "max_tokens": "i",
-    "temperature": "d",
-    "top_p": "d",
-    "top_k": "i",
-    "seed": "x",
-    "stream_fd": "h",
-}
-DEFAULT_MAX_TOKENS = 256
 # The properties whose changes are announced (the shell's status panel).
 ANNOUNCED = ("Models", "Queued", "Running", "Resident")
-
-
-def job_path(job: JobId) -> str:
-    return f"{JOBS_PATH}/{job}"
 
 
 def job_of(path: str) -> JobId:
@@ -112,61 +90,64 @@ def sampling_of(request: Mapping[str, Any]) -> Sampling:
 
 def view_dict(view: JobView) -> dict[str, Variant]:
     info, timings = view.info, view.info.timings
-    details = {
-        "id": Variant("t", info.id),
-        "owner": Variant("u", info.owner),
-        "model": Variant("s", info.model),
-        "priority": Variant("s", info.priority.name.lower()),
-        "state": Variant("s", info.state.value),
-        "text": Variant("s", view.text),
-        "tokens": Variant("u", timings.tokens),
-        "prompt_tokens": Variant("u", info.prompt_tokens),
-        "cached_tokens": Variant("u", view.cached_tokens),
-        "max_tokens": Variant("u", info.max_tokens),
-        "submitted_at": Variant("d", view.submitted_wall),
-    }
-    if timings.started_at is not None:
-        details["queued_s"] = Variant("d", timings.started_at - timings.submitted_at)
-    if (ttft := timings.time_to_first_token) is not None:
-        details["time_to_first_token_s"] = Variant("d", ttft)
-    if (rate := timings.tokens_per_s) is not None:
-        details["tokens_per_s"] = Variant("d", rate)
-    if info.reason:
-        details["reason"] = Variant("s", info.reason)
-    return details
+    started = timings.started_at
+    return job_info_dict(
+        JobInfo(
+            id=info.id,
+            owner=info.owner,
+            model=info.model,
+            priority=info.priority.name.lower(),
+            state=info.state.value,
+            text=view.text,
+            tokens=timings.tokens,
+            prompt_tokens=info.prompt_tokens,
+            max_tokens=info.max_tokens,
+            submitted_at=view.submitted_wall,
+            cached_tokens=view.cached_tokens,
+            queued_s=None if started is None else started - timings.submitted_at,
+            time_to_first_token_s=timings.time_to_first_token,
+            tokens_per_s=timings.tokens_per_s,
+            reason=info.reason or None,
+        )
+    )
 
 
-def model_details(view: ModelView) -> dict[str, Variant]:
+def model_of(view: ModelView) -> tuple[str, dict[str, Variant]]:
     spec = view.spec
-    return {
-        "backend": Variant("s", spec.backend.value),
-        "state": Variant("s", view.state),
-        "context_length": Variant("u", spec.context_length),
-        "ram_bytes": Variant("t", spec.ram_bytes),
-        "vram_bytes": Variant("t", spec.vram_bytes),
-        "pinned": Variant("b", spec.pinned),
-        "default": Variant("b", spec.default),
-        "priority": Variant("s", spec.priority.name.lower()),
-        "slots": Variant("u", spec.slots),
-        "running": Variant("u", view.running),
-        "gpu_layers": Variant("i", spec.gpu_layers),
-    }
+    return model_struct(
+        ModelInfo(
+            name=spec.name,
+            backend=spec.backend.value,
+            state=view.state,
+            context_length=spec.context_length,
+            ram_bytes=spec.ram_bytes,
+            vram_bytes=spec.vram_bytes,
+            pinned=spec.pinned,
+            default=spec.default,
+            priority=spec.priority.name.lower(),
+            slots=spec.slots,
+            running=view.running,
+            gpu_layers=spec.gpu_layers,
+        )
+    )
 
 
 def accelerator_details(accelerator: Accelerator) -> dict[str, Variant]:
     device = accelerator.device
-    return {
-        "vendor_id": Variant("s", f"0x{device.vendor_id:04x}"),
-        "device_id": Variant("s", f"0x{device.device_id:04x}"),
-        "class": Variant("s", f"0x{device.pci_class:06x}"),
-        "vendor": Variant("s", device.vendor),
-        "driver": Variant("s", device.driver or ""),
-        "drm_nodes": Variant("as", list(device.drm_nodes)),
-        "usable": Variant("b", accelerator.usable),
-        "why": Variant("s", accelerator.why),
-        "vram_bytes": Variant("t", accelerator.vram_bytes),
-        "sys_path": Variant("s", device.sys_path),
-    }
+    return ACCELERATOR_DETAILS.encode(
+        {
+            "vendor_id": f"0x{device.vendor_id:04x}",
+            "device_id": f"0x{device.device_id:04x}",
+            "class": f"0x{device.pci_class:06x}",
+            "vendor": device.vendor,
+            "driver": device.driver or "",
+            "drm_nodes": list(device.drm_nodes),
+            "usable": accelerator.usable,
+            "why": accelerator.why,
+            "vram_bytes": accelerator.vram_bytes,
+            "sys_path": device.sys_path,
+        }
+    )
 
 
 async def _root_only(what: str) -> None:
@@ -175,7 +156,7 @@ async def _root_only(what: str) -> None:
         raise PermissionDenied(f"only root may {what}")
 
 
-class SchedulerInterface(ServiceInterface):
+class SchedulerInterface(NoosInterface):
     """Submit jobs; list, load, unload and pin models; list the accelerators."""
 
     def __init__(
@@ -184,7 +165,7 @@ class SchedulerInterface(ServiceInterface):
         export_job: Callable[[JobRecord], None],
         accelerators: Sequence[Accelerator] = (),
     ) -> None:
-        super().__init__(INTERFACE_NAME)
+        super().__init__(INTERFACE)
         # The engine is built when the service starts (its catalog and budgets
         # need the hardware found then); no call comes before.
         self._engine = engine
@@ -196,7 +177,7 @@ class SchedulerInterface(ServiceInterface):
     async def Submit(self, request: VariantDict) -> DBusObjectPath:
         """Queue a job for the caller; the path of its object."""
         call = current_call()
-        values = options_of(request, REQUEST_KEYS, "request key")
+        values = REQUEST.decode(request)
         stream_fd = values.get("stream_fd")
         # Received descriptors are this process's: keep the stream's, close the rest.
         for fd in call.message.unix_fds:
@@ -231,23 +212,26 @@ class SchedulerInterface(ServiceInterface):
 
     @noos_method()
     async def Load(self, model: DBusStr) -> None:
+        """Load `model` into memory now, ahead of its jobs (root only)."""
         await _root_only("load models")
         self._engine().load(model)
 
     @noos_method()
     async def Unload(self, model: DBusStr) -> None:
+        """Take `model` out of memory (root only)."""
         await _root_only("unload models")
         self._engine().unload(model)
 
     @noos_method()
     async def Pin(self, model: DBusStr, pinned: DBusBool) -> None:
+        """Keep `model` in memory for good, or no longer (root only)."""
         await _root_only("pin models")
         self._engine().pin(model, pinned)
 
     @dbus_property(access=PropertyAccess.READ)
     def Models(self) -> ModelList:
         """Every model of the catalog: (name, details)."""
-        return [(view.spec.name, model_details(view)) for view in self._engine().models()]
+        return [model_of(view) for view in self._engine().models()]
 
     @dbus_property(access=PropertyAccess.READ)
     def Accelerators(self) -> AcceleratorList:
@@ -256,30 +240,37 @@ class SchedulerInterface(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def Queued(self) -> DBusUInt32:
+        """Jobs waiting for a slot."""
         return self._engine().stats().queued
 
     @dbus_property(access=PropertyAccess.READ)
     def Running(self) -> DBusUInt32:
+        """Jobs running now."""
         return self._engine().stats().running
 
     @dbus_property(access=PropertyAccess.READ)
     def Resident(self) -> StringList:
+        """The models loaded in memory."""
         return list(self._engine().stats().resident)
 
     @dbus_property(access=PropertyAccess.READ)
     def ThreadsUsed(self) -> DBusUInt32:
+        """CPU threads the running jobs use."""
         return self._engine().stats().threads_used
 
     @dbus_property(access=PropertyAccess.READ)
     def ThreadBudget(self) -> DBusUInt32:
+        """CPU threads the scheduler may use."""
         return self._engine().core.config.cpu_threads
 
     @dbus_property(access=PropertyAccess.READ)
     def RamUsed(self) -> DBusUInt64:
+        """Bytes of RAM the resident models take."""
         return self._engine().stats().ram_used
 
     @dbus_property(access=PropertyAccess.READ)
     def RamBudget(self) -> DBusUInt64:
+        """Bytes of RAM the scheduler may fill with models."""
         return self._engine().core.config.ram_bytes
 
     @dbus_property(access=PropertyAccess.READ)
@@ -307,16 +298,17 @@ class SchedulerInterface(ServiceInterface):
             self.emit_properties_changed(changed)
 
 
-class JobInterface(ServiceInterface):
+class JobInterface(NoosInterface):
     """One job: read it, wait for it, cancel it, watch its tokens."""
 
     def __init__(self, engine: Callable[[], Engine], job: JobId) -> None:
-        super().__init__(JOB_INTERFACE_NAME)
+        super().__init__(JOB_INTERFACE)
         self._engine = engine
         self._job = job
 
     @noos_method()
     async def Info(self) -> VariantDict:
+        """The job as it is now: its text so far, its state and timings."""
         return view_dict(self._engine().view(self._job, await caller_uid()))
 
     @noos_method()
@@ -326,6 +318,7 @@ class JobInterface(ServiceInterface):
 
     @noos_method()
     async def Cancel(self) -> None:
+        """Stop the job; what it made so far stays in its info."""
         self._engine().cancel(self._job, await caller_uid())
 
     @noos_method()
@@ -340,7 +333,7 @@ class JobInterface(ServiceInterface):
     # the job's watchers only, never by calling these (which would broadcast).
 
     @dbus_signal()
-    def Token(self) -> Annotated[list[Any], DBusSignature("su")]:
+    def Token(self) -> Annotated[list[Any], DBusSignature(TOKEN_SIGNATURE)]:
         """(text, tokens): the text made since the last Token, and its tokens."""
         raise NotImplementedError("sent by unicast()")
 
@@ -356,7 +349,7 @@ def unicast(job: JobId, member: str, signature: str, body: list[Any], to: str) -
         message_type=MessageType.SIGNAL,
         destination=to,
         path=job_path(job),
-        interface=JOB_INTERFACE_NAME,
+        interface=JOB_INTERFACE,
         member=member,
         signature=signature,
         body=body,

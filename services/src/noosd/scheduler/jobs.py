@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import NewType
 
-from noos.errors import InvalidArgument, PermissionDenied
+from noos.protocol.errors import InvalidArgument, PermissionDenied
 
 JobId = NewType("JobId", int)
 ROOT_UID = 0

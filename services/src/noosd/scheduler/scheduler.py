@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum, auto
 
-from noos.errors import Busy, InvalidArgument, NotFound
+from noos.protocol.errors import Busy, InvalidArgument, NotFound
 from noosd.scheduler.capacity import Capacity
 from noosd.scheduler.catalog import Catalog, ModelSpec
 from noosd.scheduler.config import SchedulerConfig

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from dbus_fast.service import ServiceInterface
 
-from noos.errors import InvalidArgument
+from noos.protocol import scheduler as protocol
+from noos.protocol.errors import InvalidArgument
 from noosd.runtime import Service, StartupError
 from noosd.runtime.health import WorkLoop
 from noosd.runtime.settings import Settings
@@ -19,11 +20,8 @@ from noosd.scheduler.catalog import load_catalog
 from noosd.scheduler.engine import Engine
 from noosd.scheduler.hardware import Hotplug, discover
 from noosd.scheduler.interface import (
-    INTERFACE_NAME,
-    OBJECT_PATH,
     JobInterface,
     SchedulerInterface,
-    job_path,
     unicast,
     view_dict,
 )
@@ -41,8 +39,8 @@ KEEP_LEARNT_EVERY_S = 300.0
 
 
 class SchedulerService(Service):
-    bus_name = INTERFACE_NAME
-    object_path = OBJECT_PATH
+    bus_name = protocol.BUS_NAME
+    object_path = protocol.OBJECT_PATH
     settings_table = SETTINGS
 
     def __init__(self, settings: Settings) -> None:
@@ -154,7 +152,7 @@ class SchedulerService(Service):
         self._interface.show_accelerators(accelerators)
 
     def _export_job(self, record: JobRecord) -> None:
-        self.bus.export(job_path(record.id), JobInterface(self.engine, record.id))
+        self.bus.export(protocol.job_path(record.id), JobInterface(self.engine, record.id))
 
     # EngineListener.
 
@@ -168,7 +166,7 @@ class SchedulerService(Service):
             self.bus.send(unicast(record.id, "Finished", "a{sv}", [info], watcher))
 
     def job_forgotten(self, job: JobId) -> None:
-        self.bus.unexport(job_path(job))
+        self.bus.unexport(protocol.job_path(job))
 
     def status_changed(self) -> None:
         # Once per turn of the loop, however many events it had.

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
-from noos.errors import Unavailable
+from noos.protocol.errors import Unavailable
 
 _Opened = TypeVar("_Opened")
 

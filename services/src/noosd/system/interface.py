@@ -7,23 +7,29 @@ from typing import Annotated
 
 from dbus_fast import PropertyAccess, Variant
 from dbus_fast.annotations import DBusSignature, DBusStr, DBusUInt32
-from dbus_fast.service import ServiceInterface, dbus_property
+from dbus_fast.service import dbus_property
 
-from noos.errors import InvalidArgument, NotFound
-from noosd.runtime import caller_uid, noos_method
+from noos.protocol.errors import InvalidArgument, NotFound
+from noos.protocol.system import (
+    INTERFACE,
+    MODELS_SIGNATURE,
+    Model,
+    ModelFields,
+    model_info_dict,
+    model_struct,
+)
+from noosd.runtime import NoosInterface, caller_uid, noos_method
 from noosd.shared.models import find_models
 
-INTERFACE_NAME = "org.noos.System1"
-
-ModelList = Annotated[list[tuple[str, str, str]], DBusSignature("a(sss)")]
+ModelList = Annotated[list[ModelFields], DBusSignature(MODELS_SIGNATURE)]
 VariantDict = Annotated[dict[str, Variant], DBusSignature("a{sv}")]
 
 
-class SystemInterface(ServiceInterface):
+class SystemInterface(NoosInterface):
     """What this noos is: its version and models; and who the caller is to it."""
 
     def __init__(self, version: str, models_dir: Path) -> None:
-        super().__init__(INTERFACE_NAME)
+        super().__init__(INTERFACE)
         self._version = version
         self._models_dir = models_dir
 
@@ -44,15 +50,17 @@ class SystemInterface(ServiceInterface):
             raise InvalidArgument("a model name must not be empty")
         for model in find_models(self._models_dir):
             if model.name == name:
-                return {
-                    "name": Variant("s", model.name),
-                    "kind": Variant("s", model.kind),
-                    "path": Variant("s", str(model.path)),
-                    "format": Variant("s", model.format),
-                    "source": Variant("s", model.source),
-                    "licence": Variant("s", model.licence),
-                    "size": Variant("t", model.size()),
-                }
+                return model_info_dict(
+                    {
+                        "name": model.name,
+                        "kind": model.kind,
+                        "path": str(model.path),
+                        "format": model.format,
+                        "source": model.source,
+                        "licence": model.licence,
+                        "size": model.size(),
+                    }
+                )
         raise NotFound(f"no model named {name!r} in {self._models_dir}")
 
     @dbus_property(access=PropertyAccess.READ)
@@ -65,5 +73,6 @@ class SystemInterface(ServiceInterface):
     def Models(self) -> ModelList:
         """The models: (name, kind, path) each."""
         return [
-            (model.name, model.kind, str(model.path)) for model in find_models(self._models_dir)
+            model_struct(Model(model.name, model.kind, str(model.path)))
+            for model in find_models(self._models_dir)
         ]

@@ -7,15 +7,16 @@ from importlib.metadata import version
 
 from dbus_fast.service import ServiceInterface
 
+from noos.protocol import system as protocol
 from noosd.runtime import Service
 from noosd.runtime.settings import Settings
-from noosd.system.interface import INTERFACE_NAME, SystemInterface
+from noosd.system.interface import SystemInterface
 from noosd.system.settings import SETTINGS
 
 
 class SystemService(Service):
-    bus_name = INTERFACE_NAME
-    object_path = "/org/noos/System1"
+    bus_name = protocol.BUS_NAME
+    object_path = protocol.OBJECT_PATH
     settings_table = SETTINGS
 
     def __init__(self, settings: Settings) -> None:

@@ -12,7 +12,7 @@ from noos.bus import Connection
 from noos.cli.commands import Subcommands
 from noos.cli.commands.index import size_text
 from noos.cli.report import JSONValue, Report
-from noos.errors import NotFound
+from noos.protocol.errors import NotFound
 from noos.scheduler import (
     DONE,
     GenerationOptions,

@@ -18,7 +18,7 @@ from typing import Protocol, cast
 import llama_cpp
 from llama_cpp import llama_chat_format
 
-from noos.errors import InvalidArgument
+from noos.protocol.errors import InvalidArgument
 from noosd.scheduler.backends.base import ChatMessage
 from noosd.scheduler.catalog import ChatTemplate, TemplateSource
 
