@@ -33,11 +33,11 @@ import time
 from pathlib import Path
 
 from noos import Index
-from noosd.index.chunking import chunk_file
-from noosd.index.crawler import CHECKPOINT_FILE, Crawler, walk
-from noosd.index.filetypes import file_type
-from noosd.index.priority import lower_this_thread
-from noosd.index.roots import IndexedRoot, RootSet
+from noosd.index.core.chunking import chunk_file
+from noosd.index.core.filetypes import file_type
+from noosd.index.live.crawler import CHECKPOINT_FILE, Crawler, walk
+from noosd.index.live.priority import lower_this_thread
+from noosd.index.live.roots import IndexedRoot, RootSet
 from noosd.shared.embedding import Embedder, SentenceTransformerEmbedder
 from tests.bench.support.embedding import shipped_embedder
 from tests.bench.support.environment import EMBEDDING_THREADS, embedding_model_dir, models_tree
@@ -104,10 +104,10 @@ def measure_service(root: Path, state: Path) -> list[float]:
 
 
 def measure_engine(root: Path, state: Path) -> list[float]:
-    from noosd.index.access import Caller
-    from noosd.index.engine import IndexEngine
+    from noosd.index.storage.access import Caller
+    from noosd.index.store import IndexStore
 
-    engine = IndexEngine(state, shipped_embedder())
+    engine = IndexStore(state, shipped_embedder())
     me = Caller(0, frozenset({0}))
     samples = []
     try:
@@ -137,9 +137,9 @@ def crawl_tree(work: Path) -> Path:
 
 def measure_crawl(root: Path, state: Path) -> tuple[float, int, int]:
     """Seconds the crawler takes over `root`; files and chunks it indexed."""
-    from noosd.index.engine import IndexEngine
+    from noosd.index.store import IndexStore
 
-    engine = IndexEngine(state, shipped_embedder())
+    engine = IndexStore(state, shipped_embedder())
     roots = RootSet()
     roots.add(IndexedRoot(root))
     crawler = Crawler(engine, roots, state / CHECKPOINT_FILE, batch_size=CRAWL_BATCH)

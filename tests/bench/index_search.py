@@ -1,6 +1,6 @@
 """Filtered search latency of the file index at 100,000 chunks.
 
-- noos: `IndexEngine.search` (top 10 files) of a query with filters in words,
+- noos: `IndexStore.search` (top 10 files) of a query with filters in words,
   "<question> in python files from the last 7 days", which keep about 5% of
   the chunks: it reads the filters (dateparser), embeds the rest of the
   query, selects the files in SQLite, multiplies their rows of the RAM
@@ -54,7 +54,7 @@ from tests.bench.support.environment import (
 from tests.bench.support.tables import percentile_ms, print_table, verdict
 
 if TYPE_CHECKING:
-    from noosd.index.query import ParsedQuery
+    from noosd.index.core.query import ParsedQuery
 
 CORPUS_VERSION = "v1"
 CHUNKS = 100_000
@@ -106,7 +106,7 @@ def state_digest() -> str:
 
 def populated_state(tree: Path) -> Path:
     """An engine state directory that indexed the whole tree."""
-    from noosd.index.engine import IndexEngine
+    from noosd.index.store import IndexStore
     from noosd.shared.embedding import load_embedder
     from tests.bench.support.environment import EMBEDDING_THREADS, embedding_model_dir
 
@@ -119,7 +119,7 @@ def populated_state(tree: Path) -> Path:
     print(f"indexing {CHUNKS:,} chunks (cached)...", flush=True)
     paths = sorted(path for path in tree.rglob("*") if path.is_file())
     state = cache.start() / "state"
-    engine = IndexEngine(state, embedder)
+    engine = IndexStore(state, embedder)
     start = time.monotonic()
     saved = 0
     for i in range(0, len(paths), INDEX_BATCH):
@@ -151,7 +151,7 @@ def baseline_collection(state: Path) -> Path:
 
     import chromadb
 
-    from noosd.index.engine import DATABASE_FILE
+    from noosd.index.store import DATABASE_FILE
 
     cache = CachedDirectory(
         f"index-search-{CORPUS_VERSION}-chroma-{chromadb.__version__}-{state_digest()}"
@@ -205,8 +205,8 @@ class Samples:
 
 def measure(state: Path, chroma: Path, tree: Path) -> tuple[dict[str, Samples], float]:
     """Latencies by row, and the share of chunks the filter keeps."""
-    from noosd.index.engine import Caller, IndexEngine
-    from noosd.index.query import parse_query
+    from noosd.index.core.query import parse_query
+    from noosd.index.store import Caller, IndexStore
 
     now = datetime.fromtimestamp(file_corpus.NOW)
     caller = Caller(CALLER_UID, frozenset({CALLER_UID}))
@@ -237,7 +237,7 @@ def measure(state: Path, chroma: Path, tree: Path) -> tuple[dict[str, Samples], 
     )
     samples = {name: Samples() for name in names}
     with scratch_copy(state) as scratch:
-        engine = IndexEngine(scratch, timed)
+        engine = IndexStore(scratch, timed)
         try:
             for n, (query, question, p) in enumerate(zip(filtered, questions, parsed, strict=True)):
                 counted = n >= WARM_UP
@@ -303,7 +303,7 @@ def main() -> None:
     for name, label in (
         ("baseline", "baseline: chromadb `where`, embedding included"),
         ("baseline_rest", "  without the embedding"),
-        ("engine", "noos IndexEngine.search, embedding included"),
+        ("engine", "noos IndexStore.search, embedding included"),
         ("engine_embedding", "  of which the query's embedding"),
         ("engine_parse", "  of which reading the filters (dateparser)"),
         ("engine_rest", "  without the embedding"),

@@ -42,7 +42,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from noosd.memory.config import MemoryConfig, ScoreWeights
+from noosd.memory.core.config import MemoryConfig, ScoreWeights
 from noosd.memory.store import MemoryStore
 from tests.bench.support import locomo
 from tests.bench.support.embedding import CachingEmbedder, Vectors, cached_embedder

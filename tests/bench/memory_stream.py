@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from noos.protocol.errors import NotFound
-from noosd.memory.model import TierStats
+from noosd.memory.core.model import TierStats
 from noosd.memory.store import MemoryStore, NewMemory
 from tests.bench.support import corpora
 from tests.bench.support.embedding import CachingEmbedder, cached_embedder

@@ -52,9 +52,9 @@ from noosd.scheduler.backends.base import (
 )
 from noosd.scheduler.backends.llama import LlamaCppBackend, LlamaCppRuntime
 from noosd.scheduler.backends.llama_native import open_llama, restore_sequence, save_sequence
-from noosd.scheduler.catalog import ModelSpec, load_catalog
-from noosd.scheduler.jobs import Sampling
-from noosd.scheduler.kvstore import KvStore
+from noosd.scheduler.core.catalog import ModelSpec, load_catalog
+from noosd.scheduler.core.jobs import Sampling
+from noosd.scheduler.storage.kvstore import KvStore
 from tests.bench.support import corpora
 from tests.bench.support.scheduler_bus import median_ms, range_ms, scheduler_client
 from tests.bench.support.tables import print_table

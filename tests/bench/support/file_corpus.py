@@ -105,8 +105,8 @@ _KINDS: tuple[tuple[str, str, float, Callable[[Iterator[str], random.Random, int
 
 def files(chunks: int, seed: int = 7) -> Iterator[CorpusFile]:
     """Files holding about `chunks` chunks (1 to 19 each), as `chunking` cuts them."""
-    from noosd.index.chunking import chunk_file
-    from noosd.index.filetypes import file_type
+    from noosd.index.core.chunking import chunk_file
+    from noosd.index.core.filetypes import file_type
 
     rng = random.Random(seed)
     # More notes than any corpus of this size uses (a text chunk takes about five).

@@ -22,9 +22,9 @@ import pytest_asyncio
 from dbus_fast import Variant
 
 from noos.bus import Connection
-from noosd.scheduler.accelerators import Accelerator, accelerator, describe, display_device
-from noosd.scheduler.hardware import Machine, discover
+from noosd.scheduler.core.accelerators import Accelerator, accelerator, describe, display_device
 from noosd.scheduler.interface import accelerator_details
+from noosd.scheduler.live.hardware import Machine, discover
 from tests.fixtures import noosd_process
 from tests.fixtures.noosd_process import NoosdProcess
 from tests.fixtures.private_bus import PrivateBus

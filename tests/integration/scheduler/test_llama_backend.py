@@ -30,9 +30,9 @@ from noosd.scheduler.backends.base import (
 )
 from noosd.scheduler.backends.llama import LlamaCppBackend, LlamaCppRuntime
 from noosd.scheduler.backends.llama_text import TextStream
-from noosd.scheduler.catalog import Backend as BackendKind
-from noosd.scheduler.catalog import ChatTemplate, ModelSpec, TemplateSource
-from noosd.scheduler.jobs import Priority, Sampling
+from noosd.scheduler.core.catalog import Backend as BackendKind
+from noosd.scheduler.core.catalog import ChatTemplate, ModelSpec, TemplateSource
+from noosd.scheduler.core.jobs import Priority, Sampling
 from tests.fixtures.models import shipped_models_tree
 
 SMOLLM = Path("smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf")

@@ -23,9 +23,9 @@ from noosd.scheduler.backends.base import (
     Stop,
 )
 from noosd.scheduler.backends.openai import OpenAIBackend, OpenAIRuntime
-from noosd.scheduler.catalog import Backend as BackendKind
-from noosd.scheduler.catalog import ChatTemplate, ModelSpec, TemplateSource
-from noosd.scheduler.jobs import Priority, Sampling
+from noosd.scheduler.core.catalog import Backend as BackendKind
+from noosd.scheduler.core.catalog import ChatTemplate, ModelSpec, TemplateSource
+from noosd.scheduler.core.jobs import Priority, Sampling
 from tests.fixtures.llama_server import LlamaServer, chat_model, free_port
 
 GREEDY = Sampling(temperature=0.0)

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from noosd.index.engine import IndexEngine
-from noosd.shared.embedding import Embedder, Matrix, load_embedder
+from noosd.index.store import IndexStore
+from noosd.shared.arrays import Matrix
+from noosd.shared.embedding import Embedder, load_embedder
 from tests.fixtures.models import shipped_models_tree
 
 MODEL = "all-minilm-l6-v2"
@@ -77,15 +78,13 @@ def files() -> Iterator[Path]:
 
 
 @pytest.fixture
-def make_engine(
-    state_dir: Path, embedder: CountingEmbedder
-) -> Iterator[Callable[..., IndexEngine]]:
+def make_engine(state_dir: Path, embedder: CountingEmbedder) -> Iterator[Callable[..., IndexStore]]:
     """Engines on the test's state directory, configured by keyword; closed after the test."""
-    engines: list[IndexEngine] = []
+    engines: list[IndexStore] = []
 
-    def make(**options: Any) -> IndexEngine:
+    def make(**options: Any) -> IndexStore:
         options.setdefault("clock", lambda: NOW)
-        engine = IndexEngine(state_dir, embedder, **options)
+        engine = IndexStore(state_dir, embedder, **options)
         engines.append(engine)
         return engine
 
@@ -95,5 +94,5 @@ def make_engine(
 
 
 @pytest.fixture
-def engine(make_engine: Callable[..., IndexEngine]) -> IndexEngine:
+def engine(make_engine: Callable[..., IndexStore]) -> IndexStore:
     return make_engine()

@@ -17,13 +17,13 @@ from pathlib import Path
 
 from chromadb.api.models.Collection import Collection
 
-from noosd.index.engine import IndexEngine
+from noosd.index.store import IndexStore
 from noosd.shared.embedding import load_embedder
 
 
 def main() -> None:
     state_dir, model_dir, *paths = (Path(arg) for arg in sys.argv[1:])
-    engine = IndexEngine(state_dir, load_embedder(model_dir))
+    engine = IndexStore(state_dir, load_embedder(model_dir))
     for number, path in enumerate(paths, start=1):
         if number == len(paths):
             Collection.upsert = _die  # type: ignore[method-assign,assignment]

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from noosd.memory.config import MemoryConfig
-from noosd.memory.database import MemoryDatabase, StoredMemory
-from noosd.memory.ids import parse_id
-from noosd.memory.model import Tier
+from noosd.memory.core.config import MemoryConfig
+from noosd.memory.core.ids import parse_id
+from noosd.memory.core.model import Tier
+from noosd.memory.core.tiering import TIERS, WARM
+from noosd.memory.storage.database import MemoryDatabase, StoredMemory
+from noosd.memory.storage.warm import WarmIndex
 from noosd.memory.store import MemoryStore
-from noosd.memory.tiering import TIERS, WARM
 from noosd.memory.user import DATABASE_FILE, WARM_DIR
-from noosd.memory.warm import WarmIndex
 from noosd.shared.embedding import Embedder, load_embedder
 from tests.fixtures.models import shipped_models_tree
 

@@ -17,9 +17,9 @@ import signal
 import sys
 from pathlib import Path
 
-from noosd.memory.config import MemoryConfig
+from noosd.memory.core.config import MemoryConfig
+from noosd.memory.storage.warm import WarmIndex
 from noosd.memory.store import MemoryStore
-from noosd.memory.warm import WarmIndex
 from noosd.shared.embedding import load_embedder
 
 UID = 1000

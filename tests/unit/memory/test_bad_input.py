@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from noos.protocol.errors import InvalidArgument, NotFound
-from noosd.memory.filters import RecallFilter
-from noosd.memory.model import Tier
+from noosd.memory.core.filters import RecallFilter
+from noosd.memory.core.model import Tier
 from noosd.memory.store import MemoryStore, NewMemory
 
 USER = 1000

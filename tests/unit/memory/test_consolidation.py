@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from noos.protocol.errors import NotFound
-from noosd.memory.filters import RecallFilter
-from noosd.memory.model import Tier
+from noosd.memory.core.filters import RecallFilter
+from noosd.memory.core.model import Tier
 from noosd.memory.store import MemoryStore, NewMemory
 from tests.unit.memory.conftest import DAY, Clock, chromadb_ids
 

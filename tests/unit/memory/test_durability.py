@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from noosd.memory.model import Tier
+from noosd.memory.core.model import Tier
+from noosd.memory.storage.warm import WarmIndex
 from noosd.memory.store import MemoryStore
 from noosd.memory.user import WARM_DIR
-from noosd.memory.warm import WarmIndex
 from tests.unit.memory import crashing_writer
 from tests.unit.memory.conftest import REPO, chromadb_ids, warm_ids
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from noos.protocol.errors import NotFound
-from noosd.memory.filters import RecallFilter
-from noosd.memory.model import Tier
+from noosd.memory.core.filters import RecallFilter
+from noosd.memory.core.model import Tier
 from noosd.memory.store import MemoryStore
 
 ALICE, BOB = 1000, 1001

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from noos.protocol.errors import InvalidArgument, NotFound
-from noosd.memory.filters import RecallFilter
-from noosd.memory.model import Tier, TierStats
+from noosd.memory.core.filters import RecallFilter
+from noosd.memory.core.model import Tier, TierStats
 from noosd.memory.store import MemoryStore, NewMemory
 from tests.unit.memory.conftest import DAY, Clock
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from noosd.memory.model import Tier
+from noosd.memory.core.model import Tier
 from noosd.memory.store import MemoryStore
 from tests.unit.memory.conftest import (
     DAY,

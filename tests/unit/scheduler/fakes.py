@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from noosd.scheduler import (
+from noosd.scheduler.core import (
     Decision,
     JobId,
     JobRequest,
@@ -15,8 +15,8 @@ from noosd.scheduler import (
     Scheduler,
     SchedulerConfig,
 )
-from noosd.scheduler.catalog import Backend, Catalog, ChatTemplate, ModelSpec, TemplateSource
-from noosd.scheduler.prediction import ModelPredictor
+from noosd.scheduler.core.catalog import Backend, Catalog, ChatTemplate, ModelSpec, TemplateSource
+from noosd.scheduler.core.prediction import ModelPredictor
 
 MB = 10**6
 T = TypeVar("T")

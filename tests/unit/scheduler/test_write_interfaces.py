@@ -10,15 +10,19 @@ from typing import Any
 
 import pytest
 
-import noosd.scheduler.catalog
+import noosd.scheduler.core.catalog
 import noosd.scheduler.engine
-import noosd.scheduler.hardware
+import noosd.scheduler.live.hardware
 from noosd.cli import ONE_THREAD_ENVIRONMENT, main
 
 # What starting the scheduler runs: reading the hardware, the catalog, the engine.
 START_ONLY = {
     module.__file__
-    for module in (noosd.scheduler.hardware, noosd.scheduler.catalog, noosd.scheduler.engine)
+    for module in (
+        noosd.scheduler.live.hardware,
+        noosd.scheduler.core.catalog,
+        noosd.scheduler.engine,
+    )
 }
 
 

@@ -1,559 +1,165 @@
-"""`IndexEngine`: the file index of org.noos.Index1, without D-Bus or inotify.
+"""`Indexer`: the index at work, keeping up with the files by itself.
 
-It indexes the files it is given (the watcher and crawler decide which: ignore
-rules are theirs) and searches them for a caller. Where things are:
+It puts together the engine (`StoreRunner`), the roots, the watcher (live
+changes, at normal priority), the crawler (everything, at the lowest
+priority, resumably) and the media monitor (media come and go), and it is
+what the D-Bus methods ask. Its threads, each calling the engine itself:
 
-- SQLite (`store`, under state_dir) is the truth: files, chunks, their text
-  (FTS5) and their vectors (float16). A change commits there before the call
-  returns, in WAL mode with synchronous=FULL, so an acknowledged change
-  survives kill -9 and power loss.
-- RAM (`noosd.shared.matrix`): every chunk's vector, quantised to int8, by
-  chunk id, with its file's id as its group; rebuilt from SQLite at open
-  (~2 s per 100,000 chunks).
-- chromadb (`chroma`): the same vectors in an HNSW index, for an unfiltered
-  search over many chunks; embedded, or a server (`chroma_url`). It follows
-  SQLite through an outbox (`noosd.shared.outbox`) and is reconciled at open;
-  it may be lost, or unreachable, at any time: the search then stays exact in
-  RAM, and chromadb is tried again after `outbox.RETRY_S`.
-
-Indexing a file costs what changed: a file whose size, mtime, ctime and inode
-are those indexed is not read; one whose bytes hash as before is not chunked;
-otherwise only the chunks whose text is new to it are embedded (`changes`),
-and a text any indexed file already has lends its stored vector (a copy, a
-file renamed while the service was down, a branch switched back). A rename
-moves entries (chunk ids, vectors, first-indexed time) without touching them.
-A file that cannot be indexed is skipped with the reason, recorded in
-`failures`, and whatever was indexed of it before is dropped. Files on a
-removable medium carry its name (`device`) and are hidden, not deleted, when
-it goes.
-
-Thread safety: every method may be called from any thread. Searches take the
-state lock for their SQL and arithmetic, not for parsing or embedding the
-query; writers commit one at a time (the writer lock) and take the state lock
-only to plan and to commit. Files are read and embedded holding neither lock
-(`index_files`), so a search waits for at most one commit, and a fresh edit
-for at most one commit too, not for a crawl's batch of embeddings.
+    event loop       D-Bus; hands engine calls to the call pool
+    index-call-*     searches, IndexFile, Forget, status (two at a time)
+    index-open       opens the engine (loads the model), once
+    watchdog's       inotify events, noted as pending wishes
+    index-watcher    applies the wishes that are due
+    index-crawler    walks, and indexes batch after batch
+    index-media      mount table and udev changes
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import pwd
-import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+from noosd.index.live.crawler import CHECKPOINT_FILE, DEFAULT_BATCH_SIZE, Crawler
+from noosd.index.live.media import KNOWN_MEDIA_FILE, KnownMedia, MediaMonitor, Medium, Udev
+from noosd.index.live.pending import DEFAULT_QUIET_S, PendingChanges
+from noosd.index.live.roots import IndexedRoot, RootSet
+from noosd.index.live.runner import StoreRunner
+from noosd.index.live.watcher import Watcher
 
-from noos.protocol.errors import InvalidArgument
-from noosd.index.access import Caller
-from noosd.index.changes import plan_changes
-from noosd.index.chroma import DEFAULT_COLLECTION, ChromaIndex
-from noosd.index.chunking import Chunk, Unindexable, chunk_file, content_hash
-from noosd.index.ignore import SizeLimits
-from noosd.index.model import Indexed, IndexStatus, SearchHit
-from noosd.index.query import parse_query
-from noosd.index.reading import FileContent, Refused, read_file, stat_path
-from noosd.index.search import Searcher
-from noosd.index.sink import Interrupted
-from noosd.index.store import FileFilter, IndexDatabase, StoredFile
-from noosd.runtime.health import beat
-from noosd.shared.embedding import Embedder
-from noosd.shared.matrix import VectorMatrix
-from noosd.shared.outbox import ChromaOutbox
-
-# The facade needs these and the engine alone.
-__all__ = ["Caller", "IndexEngine", "IndexStatus", "Indexed", "Interrupted", "SearchHit"]
-
-DATABASE_FILE = "index.sqlite3"
-CHROMA_DIR = "chroma"
-MAX_LIMIT = 100
-# A filter that keeps at most this many chunks is searched exactly, by a
-# gather and a product of its rows (int8: ~1 ms per 5,000 here); beyond it,
-# chromadb's HNSW index answers.
-EXACT_MAX_ROWS = 20_000
-# Tries at planning a batch without the writer lock before one holds it throughout.
-PLAN_TRIES = 3
-# Characters of text embedded between two looks at `index_files`'s interrupt:
-# ~4 long chunks, ~1 s here, a minute or two in the slowest TCG guest met.
-EMBED_SLICE_CHARS = 6000
+if TYPE_CHECKING:
+    from noosd.index.store import IndexStore
 
 _log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class _Skip:
-    """A path not indexed, and why."""
+class IndexerSettings:
+    """state_dir: the engine's files and the crawl's checkpoint; roots: the
+    directories indexed (users' homes); media_dirs: where removable media are
+    mounted (empty: none indexed); quiet_s: how long a file's events must
+    pause before it is indexed; crawl_batch: files per engine call of a crawl."""
 
-    refused: Refused
-
-
-@dataclass(frozen=True)
-class _Unchanged:
-    """A file stat(2) says is as indexed: not even read."""
-
-
-@dataclass(frozen=True)
-class _Read:
-    """A file read: its content, its hash, and its chunks (None: same bytes as indexed)."""
-
-    content: FileContent
-    content_hash: str
-    chunks: tuple[Chunk, ...] | None
-
-
-_Prepared = _Skip | _Unchanged | _Read
+    state_dir: Path
+    roots: tuple[Path, ...] = (Path("/home"),)
+    media_dirs: tuple[Path, ...] = ()
+    quiet_s: float = DEFAULT_QUIET_S
+    crawl_batch: int = DEFAULT_BATCH_SIZE
 
 
 @dataclass(frozen=True)
-class _Plan:
-    """What writing one path does: the chunks to add (hash to chunk, in file
-    order), to keep (hash to stored id, with their new places) and to drop."""
+class Activity:
+    """files_done: files indexed since the service started (crawl, changes,
+    IndexFile); queued: files waiting; crawling: whether a crawl is under way."""
 
-    path: Path
-    stored: StoredFile | None
-    prepared: _Prepared
-    to_add: dict[str, Chunk]
-    to_place: dict[str, tuple[int, int, Chunk]]  # hash: (chunk id, ordinal, chunk)
-    to_drop: list[int]
-    ordinals: dict[str, int]
-    kept: int
-    stored_chunks: dict[str, int]  # what the plan was made against: hash to chunk id
+    files_done: int
+    queued: int
+    crawling: bool
 
 
-class IndexEngine:
-    """The index kept under `state_dir`; see the module's docstring."""
-
-    def __init__(
-        self,
-        state_dir: Path,
-        embedder: Embedder,
-        *,
-        clock: Callable[[], float] = time.time,
-        chroma_url: str | None = None,
-        chroma_collection: str = DEFAULT_COLLECTION,
-        limits: SizeLimits | None = None,
-        exact_max_rows: int = EXACT_MAX_ROWS,
-    ) -> None:
-        self.state_dir = state_dir
-        self._embedder = embedder
-        self._clock = clock
-        self._limits = limits or SizeLimits()
-        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._db = IndexDatabase(state_dir / DATABASE_FILE)
-        self._vectors = VectorMatrix(embedder.dim, quantized=True, grouped=True)
-        chunk_ids, file_ids, vectors = self._db.all_vectors()
-        self._vectors.add(chunk_ids.tolist(), vectors, file_ids.tolist())
-        chroma = ChromaIndex(state_dir / CHROMA_DIR, chroma_url, chroma_collection)
-        # Chunks not yet in chromadb: few after a flush, and an approximate
-        # search scores them exactly beside what chromadb returns.
-        self._unsynced = set(self._db.unsynced_ids())
-        # The outbox's marks are relaxed: a power cut costs a second write of
-        # the same vectors.
-        self._outbox = ChromaOutbox(
-            self._db, chroma, relaxed=True, written=self._unsynced.difference_update
+class Indexer:
+    def __init__(self, settings: IndexerSettings, open_engine: Callable[[], IndexStore]) -> None:
+        self.settings = settings
+        self.runner = StoreRunner(open_engine)
+        self.roots = RootSet()
+        self.watcher = Watcher(
+            self.runner.sink(),
+            self.roots,
+            PendingChanges(quiet_s=settings.quiet_s),
+            on_rules_changed=self._rules_changed,
+            on_overflow=self._overflowed,
         )
-        missing = self._outbox.guarded("reconciling", self._outbox.reconcile)
-        if missing is not None:
-            self._unsynced.update(missing)
-            self._flush_outbox()
-        self._hidden = self._db.hidden_devices()
-        self._searcher = Searcher(
-            self._db, self._vectors, self._outbox, self._unsynced, exact_max_rows
+        self.crawler = Crawler(
+            self.runner.sink(),
+            self.roots,
+            settings.state_dir / CHECKPOINT_FILE,
+            batch_size=settings.crawl_batch,
         )
-        self._state = threading.Lock()
-        self._writer = threading.Lock()
-        self._closed = False
+        self._media: MediaMonitor | None = None
+        self._known_media: KnownMedia | None = None
+        self.files_indexed_on_request = 0
 
-    # --- writing ---
+    def open(self) -> None:
+        """Start opening the engine, in the background."""
+        self.runner.open()
 
-    def index_file(self, path: Path, *, device: str | None = None) -> Indexed:
-        """Index (or re-index) the file at `path`, on removable medium `device`."""
-        return self.index_files([path], device=device)[0]
+    def start_watching(self) -> None:
+        """Watch the roots, start the crawl and the media monitor. Blocks for
+        as long as inotify takes to watch every directory: run it on a thread."""
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        self.watcher.start()
+        watched = []
+        for path in self.settings.roots:
+            if path.is_dir():
+                self.watcher.watch(IndexedRoot(path))
+                watched.append(path)
+            else:
+                _log.warning("not indexing %s: it is not a directory", path)
+        self.crawler.start(catch_up=watched)
+        if self.settings.media_dirs:
+            self._start_media()
 
-    def index_files(
-        self,
-        paths: Sequence[Path],
-        *,
-        device: str | None = None,
-        interrupt: threading.Event | None = None,
-    ) -> list[Indexed]:
-        """Index many files with one embedding batch and one commit (a crawl's
-        throughput); one outcome per path, in order. `interrupt`, once set,
-        stops the embedding at its next slice with `Interrupted`, nothing
-        written (a crawl's batch on a slow machine must not hold up a stop).
-
-        Files are read and embedded holding no lock, and the plan is checked
-        against what is stored when it commits: a crawl's batch, embedded at
-        the lowest CPU priority, may take minutes on a slow or busy machine
-        (a TCG guest: ~0.1 s a token), and a fresh edit must not wait behind
-        it (it did: nothing the user wrote was indexed for as long as the
-        first crawl's first batch took). A plan that a concurrent write made
-        stale is made again, its embeddings kept; after `PLAN_TRIES`, the last
-        try holds the writer lock throughout, so that a batch always lands."""
-        checked = [_absolute(path) for path in paths]
-        unique = list(dict.fromkeys(checked))
-        fresh: dict[str, np.ndarray] = {}
-        for attempt in range(PLAN_TRIES):
-            last = attempt == PLAN_TRIES - 1
-            with self._writer if last else contextlib.nullcontext():
-                plans, reused = self._plan_files(unique, device)
-                texts = {
-                    text_hash: chunk.text
-                    for plan in plans
-                    for text_hash, chunk in plan.to_add.items()
-                    if text_hash not in reused and text_hash not in fresh
-                }
-                fresh.update(self._embed(texts, interrupt))
-                with self._writer if not last else contextlib.nullcontext(), self._state:
-                    self._check_open()
-                    if last or all(self._still_as_planned(plan) for plan in plans):
-                        outcomes = self._commit(plans, reused, fresh, device)
-                        return [outcomes[path] for path in checked]
-            _log.debug("a concurrent write changed what was planned: planning again")
-        raise AssertionError("unreachable: the last try commits")
-
-    def _embed(
-        self, texts: dict[str, str], interrupt: threading.Event | None
-    ) -> dict[str, np.ndarray]:
-        """The texts' vectors (float16) by hash, in slices of EMBED_SLICE_CHARS."""
-        hashes = sorted(texts, key=lambda text_hash: len(texts[text_hash]))
-        vectors: dict[str, np.ndarray] = {}
-        while len(vectors) < len(hashes):
-            if interrupt is not None and interrupt.is_set():
-                left = len(hashes) - len(vectors)
-                raise Interrupted(f"interrupted with {left} texts left to embed")
-            piece: list[str] = []
-            size = 0
-            for text_hash in hashes[len(vectors) :]:
-                if piece and size + len(texts[text_hash]) > EMBED_SLICE_CHARS:
-                    break
-                piece.append(text_hash)
-                size += len(texts[text_hash])
-            embedded = self._embedder.embed([texts[text_hash] for text_hash in piece])
-            vectors.update(zip(piece, np.asarray(embedded, np.float16), strict=True))
-        return vectors
-
-    def _plan_files(
-        self, paths: list[Path], device: str | None
-    ) -> tuple[list[_Plan], dict[str, bytes]]:
-        """Each path read and planned against what is stored, and the stored
-        vectors of the texts to add that some file has already."""
-        with self._state:
-            self._check_open()
-            stored = {path: self._db.stored_file(os.fsencode(path)) for path in paths}
-        prepared = {path: self._prepare(path, stored[path], device) for path in paths}
-        with self._state:
-            plans = [self._plan(path, stored[path], prepared[path]) for path in paths]
-            reused = self._db.vectors_by_hash(
-                {text_hash for plan in plans for text_hash in plan.to_add}
-            )
-        return plans, reused
-
-    def _still_as_planned(self, plan: _Plan) -> bool:
-        """Whether what is stored for the plan's path is what it was planned
-        against (under the state lock)."""
-        stored = self._db.stored_file(os.fsencode(plan.path))
-        if stored != plan.stored:
-            return False
-        return stored is None or self._db.chunk_ids_by_hash(stored.id) == plan.stored_chunks
-
-    def forget(self, path: Path) -> int:
-        """Remove the file at `path`, or everything under it as a directory, from
-        the index (SQLite, RAM and chromadb); returns how many files."""
-        encoded = os.fsencode(_absolute(path))
-        with self._writer, self._state:
-            self._check_open()
-            file_ids = [file_id for file_id, _ in self._db.files_at_or_under(encoded)]
-            with self._db.transaction():
-                removed = self._db.delete_files(file_ids)
-                self._db.clear_failures_at_or_under(encoded)
-            self._drop_in_ram(removed)
-            self._flush_outbox()
-        return len(file_ids)
-
-    def rename(self, old: Path, new: Path) -> int:
-        """Move the file at `old`, or everything under it as a directory, to
-        `new`: entries keep their chunks, vectors and history, nothing is
-        embedded. A file indexed at a new path is replaced (a rename over it).
-        Returns how many files moved (0: nothing was indexed at `old`)."""
-        source, target = os.fsencode(_absolute(old)), os.fsencode(_absolute(new))
-        if source == target:
-            return 0
-        if _contains(source, target) or _contains(target, source):
-            raise InvalidArgument(f"cannot rename {old} to {new}: one is inside the other")
-        with self._writer, self._state:
-            self._check_open()
-            moving = self._db.files_at_or_under(source)
-            moves = [(file_id, target + path[len(source) :]) for file_id, path in moving]
-            replaced = [file_id for file_id, _ in self._db.files_at_or_under(target)]
-            with self._db.transaction():
-                removed = self._db.delete_files(replaced)
-                self._db.set_paths(moves)
-                self._db.clear_failures_at_or_under(source)
-            self._drop_in_ram(removed)
-            self._flush_outbox()
-        return len(moves)
-
-    def set_device_visible(self, device: str, visible: bool) -> None:
-        """Show or hide the files on removable medium `device` (hidden ones stay indexed)."""
-        if not isinstance(device, str) or not device:
-            raise InvalidArgument("a device is named by a non-empty string")
-        with self._state:
-            self._check_open()
-            with self._db.transaction():
-                self._db.set_hidden(device, hidden=not visible)
-            self._hidden = self._db.hidden_devices()
-
-    # --- reading ---
-
-    def search(
-        self,
-        query: str,
-        limit: int,
-        caller: Caller,
-        *,
-        now: float | None = None,
-        home: Path | None = None,
-    ) -> list[SearchHit]:
-        """The best `limit` files for `query` that `caller` could open now.
-
-        The query's filters in words (times, types, places: `query`) are read
-        as asked at `now` (default: the clock) by a user whose home is `home`
-        (default: the caller's, from the password database). A query of
-        filters alone lists their files newest first.
-        """
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-            raise InvalidArgument(f"a limit is an integer from 1 to {MAX_LIMIT}, not {limit!r}")
-        asked = datetime.fromtimestamp(self._clock() if now is None else now)
-        parsed = parse_query(query, asked, home or _home_of(caller.uid))
-        where = FileFilter(
-            since=parsed.since,
-            until=parsed.until,
-            languages=parsed.languages,
-            under=tuple(os.fsencode(prefix) for prefix in parsed.path_prefixes),
-            hidden_devices=self._hidden,
+    def _start_media(self) -> None:
+        self._known_media = KnownMedia(self.settings.state_dir / KNOWN_MEDIA_FILE)
+        self._media = MediaMonitor(
+            self.settings.media_dirs, self._medium_appeared, self._medium_gone, udev=Udev()
         )
-        if not parsed.text.strip():
-            if where.is_everything:
-                raise InvalidArgument("a query needs words to search for, or a filter")
-            with self._state:
-                self._check_open()
-                return self._searcher.by_filters(where, limit, caller)
-        vector = self._embedder.embed([parsed.text])[0]
-        with self._state:
-            self._check_open()
-            return self._searcher.by_meaning(parsed.text, vector, where, limit, caller)
+        self._media.start()
+        mounted = {medium.tag for medium in self._media.media()}
+        for tag in self._known_media.tags - mounted:
+            self._set_visible(tag, False)
 
-    def status(self) -> IndexStatus:
-        with self._state:
-            self._check_open()
-            files, chunks, failed = self._db.counts()
-        return IndexStatus(files, chunks, failed, _directory_bytes(self.state_dir))
+    def stop_watching(self) -> None:
+        """Stop the threads, applying the changes already seen. Blocks: run it on a thread."""
+        if self._media is not None:
+            self._media.stop()
+        self.crawler.stop()
+        self.watcher.stop()
 
-    def failures(self, limit: int = 100) -> list[tuple[str, str]]:
-        """The files that could not be indexed, (path, reason), the newest first."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise InvalidArgument(f"a limit is a non-negative integer, not {limit!r}")
-        with self._state:
-            self._check_open()
-            return [(os.fsdecode(path), reason) for path, reason in self._db.failures(limit)]
+    async def close(self) -> None:
+        await self.runner.close()
 
-    def indexed_paths(self, directory: Path) -> list[Path]:
-        """The indexed files under `directory`, in byte order of their paths: what
-        a crawl compares with what it finds, to forget the files gone meanwhile."""
-        encoded = os.fsencode(_absolute(directory))
-        with self._state:
-            self._check_open()
-            return [Path(os.fsdecode(path)) for path in self._db.paths_under(encoded)]
+    def reindex(self) -> bool:
+        """Crawl every root again; False when a crawl of them all is already queued."""
+        queued = [self.crawler.crawl(root.path) for root in self.roots.all()]
+        return any(queued)
 
-    def close(self) -> None:
-        """Write what chromadb lacks (if it can) and close the files; idempotent."""
-        with self._writer, self._state:
-            if self._closed:
-                return
-            self._closed = True
-            self._flush_outbox()
-            self._outbox.collection.close()
-            self._db.close()
+    def activity(self) -> Activity:
+        return Activity(
+            files_done=(
+                self.watcher.files_done + self.crawler.files_done + self.files_indexed_on_request
+            ),
+            queued=len(self.watcher.pending) + self.crawler.in_hand,
+            crawling=self.crawler.crawling,
+        )
 
-    # --- the steps of indexing ---
+    def _rules_changed(self, directory: Path) -> None:
+        _log.info("the ignore rules of %s changed: crawling it", directory)
+        self.crawler.crawl(directory)
 
-    def _prepare(self, path: Path, stored: StoredFile | None, device: str | None) -> _Prepared:
-        """Read and chunk a file as far as it changed; no lock is held."""
-        beat()
-        status = stat_path(path)
-        if isinstance(status, Refused):
-            return _Skip(status)
-        if stored is not None and device == stored.device and _same_stat(stored, status):
-            return _Unchanged()
-        content = read_file(path, status, self._limits)
-        if isinstance(content, Refused):
-            return _Skip(content)
-        whole = content_hash(content.data)
-        if stored is not None and whole == stored.content_hash:
-            return _Read(content, whole, None)
+    def _overflowed(self, root: IndexedRoot) -> None:
+        if self.crawler.crawl(root.path):
+            _log.warning("too many changes at once under %s: crawling it instead", root.path)
+
+    def _medium_appeared(self, medium: Medium) -> None:
+        _log.info("medium at %s (%s) mounted: indexing it", medium.mount_point, medium.tag)
+        if self._known_media is not None:
+            self._known_media.add(medium.tag)
+        self._set_visible(medium.tag, True)
+        self.watcher.watch(IndexedRoot(medium.mount_point, medium.tag))
+        self.crawler.crawl(medium.mount_point)
+
+    def _medium_gone(self, medium: Medium) -> None:
+        _log.info("medium at %s (%s) gone: hiding its files", medium.mount_point, medium.tag)
+        self.crawler.cancel_under(medium.mount_point)
+        self.watcher.unwatch(medium.mount_point)
+        self._set_visible(medium.tag, False)
+
+    def _set_visible(self, tag: str, visible: bool) -> None:
         try:
-            chunks = chunk_file(content.data, content.file_type)
-        except Unindexable as error:
-            return _Skip(Refused(str(error)))
+            self.runner.call(lambda engine: engine.set_device_visible(tag, visible))
         except Exception as error:
-            # A bug met on one file must not stop a crawl: it is logged, and
-            # the file is recorded as failed, with the error.
-            _log.exception("chunking %r failed", path)
-            return _Skip(Refused(f"could not be chunked ({type(error).__name__}: {error})"))
-        return _Read(content, whole, chunks)
-
-    def _plan(self, path: Path, stored: StoredFile | None, prepared: _Prepared) -> _Plan:
-        """What to write for a prepared path, against what is stored (under the lock)."""
-        stored_ids = {} if stored is None else self._db.chunk_ids_by_hash(stored.id)
-        to_add: dict[str, Chunk] = {}
-        to_place: dict[str, tuple[int, int, Chunk]] = {}
-        ordinals: dict[str, int] = {}
-        to_drop: list[int] = []
-        kept = 0
-        if isinstance(prepared, _Skip):
-            to_drop = list(stored_ids.values())
-        elif isinstance(prepared, _Read) and prepared.chunks is not None:
-            changes = plan_changes(stored_ids, prepared.chunks)
-            to_add = {chunk.content_hash: chunk for chunk in changes.to_embed}
-            for chunk in prepared.chunks:
-                ordinal = ordinals.setdefault(chunk.content_hash, len(ordinals))
-                if chunk.content_hash in changes.to_keep and chunk.content_hash not in to_place:
-                    to_place[chunk.content_hash] = (stored_ids[chunk.content_hash], ordinal, chunk)
-            to_drop = [stored_ids[text_hash] for text_hash in changes.to_drop]
-            kept = len(to_place)
-        else:
-            kept = len(stored_ids)
-        return _Plan(path, stored, prepared, to_add, to_place, to_drop, ordinals, kept, stored_ids)
-
-    def _commit(
-        self,
-        plans: list[_Plan],
-        reused: dict[str, bytes],
-        fresh: dict[str, np.ndarray],
-        device: str | None,
-    ) -> dict[Path, Indexed]:
-        """Write every plan in one transaction, then follow it in RAM and chromadb."""
-        now = self._clock()
-        outcomes: dict[Path, Indexed] = {}
-        added: list[tuple[int, int, bytes]] = []  # chunk id, file id, float16 vector
-        dropped: list[int] = []
-        embedded_once: set[str] = set()
-        with self._db.transaction():
-            for plan in plans:
-                encoded = os.fsencode(plan.path)
-                prepared = plan.prepared
-                if isinstance(prepared, _Skip):
-                    if plan.stored is not None:
-                        dropped += self._db.delete_files([plan.stored.id])
-                    if prepared.refused.vanished:
-                        self._db.clear_failure(encoded)
-                    else:
-                        self._db.record_failure(encoded, prepared.refused.reason, now)
-                    outcomes[plan.path] = Indexed(
-                        str(plan.path), 0, 0, len(plan.to_drop), prepared.refused.reason
-                    )
-                    continue
-                embedded = 0
-                if isinstance(prepared, _Read):
-                    file_type = prepared.content.file_type
-                    file_id = self._db.upsert_file(
-                        encoded,
-                        prepared.content.metadata,
-                        file_type.category.value,
-                        prepared.content_hash,
-                        device,
-                        now,
-                    )
-                    self._db.delete_chunks(plan.to_drop)
-                    dropped += plan.to_drop
-                    for chunk_id, ordinal, chunk in plan.to_place.values():
-                        self._db.place_chunk(chunk_id, ordinal, chunk)
-                    for text_hash, chunk in plan.to_add.items():
-                        if text_hash in reused:
-                            vector = reused[text_hash]
-                        else:
-                            vector = fresh[text_hash].tobytes()
-                            embedded += text_hash not in embedded_once
-                            embedded_once.add(text_hash)
-                        chunk_id = self._db.insert_chunk(
-                            file_id, plan.ordinals[text_hash], chunk, vector
-                        )
-                        added.append((chunk_id, file_id, vector))
-                    self._db.clear_failure(encoded)
-                kept = plan.kept + len(plan.to_add) - embedded
-                outcomes[plan.path] = Indexed(
-                    str(plan.path), embedded, kept, len(plan.to_drop), None
-                )
-        self._drop_in_ram(dropped)
-        if added:
-            vectors = np.frombuffer(b"".join(v for _, _, v in added), dtype=np.float16)
-            self._vectors.add(
-                [chunk_id for chunk_id, _, _ in added],
-                vectors.reshape(len(added), -1).astype(np.float32),
-                [file_id for _, file_id, _ in added],
-            )
-            self._unsynced.update(chunk_id for chunk_id, _, _ in added)
-        self._flush_outbox()
-        return outcomes
-
-    def _drop_in_ram(self, chunk_ids: list[int]) -> None:
-        """Follow in RAM the deletion of chunks that SQLite committed."""
-        self._vectors.remove(chunk_ids)
-        self._unsynced.difference_update(chunk_ids)
-
-    def _flush_outbox(self) -> None:
-        """Write to chromadb what it lacks, unless it is failing (the outbox waits)."""
-        self._outbox.guarded("writing", self._outbox.flush)
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise RuntimeError("the index engine is closed")
-
-
-def _absolute(path: Path) -> Path:
-    if not isinstance(path, Path) or not path.is_absolute():
-        raise InvalidArgument(f"an absolute path is needed, not {path!r}")
-    return path
-
-
-def _contains(directory: bytes, path: bytes) -> bool:
-    return path.startswith(directory.rstrip(b"/") + b"/")
-
-
-def _same_stat(stored: StoredFile, status: os.stat_result) -> bool:
-    """Whether the file is the one indexed, unchanged: the ctime changes on every
-    write and chmod and cannot be set back, so a restored mtime does not fool it."""
-    return (stored.size, stored.mtime, stored.ctime, stored.st_dev, stored.inode) == (
-        status.st_size,
-        status.st_mtime,
-        status.st_ctime,
-        status.st_dev,
-        status.st_ino,
-    )
-
-
-def _home_of(uid: int) -> Path:
-    try:
-        return Path(pwd.getpwuid(uid).pw_dir)
-    except KeyError:
-        # A uid without an entry has no home: no place under it exists.
-        return Path("/nonexistent")
-
-
-def _directory_bytes(directory: Path) -> int:
-    """The bytes of the files under a directory (files that vanish meanwhile are skipped)."""
-    total = 0
-    for root, _, files in os.walk(directory):
-        for name in files:
-            try:
-                total += (Path(root) / name).stat().st_size
-            except FileNotFoundError:
-                continue
-    return total
+            state = "shown" if visible else "hidden"
+            _log.warning("cannot mark medium %s %s: %s", tag, state, error)

@@ -55,13 +55,13 @@ from noos.protocol.index import (
     hit_struct,
     indexed_struct,
 )
-from noosd.index.callers import user_of
-from noosd.index.indexer import Indexer
-from noosd.index.targets import absolute_path, check_readable, indexed_root
+from noosd.index.engine import Indexer
+from noosd.index.storage.callers import user_of
+from noosd.index.storage.targets import absolute_path, check_readable, indexed_root
 from noosd.runtime import NoosInterface, caller_uid, effective_uid, noos_method
 
 if TYPE_CHECKING:
-    from noosd.index.engine import IndexStatus, SearchHit
+    from noosd.index.store import IndexStatus, SearchHit
 
 VariantDict = Annotated[dict[str, Variant], DBusSignature("a{sv}")]
 HitList = Annotated[list[HitFields], DBusSignature(f"a{HIT_SIGNATURE}")]

@@ -25,13 +25,13 @@ import math
 import os
 from dataclasses import dataclass
 
-from noosd.index.access import AccessCheck, Caller
-from noosd.index.chroma import ChromaIndex
-from noosd.index.lexical import common_limit, fts_terms, idf
-from noosd.index.model import SearchHit
-from noosd.index.ranking import Fused, reciprocal_rank_fusion
-from noosd.index.snippets import Snippet, snippet
-from noosd.index.store import FileFilter, FileRow, IndexDatabase
+from noosd.index.core.lexical import common_limit, fts_terms, idf
+from noosd.index.core.model import SearchHit
+from noosd.index.core.ranking import Fused, reciprocal_rank_fusion
+from noosd.index.core.snippets import Snippet, snippet
+from noosd.index.storage.access import AccessCheck, Caller
+from noosd.index.storage.chroma import ChromaIndex
+from noosd.index.storage.database import FileFilter, FileRow, IndexDatabase
 from noosd.shared.matrix import Mask, Vector, VectorMatrix
 from noosd.shared.outbox import ChromaOutbox
 

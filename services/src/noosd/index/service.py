@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from dbus_fast.service import ServiceInterface
 
 from noos.protocol import index as protocol
-from noosd.index.indexer import Indexer
+from noosd.index.engine import Indexer
 from noosd.index.interface import IndexInterface
 from noosd.index.settings import SETTINGS, indexer_settings
 from noosd.runtime import Service
@@ -20,7 +20,7 @@ from noosd.runtime.health import WorkLoop
 from noosd.runtime.settings import Settings
 
 if TYPE_CHECKING:
-    from noosd.index.engine import IndexEngine
+    from noosd.index.store import IndexStore
 
 EMBEDDING_MODEL = "all-minilm-l6-v2"
 PROGRESS_EVERY_S = 1.0
@@ -74,15 +74,15 @@ class IndexService(Service):
         if not watching.cancelled() and (error := watching.exception()) is not None:
             _log.error("cannot watch the indexed directories: %s", error, exc_info=error)
 
-    def _open_engine(self) -> IndexEngine:
+    def _open_engine(self) -> IndexStore:
         # Imported here, on the opening thread: numpy, chromadb and the model
         # would otherwise delay owning the bus name past D-Bus activation's
         # timeout under emulation.
-        from noosd.index.engine import IndexEngine
+        from noosd.index.store import IndexStore
         from noosd.shared.embedding import load_embedder
 
         embedder = load_embedder(self._model_dir)
-        engine = IndexEngine(self._settings.state_dir, embedder, chroma_url=self._chroma_url)
+        engine = IndexStore(self._settings.state_dir, embedder, chroma_url=self._chroma_url)
         # Load the model now, not on the first user's search.
         embedder.embed(["noos"])
         return engine

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from noosd.index.crawler import DEFAULT_BATCH_SIZE
-from noosd.index.indexer import IndexerSettings
-from noosd.index.media import DEFAULT_MEDIA_DIRS
-from noosd.index.pending import DEFAULT_QUIET_S
+from noosd.index.engine import IndexerSettings
+from noosd.index.live.crawler import DEFAULT_BATCH_SIZE
+from noosd.index.live.media import DEFAULT_MEDIA_DIRS
+from noosd.index.live.pending import DEFAULT_QUIET_S
 from noosd.runtime.settings import (
     INTEGER,
     NUMBER,

@@ -1,494 +1,559 @@
-"""The index in SQLite: the source of truth of org.noos.Index1.
+"""`IndexStore`: the file index of org.noos.Index1, without D-Bus or inotify.
 
-Everything the index knows is here, so the RAM matrix and chromadb can always
-be rebuilt from it:
+It indexes the files it is given (the watcher and crawler decide which: ignore
+rules are theirs) and searches them for a caller. Where things are:
 
-- `files`: one row per indexed file: its path (as bytes: any name a file
-  system allows, valid UTF-8 or not), owner, group and mode as indexed, type,
-  size, times, st_dev and inode, the hash of its whole content, and the
-  removable medium (`device`) it is on. Indexed by mtime and language, the
-  columns of a query's filters, so that a filter selects its files without a
-  scan; a path prefix is a range of the path's unique index.
-- `chunks`: one row per distinct text of a file (two chunks of one file with
-  the same text are one row, at the first one's place): where it is (ordinal,
-  lines, page), the hash of its text, and its vector as float16 (half of
-  float32; cosines within ~1e-3). Ids are never reused (AUTOINCREMENT): they
-  name the vectors in chromadb, where a stale entry must never be taken for
-  a new chunk.
-- `chunk_text`: FTS5 over each chunk's text (rowid = chunk id; Porter
-  stemming over unicode61), whose posting lists make the lexical ranking
-  (`lexical`). The text is kept there only.
-- `failures`: the files that could not be indexed, with why and when.
-- `hidden_devices`: removable media whose files are hidden from searches (not
-  deleted: they come back when the medium does).
+- SQLite (`store`, under state_dir) is the truth: files, chunks, their text
+  (FTS5) and their vectors (float16). A change commits there before the call
+  returns, in WAL mode with synchronous=FULL, so an acknowledged change
+  survives kill -9 and power loss.
+- RAM (`noosd.shared.matrix`): every chunk's vector, quantised to int8, by
+  chunk id, with its file's id as its group; rebuilt from SQLite at open
+  (~2 s per 100,000 chunks).
+- chromadb (`chroma`): the same vectors in an HNSW index, for an unfiltered
+  search over many chunks; embedded, or a server (`chroma_url`). It follows
+  SQLite through an outbox (`noosd.shared.outbox`) and is reconciled at open;
+  it may be lost, or unreachable, at any time: the search then stays exact in
+  RAM, and chromadb is tried again after `outbox.RETRY_S`.
 
-The database runs in WAL mode with synchronous=FULL: a change that committed
-survives kill -9 and power loss. Two columns keep chromadb in step (an
-outbox): a chunk with `synced = 0` is not yet in chromadb, and
-`chroma_removals` lists ids to delete from it; both change in the transaction
-that causes them, so a crash before chromadb is written loses nothing.
+Indexing a file costs what changed: a file whose size, mtime, ctime and inode
+are those indexed is not read; one whose bytes hash as before is not chunked;
+otherwise only the chunks whose text is new to it are embedded (`changes`),
+and a text any indexed file already has lends its stored vector (a copy, a
+file renamed while the service was down, a branch switched back). A rename
+moves entries (chunk ids, vectors, first-indexed time) without touching them.
+A file that cannot be indexed is skipped with the reason, recorded in
+`failures`, and whatever was indexed of it before is dropped. Files on a
+removable medium carry its name (`device`) and are hidden, not deleted, when
+it goes.
+
+Thread safety: every method may be called from any thread. Searches take the
+state lock for their SQL and arithmetic, not for parsing or embedding the
+query; writers commit one at a time (the writer lock) and take the state lock
+only to plan and to commit. Files are read and embedded holding neither lock
+(`index_files`), so a search waits for at most one commit, and a fresh edit
+for at most one commit too, not for a crawl's batch of embeddings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+import logging
+import os
+import pwd
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-from noosd.index.chunking import Chunk
-from noosd.index.metadata import FileMetadata
-from noosd.shared.outbox import OutboxDatabase, OutboxSchema
-from noosd.shared.sqlite import batches, marks
+from noos.protocol.errors import InvalidArgument
+from noosd.index.core.changes import plan_changes
+from noosd.index.core.chunking import Chunk, Unindexable, chunk_file, content_hash
+from noosd.index.core.ignore import SizeLimits
+from noosd.index.core.model import Indexed, IndexStatus, SearchHit
+from noosd.index.core.query import parse_query
+from noosd.index.live.sink import Interrupted
+from noosd.index.search import Searcher
+from noosd.index.storage.access import Caller
+from noosd.index.storage.chroma import DEFAULT_COLLECTION, ChromaIndex
+from noosd.index.storage.database import FileFilter, IndexDatabase, StoredFile
+from noosd.index.storage.reading import FileContent, Refused, read_file, stat_path
+from noosd.runtime.health import beat
+from noosd.shared.embedding import Embedder
+from noosd.shared.matrix import VectorMatrix
+from noosd.shared.outbox import ChromaOutbox
 
-SCHEMA_VERSION = 1
+# The facade needs these and the engine alone.
+__all__ = ["Caller", "IndexStatus", "IndexStore", "Indexed", "Interrupted", "SearchHit"]
 
-_SCHEMA = """
-CREATE TABLE files (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    path BLOB NOT NULL UNIQUE,        -- os.fsencode(path)
-    uid INTEGER NOT NULL,
-    gid INTEGER NOT NULL,
-    mode INTEGER NOT NULL,            -- the permission bits
-    mime TEXT NOT NULL,
-    language TEXT NOT NULL,
-    category TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    mtime REAL NOT NULL,
-    ctime REAL NOT NULL,
-    st_dev INTEGER NOT NULL,
-    inode INTEGER NOT NULL,
-    content_hash TEXT NOT NULL,       -- chunking.content_hash of the whole file
-    device TEXT,                      -- the removable medium; NULL: a fixed disk
-    first_indexed REAL NOT NULL,      -- kept across renames and edits
-    indexed_at REAL NOT NULL
-);
-CREATE INDEX files_by_mtime ON files (mtime);
-CREATE INDEX files_by_language ON files (language, mtime);
-CREATE INDEX files_by_device ON files (device) WHERE device IS NOT NULL;
-CREATE TABLE chunks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    file_id INTEGER NOT NULL,
-    ordinal INTEGER NOT NULL,         -- its place among the file's distinct texts
-    start_line INTEGER NOT NULL,
-    end_line INTEGER NOT NULL,
-    page INTEGER,
-    hash TEXT NOT NULL,               -- Chunk.content_hash
-    vector BLOB NOT NULL,             -- float16
-    synced INTEGER NOT NULL           -- already in chromadb
-);
-CREATE UNIQUE INDEX chunks_by_file ON chunks (file_id, hash);
--- The same text in another file lends its vector: a copy is never embedded.
-CREATE INDEX chunks_by_hash ON chunks (hash);
-CREATE INDEX chunks_unsynced ON chunks (id) WHERE synced = 0;
-CREATE VIRTUAL TABLE chunk_text USING fts5 (
-    text,
-    tokenize = 'porter unicode61 remove_diacritics 2'
-);
-CREATE TABLE chroma_removals (id INTEGER PRIMARY KEY);
-CREATE TABLE failures (
-    path BLOB PRIMARY KEY,
-    reason TEXT NOT NULL,
-    at REAL NOT NULL
-);
-CREATE INDEX failures_by_time ON failures (at);
-CREATE TABLE hidden_devices (device TEXT PRIMARY KEY);
-"""
+DATABASE_FILE = "index.sqlite3"
+CHROMA_DIR = "chroma"
+MAX_LIMIT = 100
+# A filter that keeps at most this many chunks is searched exactly, by a
+# gather and a product of its rows (int8: ~1 ms per 5,000 here); beyond it,
+# chromadb's HNSW index answers.
+EXACT_MAX_ROWS = 20_000
+# Tries at planning a batch without the writer lock before one holds it throughout.
+PLAN_TRIES = 3
+# Characters of text embedded between two looks at `index_files`'s interrupt:
+# ~4 long chunks, ~1 s here, a minute or two in the slowest TCG guest met.
+EMBED_SLICE_CHARS = 6000
 
-# The WAL is truncated back to this after a checkpoint.
-_WAL_LIMIT_BYTES = 16 * 1024 * 1024
-
-IdArray = npt.NDArray[np.int64]
-Matrix = npt.NDArray[np.float32]
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class StoredFile:
-    """What decides whether a file changed since it was indexed."""
+class _Skip:
+    """A path not indexed, and why."""
 
-    id: int
-    size: int
-    mtime: float
-    ctime: float
-    st_dev: int
-    inode: int
+    refused: Refused
+
+
+@dataclass(frozen=True)
+class _Unchanged:
+    """A file stat(2) says is as indexed: not even read."""
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A file read: its content, its hash, and its chunks (None: same bytes as indexed)."""
+
+    content: FileContent
     content_hash: str
-    device: str | None
+    chunks: tuple[Chunk, ...] | None
+
+
+_Prepared = _Skip | _Unchanged | _Read
 
 
 @dataclass(frozen=True)
-class FileRow:
-    """A file as a search shows it."""
+class _Plan:
+    """What writing one path does: the chunks to add (hash to chunk, in file
+    order), to keep (hash to stored id, with their new places) and to drop."""
 
-    id: int
-    path: bytes
-    mtime: float
-    language: str
-    device: str | None
-
-
-@dataclass(frozen=True)
-class StoredChunk:
-    """A chunk's place and text, enough to cut a snippet from."""
-
-    file_id: int
-    chunk: Chunk
+    path: Path
+    stored: StoredFile | None
+    prepared: _Prepared
+    to_add: dict[str, Chunk]
+    to_place: dict[str, tuple[int, int, Chunk]]  # hash: (chunk id, ordinal, chunk)
+    to_drop: list[int]
+    ordinals: dict[str, int]
+    kept: int
+    stored_chunks: dict[str, int]  # what the plan was made against: hash to chunk id
 
 
-@dataclass(frozen=True)
-class FileFilter:
-    """The files a search may return: modified in [since, until), of one of
-    `languages` (empty: any), under one of the directories `under` (os.fsencode'd;
-    empty: anywhere), and not on a hidden medium."""
+class IndexStore:
+    """The index kept under `state_dir`; see the module's docstring."""
 
-    since: float | None = None
-    until: float | None = None
-    languages: frozenset[str] = frozenset()
-    under: tuple[bytes, ...] = ()
-    hidden_devices: frozenset[str] = frozenset()
+    def __init__(
+        self,
+        state_dir: Path,
+        embedder: Embedder,
+        *,
+        clock: Callable[[], float] = time.time,
+        chroma_url: str | None = None,
+        chroma_collection: str = DEFAULT_COLLECTION,
+        limits: SizeLimits | None = None,
+        exact_max_rows: int = EXACT_MAX_ROWS,
+    ) -> None:
+        self.state_dir = state_dir
+        self._embedder = embedder
+        self._clock = clock
+        self._limits = limits or SizeLimits()
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._db = IndexDatabase(state_dir / DATABASE_FILE)
+        self._vectors = VectorMatrix(embedder.dim, quantized=True, grouped=True)
+        chunk_ids, file_ids, vectors = self._db.all_vectors()
+        self._vectors.add(chunk_ids.tolist(), vectors, file_ids.tolist())
+        chroma = ChromaIndex(state_dir / CHROMA_DIR, chroma_url, chroma_collection)
+        # Chunks not yet in chromadb: few after a flush, and an approximate
+        # search scores them exactly beside what chromadb returns.
+        self._unsynced = set(self._db.unsynced_ids())
+        # The outbox's marks are relaxed: a power cut costs a second write of
+        # the same vectors.
+        self._outbox = ChromaOutbox(
+            self._db, chroma, relaxed=True, written=self._unsynced.difference_update
+        )
+        missing = self._outbox.guarded("reconciling", self._outbox.reconcile)
+        if missing is not None:
+            self._unsynced.update(missing)
+            self._flush_outbox()
+        self._hidden = self._db.hidden_devices()
+        self._searcher = Searcher(
+            self._db, self._vectors, self._outbox, self._unsynced, exact_max_rows
+        )
+        self._state = threading.Lock()
+        self._writer = threading.Lock()
+        self._closed = False
 
-    @property
-    def is_everything(self) -> bool:
-        return self == FileFilter(hidden_devices=frozenset())
+    # --- writing ---
 
-    def where(self) -> tuple[str, list[object]]:
-        """An SQL condition on `files` (true when there is none), and its parameters."""
-        clauses: list[str] = []
-        params: list[object] = []
-        if self.since is not None:
-            clauses.append("files.mtime >= ?")
-            params.append(self.since)
-        if self.until is not None:
-            clauses.append("files.mtime < ?")
-            params.append(self.until)
-        if self.languages:
-            languages = sorted(self.languages)
-            clauses.append(f"files.language IN ({marks(languages)})")
-            params.extend(languages)
-        if self.under:
-            ranges = []
-            for directory in self.under:
-                low, high = subtree_range(directory)
-                ranges.append("(files.path >= ? AND files.path < ?)")
-                params.extend((low, high))
-            clauses.append("(" + " OR ".join(ranges) + ")")
-        if self.hidden_devices:
-            hidden = sorted(self.hidden_devices)
-            clauses.append(f"(files.device IS NULL OR files.device NOT IN ({marks(hidden)}))")
-            params.extend(hidden)
-        return (" AND ".join(clauses) or "1"), params
+    def index_file(self, path: Path, *, device: str | None = None) -> Indexed:
+        """Index (or re-index) the file at `path`, on removable medium `device`."""
+        return self.index_files([path], device=device)[0]
+
+    def index_files(
+        self,
+        paths: Sequence[Path],
+        *,
+        device: str | None = None,
+        interrupt: threading.Event | None = None,
+    ) -> list[Indexed]:
+        """Index many files with one embedding batch and one commit (a crawl's
+        throughput); one outcome per path, in order. `interrupt`, once set,
+        stops the embedding at its next slice with `Interrupted`, nothing
+        written (a crawl's batch on a slow machine must not hold up a stop).
+
+        Files are read and embedded holding no lock, and the plan is checked
+        against what is stored when it commits: a crawl's batch, embedded at
+        the lowest CPU priority, may take minutes on a slow or busy machine
+        (a TCG guest: ~0.1 s a token), and a fresh edit must not wait behind
+        it (it did: nothing the user wrote was indexed for as long as the
+        first crawl's first batch took). A plan that a concurrent write made
+        stale is made again, its embeddings kept; after `PLAN_TRIES`, the last
+        try holds the writer lock throughout, so that a batch always lands."""
+        checked = [_absolute(path) for path in paths]
+        unique = list(dict.fromkeys(checked))
+        fresh: dict[str, np.ndarray] = {}
+        for attempt in range(PLAN_TRIES):
+            last = attempt == PLAN_TRIES - 1
+            with self._writer if last else contextlib.nullcontext():
+                plans, reused = self._plan_files(unique, device)
+                texts = {
+                    text_hash: chunk.text
+                    for plan in plans
+                    for text_hash, chunk in plan.to_add.items()
+                    if text_hash not in reused and text_hash not in fresh
+                }
+                fresh.update(self._embed(texts, interrupt))
+                with self._writer if not last else contextlib.nullcontext(), self._state:
+                    self._check_open()
+                    if last or all(self._still_as_planned(plan) for plan in plans):
+                        outcomes = self._commit(plans, reused, fresh, device)
+                        return [outcomes[path] for path in checked]
+            _log.debug("a concurrent write changed what was planned: planning again")
+        raise AssertionError("unreachable: the last try commits")
+
+    def _embed(
+        self, texts: dict[str, str], interrupt: threading.Event | None
+    ) -> dict[str, np.ndarray]:
+        """The texts' vectors (float16) by hash, in slices of EMBED_SLICE_CHARS."""
+        hashes = sorted(texts, key=lambda text_hash: len(texts[text_hash]))
+        vectors: dict[str, np.ndarray] = {}
+        while len(vectors) < len(hashes):
+            if interrupt is not None and interrupt.is_set():
+                left = len(hashes) - len(vectors)
+                raise Interrupted(f"interrupted with {left} texts left to embed")
+            piece: list[str] = []
+            size = 0
+            for text_hash in hashes[len(vectors) :]:
+                if piece and size + len(texts[text_hash]) > EMBED_SLICE_CHARS:
+                    break
+                piece.append(text_hash)
+                size += len(texts[text_hash])
+            embedded = self._embedder.embed([texts[text_hash] for text_hash in piece])
+            vectors.update(zip(piece, np.asarray(embedded, np.float16), strict=True))
+        return vectors
+
+    def _plan_files(
+        self, paths: list[Path], device: str | None
+    ) -> tuple[list[_Plan], dict[str, bytes]]:
+        """Each path read and planned against what is stored, and the stored
+        vectors of the texts to add that some file has already."""
+        with self._state:
+            self._check_open()
+            stored = {path: self._db.stored_file(os.fsencode(path)) for path in paths}
+        prepared = {path: self._prepare(path, stored[path], device) for path in paths}
+        with self._state:
+            plans = [self._plan(path, stored[path], prepared[path]) for path in paths]
+            reused = self._db.vectors_by_hash(
+                {text_hash for plan in plans for text_hash in plan.to_add}
+            )
+        return plans, reused
+
+    def _still_as_planned(self, plan: _Plan) -> bool:
+        """Whether what is stored for the plan's path is what it was planned
+        against (under the state lock)."""
+        stored = self._db.stored_file(os.fsencode(plan.path))
+        if stored != plan.stored:
+            return False
+        return stored is None or self._db.chunk_ids_by_hash(stored.id) == plan.stored_chunks
+
+    def forget(self, path: Path) -> int:
+        """Remove the file at `path`, or everything under it as a directory, from
+        the index (SQLite, RAM and chromadb); returns how many files."""
+        encoded = os.fsencode(_absolute(path))
+        with self._writer, self._state:
+            self._check_open()
+            file_ids = [file_id for file_id, _ in self._db.files_at_or_under(encoded)]
+            with self._db.transaction():
+                removed = self._db.delete_files(file_ids)
+                self._db.clear_failures_at_or_under(encoded)
+            self._drop_in_ram(removed)
+            self._flush_outbox()
+        return len(file_ids)
+
+    def rename(self, old: Path, new: Path) -> int:
+        """Move the file at `old`, or everything under it as a directory, to
+        `new`: entries keep their chunks, vectors and history, nothing is
+        embedded. A file indexed at a new path is replaced (a rename over it).
+        Returns how many files moved (0: nothing was indexed at `old`)."""
+        source, target = os.fsencode(_absolute(old)), os.fsencode(_absolute(new))
+        if source == target:
+            return 0
+        if _contains(source, target) or _contains(target, source):
+            raise InvalidArgument(f"cannot rename {old} to {new}: one is inside the other")
+        with self._writer, self._state:
+            self._check_open()
+            moving = self._db.files_at_or_under(source)
+            moves = [(file_id, target + path[len(source) :]) for file_id, path in moving]
+            replaced = [file_id for file_id, _ in self._db.files_at_or_under(target)]
+            with self._db.transaction():
+                removed = self._db.delete_files(replaced)
+                self._db.set_paths(moves)
+                self._db.clear_failures_at_or_under(source)
+            self._drop_in_ram(removed)
+            self._flush_outbox()
+        return len(moves)
+
+    def set_device_visible(self, device: str, visible: bool) -> None:
+        """Show or hide the files on removable medium `device` (hidden ones stay indexed)."""
+        if not isinstance(device, str) or not device:
+            raise InvalidArgument("a device is named by a non-empty string")
+        with self._state:
+            self._check_open()
+            with self._db.transaction():
+                self._db.set_hidden(device, hidden=not visible)
+            self._hidden = self._db.hidden_devices()
+
+    # --- reading ---
+
+    def search(
+        self,
+        query: str,
+        limit: int,
+        caller: Caller,
+        *,
+        now: float | None = None,
+        home: Path | None = None,
+    ) -> list[SearchHit]:
+        """The best `limit` files for `query` that `caller` could open now.
+
+        The query's filters in words (times, types, places: `query`) are read
+        as asked at `now` (default: the clock) by a user whose home is `home`
+        (default: the caller's, from the password database). A query of
+        filters alone lists their files newest first.
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+            raise InvalidArgument(f"a limit is an integer from 1 to {MAX_LIMIT}, not {limit!r}")
+        asked = datetime.fromtimestamp(self._clock() if now is None else now)
+        parsed = parse_query(query, asked, home or _home_of(caller.uid))
+        where = FileFilter(
+            since=parsed.since,
+            until=parsed.until,
+            languages=parsed.languages,
+            under=tuple(os.fsencode(prefix) for prefix in parsed.path_prefixes),
+            hidden_devices=self._hidden,
+        )
+        if not parsed.text.strip():
+            if where.is_everything:
+                raise InvalidArgument("a query needs words to search for, or a filter")
+            with self._state:
+                self._check_open()
+                return self._searcher.by_filters(where, limit, caller)
+        vector = self._embedder.embed([parsed.text])[0]
+        with self._state:
+            self._check_open()
+            return self._searcher.by_meaning(parsed.text, vector, where, limit, caller)
+
+    def status(self) -> IndexStatus:
+        with self._state:
+            self._check_open()
+            files, chunks, failed = self._db.counts()
+        return IndexStatus(files, chunks, failed, _directory_bytes(self.state_dir))
+
+    def failures(self, limit: int = 100) -> list[tuple[str, str]]:
+        """The files that could not be indexed, (path, reason), the newest first."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise InvalidArgument(f"a limit is a non-negative integer, not {limit!r}")
+        with self._state:
+            self._check_open()
+            return [(os.fsdecode(path), reason) for path, reason in self._db.failures(limit)]
+
+    def indexed_paths(self, directory: Path) -> list[Path]:
+        """The indexed files under `directory`, in byte order of their paths: what
+        a crawl compares with what it finds, to forget the files gone meanwhile."""
+        encoded = os.fsencode(_absolute(directory))
+        with self._state:
+            self._check_open()
+            return [Path(os.fsdecode(path)) for path in self._db.paths_under(encoded)]
+
+    def close(self) -> None:
+        """Write what chromadb lacks (if it can) and close the files; idempotent."""
+        with self._writer, self._state:
+            if self._closed:
+                return
+            self._closed = True
+            self._flush_outbox()
+            self._outbox.collection.close()
+            self._db.close()
+
+    # --- the steps of indexing ---
+
+    def _prepare(self, path: Path, stored: StoredFile | None, device: str | None) -> _Prepared:
+        """Read and chunk a file as far as it changed; no lock is held."""
+        beat()
+        status = stat_path(path)
+        if isinstance(status, Refused):
+            return _Skip(status)
+        if stored is not None and device == stored.device and _same_stat(stored, status):
+            return _Unchanged()
+        content = read_file(path, status, self._limits)
+        if isinstance(content, Refused):
+            return _Skip(content)
+        whole = content_hash(content.data)
+        if stored is not None and whole == stored.content_hash:
+            return _Read(content, whole, None)
+        try:
+            chunks = chunk_file(content.data, content.file_type)
+        except Unindexable as error:
+            return _Skip(Refused(str(error)))
+        except Exception as error:
+            # A bug met on one file must not stop a crawl: it is logged, and
+            # the file is recorded as failed, with the error.
+            _log.exception("chunking %r failed", path)
+            return _Skip(Refused(f"could not be chunked ({type(error).__name__}: {error})"))
+        return _Read(content, whole, chunks)
+
+    def _plan(self, path: Path, stored: StoredFile | None, prepared: _Prepared) -> _Plan:
+        """What to write for a prepared path, against what is stored (under the lock)."""
+        stored_ids = {} if stored is None else self._db.chunk_ids_by_hash(stored.id)
+        to_add: dict[str, Chunk] = {}
+        to_place: dict[str, tuple[int, int, Chunk]] = {}
+        ordinals: dict[str, int] = {}
+        to_drop: list[int] = []
+        kept = 0
+        if isinstance(prepared, _Skip):
+            to_drop = list(stored_ids.values())
+        elif isinstance(prepared, _Read) and prepared.chunks is not None:
+            changes = plan_changes(stored_ids, prepared.chunks)
+            to_add = {chunk.content_hash: chunk for chunk in changes.to_embed}
+            for chunk in prepared.chunks:
+                ordinal = ordinals.setdefault(chunk.content_hash, len(ordinals))
+                if chunk.content_hash in changes.to_keep and chunk.content_hash not in to_place:
+                    to_place[chunk.content_hash] = (stored_ids[chunk.content_hash], ordinal, chunk)
+            to_drop = [stored_ids[text_hash] for text_hash in changes.to_drop]
+            kept = len(to_place)
+        else:
+            kept = len(stored_ids)
+        return _Plan(path, stored, prepared, to_add, to_place, to_drop, ordinals, kept, stored_ids)
+
+    def _commit(
+        self,
+        plans: list[_Plan],
+        reused: dict[str, bytes],
+        fresh: dict[str, np.ndarray],
+        device: str | None,
+    ) -> dict[Path, Indexed]:
+        """Write every plan in one transaction, then follow it in RAM and chromadb."""
+        now = self._clock()
+        outcomes: dict[Path, Indexed] = {}
+        added: list[tuple[int, int, bytes]] = []  # chunk id, file id, float16 vector
+        dropped: list[int] = []
+        embedded_once: set[str] = set()
+        with self._db.transaction():
+            for plan in plans:
+                encoded = os.fsencode(plan.path)
+                prepared = plan.prepared
+                if isinstance(prepared, _Skip):
+                    if plan.stored is not None:
+                        dropped += self._db.delete_files([plan.stored.id])
+                    if prepared.refused.vanished:
+                        self._db.clear_failure(encoded)
+                    else:
+                        self._db.record_failure(encoded, prepared.refused.reason, now)
+                    outcomes[plan.path] = Indexed(
+                        str(plan.path), 0, 0, len(plan.to_drop), prepared.refused.reason
+                    )
+                    continue
+                embedded = 0
+                if isinstance(prepared, _Read):
+                    file_type = prepared.content.file_type
+                    file_id = self._db.upsert_file(
+                        encoded,
+                        prepared.content.metadata,
+                        file_type.category.value,
+                        prepared.content_hash,
+                        device,
+                        now,
+                    )
+                    self._db.delete_chunks(plan.to_drop)
+                    dropped += plan.to_drop
+                    for chunk_id, ordinal, chunk in plan.to_place.values():
+                        self._db.place_chunk(chunk_id, ordinal, chunk)
+                    for text_hash, chunk in plan.to_add.items():
+                        if text_hash in reused:
+                            vector = reused[text_hash]
+                        else:
+                            vector = fresh[text_hash].tobytes()
+                            embedded += text_hash not in embedded_once
+                            embedded_once.add(text_hash)
+                        chunk_id = self._db.insert_chunk(
+                            file_id, plan.ordinals[text_hash], chunk, vector
+                        )
+                        added.append((chunk_id, file_id, vector))
+                    self._db.clear_failure(encoded)
+                kept = plan.kept + len(plan.to_add) - embedded
+                outcomes[plan.path] = Indexed(
+                    str(plan.path), embedded, kept, len(plan.to_drop), None
+                )
+        self._drop_in_ram(dropped)
+        if added:
+            vectors = np.frombuffer(b"".join(v for _, _, v in added), dtype=np.float16)
+            self._vectors.add(
+                [chunk_id for chunk_id, _, _ in added],
+                vectors.reshape(len(added), -1).astype(np.float32),
+                [file_id for _, file_id, _ in added],
+            )
+            self._unsynced.update(chunk_id for chunk_id, _, _ in added)
+        self._flush_outbox()
+        return outcomes
+
+    def _drop_in_ram(self, chunk_ids: list[int]) -> None:
+        """Follow in RAM the deletion of chunks that SQLite committed."""
+        self._vectors.remove(chunk_ids)
+        self._unsynced.difference_update(chunk_ids)
+
+    def _flush_outbox(self) -> None:
+        """Write to chromadb what it lacks, unless it is failing (the outbox waits)."""
+        self._outbox.guarded("writing", self._outbox.flush)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the index engine is closed")
 
 
-def subtree_range(directory: bytes) -> tuple[bytes, bytes]:
-    """[low, high): the paths strictly under `directory`, as a range of byte strings.
-
-    "/a/b/" up to "/a/b0": "0" is the byte after "/", so the range holds
-    exactly the paths that start with "/a/b/" (and not "/a/bc").
-    """
-    base = directory.rstrip(b"/")
-    return base + b"/", base + b"0"
+def _absolute(path: Path) -> Path:
+    if not isinstance(path, Path) or not path.is_absolute():
+        raise InvalidArgument(f"an absolute path is needed, not {path!r}")
+    return path
 
 
-def _decode_vectors(rows: Sequence[tuple[Any, ...]]) -> tuple[IdArray, IdArray, Matrix]:
-    """Ids, file ids and float32 vectors from (id, file id, float16 blob) rows."""
-    ids = np.array([row[0] for row in rows], dtype=np.int64)
-    file_ids = np.array([row[1] for row in rows], dtype=np.int64)
-    if not rows:
-        return ids, file_ids, np.empty((0, 0), dtype=np.float32)
-    dim = len(rows[0][2]) // 2
-    halves = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float16)
-    return ids, file_ids, halves.reshape(len(rows), dim).astype(np.float32)
+def _contains(directory: bytes, path: bytes) -> bool:
+    return path.startswith(directory.rstrip(b"/") + b"/")
 
 
-def _decode_unsynced(rows: Sequence[tuple[Any, ...]]) -> tuple[IdArray, Matrix]:
-    """Ids and float32 vectors from the outbox's (id, file id, float16 blob) rows."""
-    ids, _, vectors = _decode_vectors(rows)
-    return ids, vectors
-
-
-class IndexDatabase(OutboxDatabase):
-    """The index's SQLite database; used from several threads, one at a time
-    (under the engine's lock)."""
-
-    # chromadb follows every chunk.
-    OUTBOX = OutboxSchema(
-        table="chunks",
-        synced="synced",
-        removals="chroma_removals",
-        vector_columns="file_id, vector",
-        decode=_decode_unsynced,
+def _same_stat(stored: StoredFile, status: os.stat_result) -> bool:
+    """Whether the file is the one indexed, unchanged: the ctime changes on every
+    write and chmod and cannot be set back, so a restored mtime does not fool it."""
+    return (stored.size, stored.mtime, stored.ctime, stored.st_dev, stored.inode) == (
+        status.st_size,
+        status.st_mtime,
+        status.st_ctime,
+        status.st_dev,
+        status.st_ino,
     )
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(
-            path,
-            schema=_SCHEMA,
-            version=SCHEMA_VERSION,
-            settings={"journal_size_limit": _WAL_LIMIT_BYTES},
-        )
 
-    # --- files ---
+def _home_of(uid: int) -> Path:
+    try:
+        return Path(pwd.getpwuid(uid).pw_dir)
+    except KeyError:
+        # A uid without an entry has no home: no place under it exists.
+        return Path("/nonexistent")
 
-    def stored_file(self, path: bytes) -> StoredFile | None:
-        row = self._db.execute(
-            "SELECT id, size, mtime, ctime, st_dev, inode, content_hash, device "
-            "FROM files WHERE path = ?",
-            (path,),
-        ).fetchone()
-        return None if row is None else StoredFile(*row)
 
-    def upsert_file(
-        self,
-        path: bytes,
-        metadata: FileMetadata,
-        category: str,
-        content_hash: str,
-        device: str | None,
-        now: float,
-    ) -> int:
-        """Insert or update the file at `path`; returns its id (kept when it existed)."""
-        row = self._db.execute(
-            "INSERT INTO files (path, uid, gid, mode, mime, language, category, size, mtime, "
-            "ctime, st_dev, inode, content_hash, device, first_indexed, indexed_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (path) DO UPDATE SET uid = excluded.uid, gid = excluded.gid, "
-            "mode = excluded.mode, mime = excluded.mime, language = excluded.language, "
-            "category = excluded.category, size = excluded.size, mtime = excluded.mtime, "
-            "ctime = excluded.ctime, st_dev = excluded.st_dev, inode = excluded.inode, "
-            "content_hash = excluded.content_hash, device = excluded.device, "
-            "indexed_at = excluded.indexed_at "
-            "RETURNING id",
-            (
-                path,
-                metadata.uid,
-                metadata.gid,
-                metadata.mode,
-                metadata.mime,
-                metadata.language,
-                category,
-                metadata.size,
-                metadata.mtime,
-                metadata.ctime,
-                metadata.device,
-                metadata.inode,
-                content_hash,
-                device,
-                now,
-                now,
-            ),
-        ).fetchone()
-        return int(row[0])
-
-    def files_at_or_under(self, path: bytes) -> list[tuple[int, bytes]]:
-        """(id, path) of the file at `path` and of every file under it as a directory."""
-        low, high = subtree_range(path)
-        return [
-            (int(row[0]), bytes(row[1]))
-            for row in self._db.execute(
-                "SELECT id, path FROM files WHERE path = ? OR (path >= ? AND path < ?)",
-                (path, low, high),
-            )
-        ]
-
-    def paths_under(self, directory: bytes) -> list[bytes]:
-        low, high = subtree_range(directory)
-        return [
-            bytes(row[0])
-            for row in self._db.execute(
-                "SELECT path FROM files WHERE path >= ? AND path < ? ORDER BY path", (low, high)
-            )
-        ]
-
-    def set_paths(self, moves: Sequence[tuple[int, bytes]]) -> None:
-        """Give files (by id) new paths; none of the new paths may be taken."""
-        self._db.executemany("UPDATE files SET path = ? WHERE id = ?", [(p, i) for i, p in moves])
-
-    def delete_files(self, file_ids: Sequence[int]) -> list[int]:
-        """Delete files and their chunks (queued for removal from chromadb);
-        returns the ids of the chunks deleted."""
-        removed: list[int] = []
-        for chunk in batches(file_ids):
-            removed += [
-                int(row[0])
-                for row in self._db.execute(
-                    f"SELECT id FROM chunks WHERE file_id IN ({marks(chunk)})", chunk
-                )
-            ]
-            self._db.execute(f"DELETE FROM files WHERE id IN ({marks(chunk)})", chunk)
-        self.delete_chunks(removed)
-        return removed
-
-    def file_rows(self, file_ids: Sequence[int]) -> dict[int, FileRow]:
-        rows: dict[int, FileRow] = {}
-        for chunk in batches(file_ids):
-            for row in self._db.execute(
-                f"SELECT id, path, mtime, language, device FROM files WHERE id IN ({marks(chunk)})",
-                chunk,
-            ):
-                rows[int(row[0])] = FileRow(int(row[0]), bytes(row[1]), *row[2:])
-        return rows
-
-    def matching_files(self, where: FileFilter) -> IdArray:
-        """The ids of the files that `where` lets through."""
-        clause, params = where.where()
-        rows = self._db.execute(f"SELECT id FROM files WHERE {clause}", params).fetchall()
-        return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-
-    def newest_files(self, where: FileFilter, limit: int, offset: int) -> list[int]:
-        """The ids of the files that `where` lets through, the most recently modified first."""
-        clause, params = where.where()
-        return [
-            int(row[0])
-            for row in self._db.execute(
-                f"SELECT id FROM files WHERE {clause} ORDER BY mtime DESC, id LIMIT ? OFFSET ?",
-                [*params, limit, offset],
-            )
-        ]
-
-    # --- chunks ---
-
-    def chunk_ids_by_hash(self, file_id: int) -> dict[str, int]:
-        return {
-            str(row[0]): int(row[1])
-            for row in self._db.execute("SELECT hash, id FROM chunks WHERE file_id = ?", (file_id,))
-        }
-
-    def vectors_by_hash(self, hashes: Iterable[str]) -> dict[str, bytes]:
-        """The stored float16 vector of each of these texts that any file has."""
-        found: dict[str, bytes] = {}
-        for chunk in batches(list(hashes)):
-            for text_hash, vector in self._db.execute(
-                f"SELECT hash, vector FROM chunks WHERE hash IN ({marks(chunk)}) GROUP BY hash",
-                chunk,
-            ):
-                found[str(text_hash)] = bytes(vector)
-        return found
-
-    def insert_chunk(self, file_id: int, ordinal: int, chunk: Chunk, vector: bytes) -> int:
-        """A new chunk, not yet in chromadb; returns its id."""
-        row = self._db.execute(
-            "INSERT INTO chunks (file_id, ordinal, start_line, end_line, page, hash, vector, "
-            "synced) VALUES (?, ?, ?, ?, ?, ?, ?, 0) RETURNING id",
-            (
-                file_id,
-                ordinal,
-                chunk.start_line,
-                chunk.end_line,
-                chunk.page,
-                chunk.content_hash,
-                vector,
-            ),
-        ).fetchone()
-        chunk_id = int(row[0])
-        self._db.execute(
-            "INSERT INTO chunk_text (rowid, text) VALUES (?, ?)", (chunk_id, chunk.text)
-        )
-        return chunk_id
-
-    def place_chunk(self, chunk_id: int, ordinal: int, chunk: Chunk) -> None:
-        """Where a kept chunk is now (lines inserted above it move it)."""
-        self._db.execute(
-            "UPDATE chunks SET ordinal = ?, start_line = ?, end_line = ?, page = ? WHERE id = ?",
-            (ordinal, chunk.start_line, chunk.end_line, chunk.page, chunk_id),
-        )
-
-    def delete_chunks(self, chunk_ids: Sequence[int]) -> None:
-        """Delete chunks and their text, and queue them for removal from chromadb."""
-        for chunk in batches(chunk_ids):
-            in_batch = marks(chunk)
-            self._db.execute(f"DELETE FROM chunks WHERE id IN ({in_batch})", chunk)
-            self._db.execute(f"DELETE FROM chunk_text WHERE rowid IN ({in_batch})", chunk)
-            self.queue_removals(chunk)
-
-    def all_vectors(self) -> tuple[IdArray, IdArray, Matrix]:
-        """Every chunk's id, file id and vector (float32), for the RAM matrix."""
-        rows = self._db.execute("SELECT id, file_id, vector FROM chunks").fetchall()
-        return _decode_vectors(rows)
-
-    def chunks(self, chunk_ids: Sequence[int]) -> dict[int, StoredChunk]:
-        found: dict[int, StoredChunk] = {}
-        for chunk in batches(chunk_ids):
-            for row in self._db.execute(
-                "SELECT chunks.id, file_id, start_line, end_line, page, chunk_text.text "
-                "FROM chunks JOIN chunk_text ON chunk_text.rowid = chunks.id "
-                f"WHERE chunks.id IN ({marks(chunk)})",
-                chunk,
-            ):
-                chunk_id, file_id, start, end, page, text = row
-                found[int(chunk_id)] = StoredChunk(int(file_id), Chunk(text, start, end, page))
-        return found
-
-    def first_chunks(self, file_ids: Sequence[int]) -> dict[int, int]:
-        """The id of each file's first chunk (files without chunks left out)."""
-        found: dict[int, int] = {}
-        for chunk in batches(file_ids):
-            for file_id, chunk_id in self._db.execute(
-                f"SELECT file_id, id FROM chunks WHERE ordinal = 0 AND file_id IN ({marks(chunk)})",
-                chunk,
-            ):
-                found[int(file_id)] = int(chunk_id)
-        return found
-
-    def postings(self, term: str, limit: int) -> IdArray | None:
-        """The ids of the chunks that the FTS5 query `term` finds, or None when
-        there are more than `limit` (counted in SQLite: a common word costs
-        microseconds, not a read of its ids into Python)."""
-        (count,) = self._db.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM chunk_text WHERE chunk_text MATCH ? LIMIT ?)",
-            (term, limit + 1),
-        ).fetchone()
-        if count > limit:
-            return None
-        rows = self._db.execute("SELECT rowid FROM chunk_text WHERE chunk_text MATCH ?", (term,))
-        return np.fromiter((row[0] for row in rows), dtype=np.int64, count=count)
-
-    # --- failures ---
-
-    def record_failure(self, path: bytes, reason: str, at: float) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO failures (path, reason, at) VALUES (?, ?, ?)",
-            (path, reason, at),
-        )
-
-    def clear_failure(self, path: bytes) -> None:
-        self._db.execute("DELETE FROM failures WHERE path = ?", (path,))
-
-    def clear_failures_at_or_under(self, path: bytes) -> None:
-        low, high = subtree_range(path)
-        self._db.execute(
-            "DELETE FROM failures WHERE path = ? OR (path >= ? AND path < ?)", (path, low, high)
-        )
-
-    def failures(self, limit: int) -> list[tuple[bytes, str]]:
-        return [
-            (bytes(row[0]), str(row[1]))
-            for row in self._db.execute(
-                "SELECT path, reason FROM failures ORDER BY at DESC, rowid DESC LIMIT ?", (limit,)
-            )
-        ]
-
-    # --- removable media ---
-
-    def hidden_devices(self) -> frozenset[str]:
-        return frozenset(
-            str(row[0]) for row in self._db.execute("SELECT device FROM hidden_devices")
-        )
-
-    def set_hidden(self, device: str, hidden: bool) -> None:
-        if hidden:
-            self._db.execute("INSERT OR IGNORE INTO hidden_devices (device) VALUES (?)", (device,))
-        else:
-            self._db.execute("DELETE FROM hidden_devices WHERE device = ?", (device,))
-
-    # --- counts ---
-
-    def counts(self) -> tuple[int, int, int]:
-        """Files, chunks and failures."""
-        row = self._db.execute(
-            "SELECT (SELECT count(*) FROM files), (SELECT count(*) FROM chunks), "
-            "(SELECT count(*) FROM failures)"
-        ).fetchone()
-        return int(row[0]), int(row[1]), int(row[2])
+def _directory_bytes(directory: Path) -> int:
+    """The bytes of the files under a directory (files that vanish meanwhile are skipped)."""
+    total = 0
+    for root, _, files in os.walk(directory):
+        for name in files:
+            try:
+                total += (Path(root) / name).stat().st_size
+            except FileNotFoundError:
+                continue
+    return total

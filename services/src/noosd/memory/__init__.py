@@ -4,7 +4,7 @@ The OS remembers what matters to each user and forgets what does not. Every
 memory belongs to one uid; a user's calls never see, count or delete another's
 (each user's memories live in files of their own, `state_dir/users/<uid>/`).
 
-Scoring (`scoring`, after Generative Agents' blend): a recall ranks by
+Scoring (`core.scoring`, after Generative Agents' blend): a recall ranks by
 
     score      = relevance + 0.03 * recency + 0.1 * importance + 0.08 * timely
     relevance  = cos(query, memory)
@@ -19,7 +19,7 @@ each hit. Retention, the query-free
 (recency + importance) / 2, decides what is demoted (below 0.25: cold) and what
 is forgotten (below 0.1). Weights, half-life and thresholds are `MemoryConfig`.
 
-Tiers (MemGPT/Letta's memory hierarchy), per user (`tiering`):
+Tiers (MemGPT/Letta's memory hierarchy), per user (`core.tiering`):
 
 - hot: the most recently used memories (1,000 by default), a float32 matrix in
   RAM searched exhaustively (numpy; torch on a GPU when there is one);
@@ -39,7 +39,7 @@ freed bytes (`consolidation`). A fact can supersede another (Zep's bi-temporal f
 old one is marked with when and by what, kept, and left out of recalls unless
 asked for.
 
-Durability (`database`, `user`): SQLite (WAL, synchronous=FULL) is the source of
+Durability (`storage.database`, `user`): SQLite (WAL, synchronous=FULL) is the source of
 truth; the RAM matrices and chromadb are caches rebuilt and reconciled from it
 when a user's memories are opened, so a `remember` that returned survives
 kill -9.

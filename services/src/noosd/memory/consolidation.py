@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import re
 
-from noosd.memory import scoring
-from noosd.memory.codec import EDGE_PUNCTUATION, words
-from noosd.memory.kinds import MERGED_BY_MEANING
-from noosd.memory.model import ConsolidationReport
-from noosd.memory.tiering import COLD, WARM, consolidated_tiers
+from noosd.memory.core import scoring
+from noosd.memory.core.codec import EDGE_PUNCTUATION, words
+from noosd.memory.core.kinds import MERGED_BY_MEANING
+from noosd.memory.core.model import ConsolidationReport
+from noosd.memory.core.tiering import COLD, WARM, consolidated_tiers
 from noosd.memory.user import UserMemories
 
 # Neighbours of each new text examined in chromadb for duplicates (in RAM, all).

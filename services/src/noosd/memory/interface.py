@@ -35,9 +35,9 @@ from noos.protocol.memory import (
     hit_struct,
     record_struct,
 )
-from noosd.memory.filters import RecallFilter
-from noosd.memory.model import Hit, Memory, MetadataValue, Tier, TierStats
-from noosd.memory.runner import StoreRunner
+from noosd.memory.core.filters import RecallFilter
+from noosd.memory.core.model import Hit, Memory, MetadataValue, Tier, TierStats
+from noosd.memory.engine import StoreRunner
 from noosd.runtime import (
     NoosInterface,
     caller_uid,

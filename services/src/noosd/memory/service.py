@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from dbus_fast.service import ServiceInterface
 
 from noos.protocol import memory as protocol
+from noosd.memory.engine import StoreRunner
 from noosd.memory.interface import MemoryInterface
-from noosd.memory.runner import StoreRunner
 from noosd.memory.settings import SETTINGS, MemorySettings
 from noosd.runtime import Service
 from noosd.runtime.health import WorkLoop

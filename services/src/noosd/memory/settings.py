@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from noosd.memory.config import MemoryConfig
+from noosd.memory.core.config import MemoryConfig
 from noosd.runtime.settings import (
     NUMBER,
     PATH,

@@ -19,17 +19,17 @@ from pathlib import Path
 import numpy as np
 
 from noos.protocol.errors import InvalidArgument, NotFound, Unavailable
-from noosd.memory import temporal, validation
-from noosd.memory.codec import normalized
-from noosd.memory.config import MemoryConfig
 from noosd.memory.consolidation import consolidate, merge_repetitions
-from noosd.memory.database import NewMemoryRow
-from noosd.memory.filters import RecallFilter
-from noosd.memory.hot import gpu_device
-from noosd.memory.ids import format_id, parse_id
-from noosd.memory.kinds import default_importance
-from noosd.memory.model import ConsolidationReport, Hit, Memory, MetadataValue, Tier, TierStats
-from noosd.memory.tiering import TIERS
+from noosd.memory.core import temporal, validation
+from noosd.memory.core.codec import normalized
+from noosd.memory.core.config import MemoryConfig
+from noosd.memory.core.filters import RecallFilter
+from noosd.memory.core.ids import format_id, parse_id
+from noosd.memory.core.kinds import default_importance
+from noosd.memory.core.model import ConsolidationReport, Hit, Memory, MetadataValue, Tier, TierStats
+from noosd.memory.core.tiering import TIERS
+from noosd.memory.storage.database import NewMemoryRow
+from noosd.memory.storage.hot import gpu_device
 from noosd.memory.user import DATABASE_FILE, UserMemories, directory_bytes
 from noosd.shared.embedding import Embedder
 

@@ -28,17 +28,23 @@ from pathlib import Path
 
 import numpy as np
 
-from noosd.memory import scoring
-from noosd.memory.codec import Matrix, Vector
-from noosd.memory.config import MemoryConfig
-from noosd.memory.database import MemoryDatabase, Moved, NewMemoryRow, ScoringColumns, StoredMemory
-from noosd.memory.filters import RecallFilter
-from noosd.memory.hot import HotIndex
-from noosd.memory.ids import IdAllocator, format_id
-from noosd.memory.kinds import FACT_SUBJECT_KEY
-from noosd.memory.model import Hit, Memory
-from noosd.memory.tiering import COLD, HOT, TIERS, WARM, hot_margin, overflow, warm_margin
-from noosd.memory.warm import WarmIndex
+from noosd.memory.core import scoring
+from noosd.memory.core.codec import Matrix, Vector
+from noosd.memory.core.config import MemoryConfig
+from noosd.memory.core.filters import RecallFilter
+from noosd.memory.core.ids import IdAllocator, format_id
+from noosd.memory.core.kinds import FACT_SUBJECT_KEY
+from noosd.memory.core.model import Hit, Memory
+from noosd.memory.core.tiering import COLD, HOT, TIERS, WARM, hot_margin, overflow, warm_margin
+from noosd.memory.storage.database import (
+    MemoryDatabase,
+    Moved,
+    NewMemoryRow,
+    ScoringColumns,
+    StoredMemory,
+)
+from noosd.memory.storage.hot import HotIndex
+from noosd.memory.storage.warm import WarmIndex
 from noosd.shared.matrix import VectorMatrix
 from noosd.shared.outbox import ChromaOutbox
 

@@ -1,78 +1,9 @@
-"""The policy core of org.noos.Scheduler1: language models scheduled like CPU cores.
+"""org.noos.Scheduler1: language models scheduled like CPU cores.
 
-Pure and deterministic: no D-Bus, no model runtime, no threads, no clock.
-Every event carries the time it happened at and returns what to do as values,
-so a simulated clock and fake costs test all of it. The backend layer (which
-runs llama.cpp or talks to an OpenAI-compatible server) reports events and
-carries out decisions in order; the D-Bus facade turns calls into `submit`,
-`cancel` and `job`, and errors into `org.noos.Error.*`.
-
-Layout, from the outside in:
-
-- `scheduler`: the state machine; its docstring lists the events and queries.
-- `decisions`: Load, Evict, Start, Resume, Preempt, Cancel, Reject, PageOut, Drop.
-- `jobs`: requests, priority classes, states, timings, ownership.
-- `catalog`: the models, read and checked from `/etc/noos/models.d/*.toml`.
-- `policy`: the run queue (classes, fair share by virtual time per user) and
-  the choice of jobs to preempt.
-- `capacity`: slots per model and the CPU-thread budget.
-- `residency`: which models are in memory; loads and evictions by cost.
-- `kvcache`: saved KV states, paged to disk under a RAM budget, and the prefix
-  index that finds one to start a prompt from.
-- `prediction`: the next model asked for, by hour of day and by the one before.
-- `throughput`: recent work per second, and the retry hint of a Busy.
-- `config`: the budgets and tunables.
-
-Beside the core: `accelerators`, the rules that say whether models run on a
-PCI display device (the VRAM budget, llama.cpp's GPU layers), and
-`hardware`, which finds the devices with pyudev and follows their hotplug.
+Rooms (docs/architecture.md): `service`/`interface`, the D-Bus front door;
+`engine`, which carries out the core's decisions on real models; `core/`, the
+pure state machine that turns events into decisions and its policies
+(`core.machine.Scheduler`); `storage/`, saved KV states; `live/`, the
+accelerators' hotplug and the jobs' records; `backends/`, llama-cpp and
+OpenAI-compatible servers, each registered by its kind.
 """
-
-from noosd.scheduler.catalog import Catalog, ModelSpec, load_catalog, parse_models
-from noosd.scheduler.config import SchedulerConfig
-from noosd.scheduler.decisions import (
-    Cancel,
-    Decision,
-    Drop,
-    Evict,
-    Load,
-    PageOut,
-    Preempt,
-    Reject,
-    Resume,
-    Start,
-    StateLocation,
-)
-from noosd.scheduler.jobs import JobId, JobInfo, JobRequest, JobState, Priority, Sampling
-from noosd.scheduler.kvcache import PrefixHit, SavedState, prefix_blocks
-from noosd.scheduler.scheduler import Scheduler, SchedulerStats
-
-__all__ = [
-    "Cancel",
-    "Catalog",
-    "Decision",
-    "Drop",
-    "Evict",
-    "JobId",
-    "JobInfo",
-    "JobRequest",
-    "JobState",
-    "Load",
-    "ModelSpec",
-    "PageOut",
-    "Preempt",
-    "PrefixHit",
-    "Priority",
-    "Reject",
-    "Resume",
-    "Sampling",
-    "SavedState",
-    "Scheduler",
-    "SchedulerConfig",
-    "SchedulerStats",
-    "Start",
-    "StateLocation",
-    "load_catalog",
-    "parse_models",
-    "prefix_blocks",
-]

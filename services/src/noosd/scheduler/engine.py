@@ -44,10 +44,10 @@ from noosd.scheduler.backends.base import (
     Prompt,
     Stop,
 )
-from noosd.scheduler.catalog import Backend as BackendKind
-from noosd.scheduler.catalog import Catalog, ModelSpec
-from noosd.scheduler.config import SchedulerConfig
-from noosd.scheduler.decisions import (
+from noosd.scheduler.core.catalog import Backend as BackendKind
+from noosd.scheduler.core.catalog import Catalog, ModelSpec
+from noosd.scheduler.core.config import SchedulerConfig
+from noosd.scheduler.core.decisions import (
     Cancel,
     Decision,
     Drop,
@@ -59,12 +59,12 @@ from noosd.scheduler.decisions import (
     Resume,
     Start,
 )
-from noosd.scheduler.jobs import TERMINAL, JobId, JobRequest, JobState, Priority, Sampling
-from noosd.scheduler.kvcache import SavedState, prefix_blocks
-from noosd.scheduler.kvstore import KvStore
-from noosd.scheduler.prediction import ModelPredictor
-from noosd.scheduler.records import JobRecord, JobView, RunControl, TextPipe
-from noosd.scheduler.scheduler import Scheduler, SchedulerStats
+from noosd.scheduler.core.jobs import TERMINAL, JobId, JobRequest, JobState, Priority, Sampling
+from noosd.scheduler.core.kvcache import SavedState, prefix_blocks
+from noosd.scheduler.core.machine import Scheduler, SchedulerStats
+from noosd.scheduler.core.prediction import ModelPredictor
+from noosd.scheduler.live.records import JobRecord, JobView, RunControl, TextPipe
+from noosd.scheduler.storage.kvstore import KvStore
 
 _log = logging.getLogger(__name__)
 

@@ -47,11 +47,11 @@ from noos.protocol.scheduler import (
     model_struct,
 )
 from noosd.runtime import NoosInterface, caller_uid, current_call, noos_method
-from noosd.scheduler.accelerators import Accelerator
 from noosd.scheduler.backends.base import ChatMessage, Prompt
+from noosd.scheduler.core.accelerators import Accelerator
+from noosd.scheduler.core.jobs import DEFAULT_MODEL, ROOT_UID, JobId, Priority, Sampling
 from noosd.scheduler.engine import Engine, ModelView
-from noosd.scheduler.jobs import DEFAULT_MODEL, ROOT_UID, JobId, Priority, Sampling
-from noosd.scheduler.records import JobRecord, JobView
+from noosd.scheduler.live.records import JobRecord, JobView
 
 VariantDict = Annotated[dict[str, Variant], DBusSignature("a{sv}")]
 ObjectPaths = Annotated[list[str], DBusSignature("ao")]

@@ -15,22 +15,22 @@ from noos.protocol.errors import InvalidArgument
 from noosd.runtime import Service, StartupError
 from noosd.runtime.health import WorkLoop
 from noosd.runtime.settings import Settings
-from noosd.scheduler.accelerators import Accelerator, describe, placed
-from noosd.scheduler.catalog import load_catalog
+from noosd.scheduler.core.accelerators import Accelerator, describe, placed
+from noosd.scheduler.core.catalog import load_catalog
+from noosd.scheduler.core.jobs import ROOT_UID, JobId
+from noosd.scheduler.core.prediction import ModelPredictor
 from noosd.scheduler.engine import Engine
-from noosd.scheduler.hardware import Hotplug, discover
 from noosd.scheduler.interface import (
     JobInterface,
     SchedulerInterface,
     unicast,
     view_dict,
 )
-from noosd.scheduler.jobs import ROOT_UID, JobId
-from noosd.scheduler.prediction import ModelPredictor
+from noosd.scheduler.live.hardware import Hotplug, discover
 from noosd.scheduler.settings import SETTINGS, SchedulerSettings
 
 if TYPE_CHECKING:
-    from noosd.scheduler.records import JobRecord
+    from noosd.scheduler.live.records import JobRecord
 
 _log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from noosd.runtime.settings import (
     at_least,
     state_directory,
 )
-from noosd.scheduler.accelerators import Accelerator, vram_budget
-from noosd.scheduler.catalog import DEFAULT_CATALOG_DIR
-from noosd.scheduler.config import SchedulerConfig
+from noosd.scheduler.core.accelerators import Accelerator, vram_budget
+from noosd.scheduler.core.catalog import DEFAULT_CATALOG_DIR
+from noosd.scheduler.core.config import SchedulerConfig
 
 BUDGET_DEFAULTS = SchedulerConfig()
 

@@ -13,6 +13,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+# Vectors as the rows of a float32 matrix: what an embedder returns, and what is searched.
+Matrix = npt.NDArray[np.float32]
+
 # The fewest rows a grown array has: the first additions copy nothing again.
 MIN_CAPACITY = 64
 

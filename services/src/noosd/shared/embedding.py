@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import numpy.typing as npt
 
 from noosd.runtime.health import beat
+from noosd.shared.arrays import Matrix
 from noosd.shared.models import MANIFEST
 
 if TYPE_CHECKING:
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
 
-Matrix = npt.NDArray[np.float32]
 # Padded tokens per ONNX Runtime call: 2 texts of MiniLM's longest (256), ~0.3 s
 # on one core here, ~60 s in the slowest TCG guest met. Larger batches gained
 # nothing measurable on a CPU (tests/bench index figures).

@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from noosd.shared.arrays import remove_rows, with_room_for
-from noosd.shared.embedding import Matrix
+from noosd.shared.arrays import Matrix, remove_rows, with_room_for
 from noosd.shared.quantize import Codes, Scales, quantized
 
 IdArray = npt.NDArray[np.int64]

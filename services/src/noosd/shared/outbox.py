@@ -27,8 +27,8 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
+from noosd.shared.arrays import Matrix
 from noosd.shared.chroma import ChromaCollection
-from noosd.shared.embedding import Matrix
 from noosd.shared.matrix import IdArray
 from noosd.shared.sqlite import Database, batches, marks
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 
 from noosd.scheduler.backends.base import Backend
-from noosd.scheduler.catalog import Backend as BackendKind
+from noosd.scheduler.core.catalog import Backend as BackendKind
 
 _MODULES = {
     BackendKind.LLAMA_CPP: ("noosd.scheduler.backends.llama", "LlamaCppBackend"),

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from noosd.scheduler.catalog import ModelSpec
-from noosd.scheduler.jobs import Sampling
+from noosd.scheduler.core.catalog import ModelSpec
+from noosd.scheduler.core.jobs import Sampling
 
 
 class ModelLoadError(Exception):

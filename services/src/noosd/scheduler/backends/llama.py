@@ -59,8 +59,8 @@ from noosd.scheduler.backends.llama_native import (
     save_sequence,
 )
 from noosd.scheduler.backends.llama_text import TextStream
-from noosd.scheduler.catalog import ChatTemplate, ModelSpec
-from noosd.scheduler.jobs import Sampling
+from noosd.scheduler.core.catalog import ChatTemplate, ModelSpec
+from noosd.scheduler.core.jobs import Sampling
 
 _log = logging.getLogger(__name__)
 

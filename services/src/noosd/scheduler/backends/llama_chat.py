@@ -20,7 +20,7 @@ from llama_cpp import llama_chat_format
 
 from noos.protocol.errors import InvalidArgument
 from noosd.scheduler.backends.base import ChatMessage
-from noosd.scheduler.catalog import ChatTemplate, TemplateSource
+from noosd.scheduler.core.catalog import ChatTemplate, TemplateSource
 
 EMBEDDED_TEMPLATE_KEY = "tokenizer.chat_template"
 

@@ -50,7 +50,7 @@ from noosd.scheduler.backends.base import (
     Prompt,
     Stop,
 )
-from noosd.scheduler.catalog import ModelSpec
+from noosd.scheduler.core.catalog import ModelSpec
 
 _log = logging.getLogger(__name__)
 

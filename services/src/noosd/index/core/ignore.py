@@ -1,0 +1,260 @@
+"""Which files under an indexed root are left out, and why.
+
+Three sources of rules, in gitignore syntax (`pathspec`'s GitIgnoreSpec), where a
+later rule overrides an earlier one, as in git:
+
+1. `DEFAULT_IGNORE`, matched relative to the root: VCS internals (but not the
+   repository's files), installed dependencies, caches and build leftovers,
+   secrets, editor droppings, logs and lock files, binaries and media;
+2. `.noosignore` files, each matched relative to its own directory and
+   applying to everything below it; a deeper one overrides a shallower one
+   (`!pattern` re-includes);
+3. directories that say what they are: a virtual environment (`pyvenv.cfg`)
+   and a cache (`CACHEDIR.TAG`, https://bford.info/cachedir/), whatever
+   their names.
+
+As in git, nothing inside an ignored directory is indexed: a rule cannot
+re-include a file below one. `SizeLimits` leaves out files too large to be
+worth embedding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pathspec import GitIgnoreSpec
+
+from noos.protocol.errors import InvalidArgument
+from noosd.index.core.filetypes import FileType, Format
+
+IGNORE_FILE = ".noosignore"
+
+DEFAULT_IGNORE = (
+    # Version control internals; the files of the working tree are indexed.
+    ".git/",
+    ".hg/",
+    ".svn/",
+    ".bzr/",
+    ".jj/",
+    "_darcs/",
+    # Dependencies that package managers install: someone else's code, and a lot of it.
+    "node_modules/",
+    "bower_components/",
+    ".venv/",
+    "venv/",
+    "site-packages/",
+    ".tox/",
+    ".nox/",
+    ".eggs/",
+    "*.egg-info/",
+    # Caches and build leftovers of tools.
+    "__pycache__/",
+    ".mypy_cache/",
+    ".pytest_cache/",
+    ".ruff_cache/",
+    ".ipynb_checkpoints/",
+    ".gradle/",
+    ".next/",
+    ".terraform/",
+    ".cache/",
+    "**/.local/share/Trash/",
+    # Secrets: keys have no business in a search index.
+    ".ssh/",
+    ".gnupg/",
+    ".password-store/",
+    "*.pem",
+    "*.key",
+    # Editors' swap and backup files.
+    "*~",
+    "*.swp",
+    "*.swo",
+    ".#*",
+    ".DS_Store",
+    # Generated text that changes often and says little: logs, lock files, minified code.
+    "*.log",
+    "*.lock",
+    "package-lock.json",
+    "pnpm-lock.yaml",
+    "*.min.js",
+    "*.min.css",
+    "*.map",
+    # Binaries, archives, media, databases and model weights: chunking would
+    # refuse their content anyway; by name they are not even read.
+    "*.o",
+    "*.a",
+    "*.so",
+    "*.so.*",
+    "*.dylib",
+    "*.dll",
+    "*.exe",
+    "*.class",
+    "*.jar",
+    "*.py[cod]",
+    "*.whl",
+    "*.wasm",
+    "*.zip",
+    "*.tar",
+    "*.gz",
+    "*.tgz",
+    "*.bz2",
+    "*.xz",
+    "*.zst",
+    "*.7z",
+    "*.rar",
+    "*.deb",
+    "*.rpm",
+    "*.iso",
+    "*.img",
+    "*.qcow2",
+    "*.png",
+    "*.jpg",
+    "*.jpeg",
+    "*.gif",
+    "*.webp",
+    "*.ico",
+    "*.bmp",
+    "*.tif",
+    "*.tiff",
+    "*.mp3",
+    "*.mp4",
+    "*.mkv",
+    "*.webm",
+    "*.avi",
+    "*.mov",
+    "*.wav",
+    "*.flac",
+    "*.ogg",
+    "*.ttf",
+    "*.otf",
+    "*.woff",
+    "*.woff2",
+    "*.sqlite",
+    "*.sqlite3",
+    "*.db",
+    "*.gguf",
+    "*.safetensors",
+    "*.onnx",
+    "*.pt",
+    "*.npy",
+    "*.pkl",
+    "*.parquet",
+)
+
+# The first bytes of a CACHEDIR.TAG that the Cache Directory Tagging Specification requires.
+CACHEDIR_SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55"
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """One source of rules: patterns matched relative to `base`, named `source` in reasons."""
+
+    base: Path
+    spec: GitIgnoreSpec
+    source: str
+
+
+class IgnoreRules:
+    """The rules for the files under `root` (an absolute path; itself never ignored).
+
+    Reads `.noosignore` files (and directories' tags) when first needed and
+    keeps what it read: call `forget` when a `.noosignore` changes, or a
+    directory gains or loses a tag.
+    """
+
+    def __init__(self, root: Path, defaults: Iterable[str] = DEFAULT_IGNORE) -> None:
+        self.root = root
+        self._defaults = _Rules(root, GitIgnoreSpec.from_lines(defaults), "default rule")
+        self._files: dict[Path, _Rules | None] = {}
+        self._directories: dict[Path, str | None] = {}
+
+    def is_ignored(self, path: Path, is_dir: bool) -> bool:
+        return self.why_ignored(path, is_dir) is not None
+
+    def why_ignored(self, path: Path, is_dir: bool) -> str | None:
+        """Why the file or directory at `path` is left out ("default rule
+        node_modules/", "/home/u/src/.noosignore: build/", "a virtual
+        environment"), or None when it is indexed."""
+        if not path.is_relative_to(self.root):
+            raise InvalidArgument(f"{path} is not under the indexed root {self.root}")
+        for directory in reversed(path.parents):
+            if directory != self.root and directory.is_relative_to(self.root):
+                reason = self._directory_reason(directory)
+                if reason is not None:
+                    return f"inside {directory} ({reason})"
+        if path == self.root:
+            return None
+        return self._directory_reason(path) if is_dir else self._reason(path, is_dir=False)
+
+    def forget(self, directory: Path) -> None:
+        """Drop what was read of `directory`'s `.noosignore`, and every decision
+        about a directory (a rule there may change any of them below)."""
+        self._files.pop(directory, None)
+        self._directories.clear()
+
+    def _directory_reason(self, directory: Path) -> str | None:
+        if directory not in self._directories:
+            self._directories[directory] = _tag(directory) or self._reason(directory, is_dir=True)
+        return self._directories[directory]
+
+    def _reason(self, path: Path, is_dir: bool) -> str | None:
+        """What the rules of `path`'s ancestors decide, the deepest rule that matches winning."""
+        decided: str | None = None
+        for rules in self._rules_for(path):
+            relative = path.relative_to(rules.base).as_posix() + ("/" if is_dir else "")
+            result = rules.spec.check_file(relative)
+            if result.include is not None and result.index is not None:
+                pattern = rules.spec.patterns[result.index]
+                decided = f"{rules.source} {pattern}" if result.include else None
+        return decided
+
+    def _rules_for(self, path: Path) -> Iterable[_Rules]:
+        yield self._defaults
+        for directory in reversed(path.parents):
+            if directory.is_relative_to(self.root):
+                rules = self._ignore_file(directory)
+                if rules is not None:
+                    yield rules
+
+    def _ignore_file(self, directory: Path) -> _Rules | None:
+        if directory not in self._files:
+            path = directory / IGNORE_FILE
+            try:
+                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                # Absent (nearly always) or unreadable: no rules from here.
+                self._files[directory] = None
+            else:
+                spec = GitIgnoreSpec.from_lines(lines)
+                self._files[directory] = _Rules(directory, spec, f"{path}:")
+        return self._files[directory]
+
+
+def _tag(directory: Path) -> str | None:
+    """What a directory says it is, when that makes it ignored."""
+    if (directory / "pyvenv.cfg").is_file():
+        return "a virtual environment"
+    try:
+        with (directory / "CACHEDIR.TAG").open("rb") as tag:
+            if tag.read(len(CACHEDIR_SIGNATURE)) == CACHEDIR_SIGNATURE:
+                return "a cache directory (CACHEDIR.TAG)"
+    except OSError:
+        pass
+    return None
+
+
+@dataclass(frozen=True)
+class SizeLimits:
+    """The largest files indexed: text beyond a few MiB is generated (dumps,
+    data, logs), and a PDF's text is a small part of its bytes."""
+
+    max_text_bytes: int = 4 * 2**20
+    max_pdf_bytes: int = 64 * 2**20
+
+    def why_too_large(self, size: int, file_type: FileType) -> str | None:
+        """Why a file of this size and type is left out, or None when it is indexed."""
+        limit = self.max_pdf_bytes if file_type.format is Format.PDF else self.max_text_bytes
+        if size > limit:
+            return f"{size} bytes; the most indexed for {file_type.language} is {limit}"
+        return None

@@ -1,0 +1,3 @@
+"""The index at work by itself: the crawler, the watcher, pending changes,
+roots, removable media, and the store's worker.
+"""

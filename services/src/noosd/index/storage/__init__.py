@@ -1,0 +1,3 @@
+"""The index's storage: SQLite (the source of truth), chromadb, and the files
+it reads and checks access to.
+"""

@@ -1,0 +1,76 @@
+"""The file a caller names to IndexFile or Forget: checked before the index acts.
+
+The service can read every file in the homes (CAP_DAC_READ_SEARCH), so it
+must not index or forget a file for a caller who could not read it: a user
+could otherwise learn what another's private file says, or hide it from its
+owner's searches. The answer says no in the order that leaks nothing: a
+caller who may not look into the directory learns nothing of what is in it
+(PermissionDenied), not even whether the file exists (NotFound).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from noos.protocol.errors import InvalidArgument, NotFound, PermissionDenied
+from noosd.index.live.roots import IndexedRoot, RootSet
+from noosd.index.storage.access import AccessCheck, Caller, permits
+
+# PATH_MAX, with its terminating NUL: no longer path can be opened.
+MAX_PATH_BYTES = 4095
+
+
+def absolute_path(text: str) -> Path:
+    """`text` as a normalised absolute path, or InvalidArgument."""
+    if not text:
+        raise InvalidArgument("the path is empty")
+    size = len(os.fsencode(text))
+    if size > MAX_PATH_BYTES:
+        raise InvalidArgument(f"a path has at most {MAX_PATH_BYTES} bytes, not {size}")
+    if not text.startswith("/"):
+        raise InvalidArgument(f"{text!r} is not an absolute path")
+    return Path(os.path.normpath(text))
+
+
+def indexed_root(path: Path, roots: RootSet) -> IndexedRoot:
+    """The indexed root that `path` is under, or InvalidArgument."""
+    root = roots.containing(path)
+    if root is None or root.path == path:
+        indexed = ", ".join(str(root.path) for root in roots.all()) or "none yet"
+        raise InvalidArgument(f"{path} is not a file under an indexed directory ({indexed})")
+    return root
+
+
+def may_search(directory: Path, caller: Caller) -> bool:
+    """Whether `caller` may search (x) `directory` and every directory above it."""
+    real = Path(os.path.realpath(directory))
+    for step in (*reversed(real.parents), real):
+        try:
+            status = step.stat()
+        except OSError:
+            return False
+        if not (stat.S_ISDIR(status.st_mode) and permits(status, caller, os.X_OK)):
+            return False
+    return True
+
+
+def check_readable(path: Path, caller: Caller) -> None:
+    """Raise unless `caller` may read the regular file at `path` now."""
+    try:
+        status = path.lstat()
+    except OSError as error:
+        # Whether it exists is for those who may look where it would be.
+        nearest = next(directory for directory in path.parents if directory.is_dir())
+        if not may_search(nearest, caller):
+            raise PermissionDenied(f"uid {caller.uid} may not look into {nearest}") from None
+        raise NotFound(f"no file {path} ({error.strerror})") from None
+    if not may_search(path.parent, caller):
+        raise PermissionDenied(f"uid {caller.uid} may not look into {path.parent}")
+    if stat.S_ISDIR(status.st_mode):
+        raise InvalidArgument(f"{path} is a directory: name a file (Reindex crawls directories)")
+    if not stat.S_ISREG(status.st_mode):
+        raise InvalidArgument(f"{path} is not a regular file: the index holds no links or devices")
+    if not AccessCheck(caller).may_open(path):
+        raise PermissionDenied(f"uid {caller.uid} may not read {path}")
