@@ -143,3 +143,22 @@ def test_a_bad_memory_toml_fails_the_unit_with_one_clear_journal_line(machine: M
     assert machine.succeed(f"systemctl is-active {unit}").strip() == "active"
     # And it serves again (the first call may wait for the store to open).
     remember(machine, "the bins go out on Tuesday evening")
+
+
+def test_a_user_reads_what_each_option_means_and_every_setting(machine: Machine) -> None:
+    # The live object (not only the shipped file) names each a{sv} key's type and meaning.
+    introspected = machine.succeed(
+        as_user("busctl introspect --xml-interface org.noos.Memory1 /org/noos/Memory1"),
+        timeout=900,
+    )
+    assert (
+        '<annotation name="org.noos.Option.since" '
+        'value="d: only memories made at or after this Unix time"' in introspected
+    )
+    assert 'name="org.noos.Field.hot_count"' in introspected
+    shipped = machine.succeed("cat /usr/share/dbus-1/interfaces/org.noos.Memory1.xml")
+    assert "org.noos.Option.include_superseded" in shipped
+    # And an administrator reads every setting, with its file, type and default.
+    helped = machine.succeed("noosd memory --help")
+    for setting in ("half_life_s", "hot_capacity", "state_dir"):
+        assert setting in helped, helped

@@ -313,6 +313,11 @@ class Engine:
     def stats(self) -> SchedulerStats:
         return self.core.stats(self._clock())
 
+    @property
+    def config(self) -> SchedulerConfig:
+        """The budgets the core schedules within."""
+        return self.core.config
+
     # Events: each asks the core, then carries out its decisions.
 
     def _event(self, happen: Callable[[float], Sequence[Decision] | None]) -> None:

@@ -261,7 +261,7 @@ class SchedulerInterface(NoosInterface):
     @dbus_property(access=PropertyAccess.READ)
     def ThreadBudget(self) -> DBusUInt32:
         """CPU threads the scheduler may use."""
-        return self._engine().core.config.cpu_threads
+        return self._engine().config.cpu_threads
 
     @dbus_property(access=PropertyAccess.READ)
     def RamUsed(self) -> DBusUInt64:
@@ -271,7 +271,7 @@ class SchedulerInterface(NoosInterface):
     @dbus_property(access=PropertyAccess.READ)
     def RamBudget(self) -> DBusUInt64:
         """Bytes of RAM the scheduler may fill with models."""
-        return self._engine().core.config.ram_bytes
+        return self._engine().config.ram_bytes
 
     @dbus_property(access=PropertyAccess.READ)
     def PredictionHitRate(self) -> DBusDouble:
