@@ -9,8 +9,8 @@ runtime logs. The options, filters and structs are the protocol's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from dbus_fast import Message, MessageType, PropertyAccess, Variant
 from dbus_fast.aio import MessageBus
@@ -47,6 +47,11 @@ from noosd.runtime import (
     noos_method,
     signal_caller,
 )
+
+if TYPE_CHECKING:  # the store imports numpy; the facade is imported before it is needed
+    from noosd.memory.store import MemoryStore
+
+T = TypeVar("T")
 
 VariantDict = Annotated[dict[str, Variant], DBusSignature("a{sv}")]
 StringList = Annotated[list[str], DBusSignature("as")]
@@ -190,6 +195,14 @@ class MemoryInterface(NoosInterface):
     async def _uid(options: Mapping[str, Any]) -> int:
         return effective_uid(await caller_uid(), options.get("for_uid"))
 
+    async def _as_caller(
+        self, options: VariantDict, work: Callable[[MemoryStore, int], T]
+    ) -> tuple[int, T]:
+        """`work(store, uid)` on the store's thread, for the caller (or the user
+        root names in `for_uid`); the uid it ran for, and what it returned."""
+        uid = await self._uid(UID_OPTIONS.decode(options))
+        return uid, await self._store.run(lambda store: work(store, uid))
+
     @noos_method()
     async def Remember(
         self, text: DBusStr, kind: DBusStr, metadata: VariantDict, options: VariantDict
@@ -218,14 +231,13 @@ class MemoryInterface(NoosInterface):
     @noos_method()
     async def Get(self, id: DBusStr, options: VariantDict) -> MemoryStruct:
         """The memory `id`."""
-        uid = await self._uid(UID_OPTIONS.decode(options))
-        return struct_of(await self._store.run(lambda store: store.get(uid, id)))
+        _, memory = await self._as_caller(options, lambda store, uid: store.get(uid, id))
+        return struct_of(memory)
 
     @noos_method()
     async def Forget(self, ids: StringList, options: VariantDict) -> DBusUInt32:
         """Forget the memories `ids`; how many were forgotten."""
-        uid = await self._uid(UID_OPTIONS.decode(options))
-        forgotten = await self._store.run(lambda store: store.forget(uid, ids))
+        uid, forgotten = await self._as_caller(options, lambda store, uid: store.forget(uid, ids))
         await self._counts_changed(uid)
         return forgotten
 
@@ -243,20 +255,18 @@ class MemoryInterface(NoosInterface):
     @noos_method()
     async def Pin(self, id: DBusStr, options: VariantDict) -> None:
         """Pin memory `id`: maximal importance, never pruned."""
-        uid = await self._uid(UID_OPTIONS.decode(options))
-        await self._store.run(lambda store: store.pin(uid, id, True))
+        await self._as_caller(options, lambda store, uid: store.pin(uid, id, True))
 
     @noos_method()
     async def Unpin(self, id: DBusStr, options: VariantDict) -> None:
         """Unpin memory `id`."""
-        uid = await self._uid(UID_OPTIONS.decode(options))
-        await self._store.run(lambda store: store.pin(uid, id, False))
+        await self._as_caller(options, lambda store, uid: store.pin(uid, id, False))
 
     @noos_method()
     async def Stats(self, options: VariantDict) -> VariantDict:
         """The caller's memories per tier and the bytes they use."""
-        uid = await self._uid(UID_OPTIONS.decode(options))
-        return stats_dict(await self._store.run(lambda store: store.stats(uid)))
+        _, stats = await self._as_caller(options, lambda store, uid: store.stats(uid))
+        return stats_dict(stats)
 
     @noos_method()
     async def WatchStats(self, options: VariantDict) -> VariantDict:
