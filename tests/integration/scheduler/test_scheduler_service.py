@@ -8,6 +8,7 @@ of its own.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -278,6 +279,39 @@ async def test_another_user_can_neither_read_nor_cancel_a_job(
     assert lines["sees_job"] == "no"
     assert lines["own_job"] == "done"
     assert (await client.info(job))["state"] == "done"
+
+
+async def test_another_user_gets_nothing_from_my_saved_conversation(
+    client: Client, bus_address: str
+) -> None:
+    # The attack: a saved state's prefix hit (cached_tokens, in 64-token
+    # blocks) would tell another user how much of their guess of my prompt
+    # and answer is right.
+    secret = "The vault code of the lighthouse keeper is 4711, and it is never said. " * 6
+    first = [["system", SYSTEM + " " + secret], ["user", "What is the code?"]]
+    done = await client.wait(await client.submit(messages=first, max_tokens=8, temperature=0.0))
+    conversation = [*first, ["assistant", done["text"]], ["user", "Again?"]]
+
+    command = [
+        sys.executable,
+        str(HERE / "conversation_as.py"),
+        str(NOBODY),
+        bus_address,
+        json.dumps(conversation),
+    ]
+    result = await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode == 0, result.stderr
+    guess = dict(line.split("=", 1) for line in result.stdout.split())
+    assert guess["state"] == "done"
+    assert guess["cached_tokens"] == "0"
+    # The same conversation is a hit for me: the state was there to leak.
+    mine = await client.wait(
+        await client.submit(messages=conversation, max_tokens=2, temperature=0.0)
+    )
+    assert mine["cached_tokens"] >= 64
 
 
 async def test_root_loads_and_unloads_models(client: Client) -> None:

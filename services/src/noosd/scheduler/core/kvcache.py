@@ -14,6 +14,11 @@ one digest names a whole prefix (vLLM's prefix caching does the same). A
 state is indexed under the digests of every prefix it holds; the longest
 prefix of a new prompt found in the index names the states it can start from,
 which skips evaluating that many tokens.
+
+A state is reused only by jobs of the user whose job saved it: the index is
+per owner. Shared, a hit would tell another user how many blocks of their
+guess of someone's prompt and answer are right (the job's cached_tokens, and
+its time to first token), 64 tokens at a time.
 """
 
 from __future__ import annotations
@@ -63,32 +68,39 @@ class PrefixHit:
     tokens: int
 
 
+# Whose states, of which model, hold which prefix: an index key.
+_Prefix = tuple[int, str, bytes]
+
+
 class PrefixIndex:
-    """Block digests, per model, to the ids of the states holding that prefix."""
+    """Block digests, per owner and model, to the ids of the states holding that prefix."""
 
     def __init__(self) -> None:
-        self._holders: dict[tuple[str, bytes], set[str]] = {}
-        self._indexed: dict[str, tuple[str, tuple[bytes, ...]]] = {}
+        self._holders: dict[_Prefix, set[str]] = {}
+        self._indexed: dict[str, tuple[int, str, tuple[bytes, ...]]] = {}
 
-    def add(self, state: str, model: str, blocks: tuple[bytes, ...]) -> None:
+    def add(self, state: str, owner: int, model: str, blocks: tuple[bytes, ...]) -> None:
         self.remove(state)
-        self._indexed[state] = (model, blocks)
+        self._indexed[state] = (owner, model, blocks)
         for digest in blocks:
-            self._holders.setdefault((model, digest), set()).add(state)
+            self._holders.setdefault((owner, model, digest), set()).add(state)
 
     def remove(self, state: str) -> None:
-        model, blocks = self._indexed.pop(state, ("", ()))
+        owner, model, blocks = self._indexed.pop(state, (0, "", ()))
         for digest in blocks:
-            holders = self._holders[(model, digest)]
+            holders = self._holders[(owner, model, digest)]
             holders.discard(state)
             if not holders:
-                del self._holders[(model, digest)]
+                del self._holders[(owner, model, digest)]
 
-    def longest(self, model: str, blocks: Sequence[bytes]) -> tuple[int, frozenset[str]]:
-        """How many leading blocks some state holds, and the states that hold them."""
+    def longest(
+        self, owner: int, model: str, blocks: Sequence[bytes]
+    ) -> tuple[int, frozenset[str]]:
+        """How many leading blocks some state of the owner's holds, and the states
+        that hold them."""
         matched, holders = 0, frozenset[str]()
         for depth, digest in enumerate(blocks, start=1):
-            found = self._holders.get((model, digest))
+            found = self._holders.get((owner, model, digest))
             if not found:
                 break
             matched, holders = depth, frozenset(found)
@@ -126,13 +138,14 @@ class KvCache:
         kept = self._kept.get(state)
         return kept.location if kept else None
 
-    def keep(self, state: SavedState, now: float, *, held: bool) -> None:
-        """A state the backend saved, in RAM. A held one is a preempted job's."""
+    def keep(self, state: SavedState, owner: int, now: float, *, held: bool) -> None:
+        """A state the backend saved for a job of `owner`, in RAM. A held one is a
+        preempted job's; an unheld one is offered to the owner's later prompts."""
         self._kept[state.id] = _Kept(state, StateLocation.RAM, now, held)
         if held:
             self._index.remove(state.id)
         else:
-            self._index.add(state.id, state.model, state.blocks)
+            self._index.add(state.id, owner, state.model, state.blocks)
 
     def take(self, state: str) -> StateLocation:
         """Hand a held state back to its job, which resumes from it (the backend frees it)."""
@@ -144,10 +157,12 @@ class KvCache:
         self._index.remove(state)
         return [Drop(state)] if self._kept.pop(state, None) else []
 
-    def lookup(self, model: str, blocks: Sequence[bytes], now: float) -> PrefixHit | None:
-        """The state to start a prompt of these blocks from: the longest prefix,
-        then one in RAM, then the most recently used."""
-        matched, holders = self._index.longest(model, blocks)
+    def lookup(
+        self, owner: int, model: str, blocks: Sequence[bytes], now: float
+    ) -> PrefixHit | None:
+        """The state of the owner's to start a prompt of these blocks from: the
+        longest prefix, then one in RAM, then the most recently used."""
+        matched, holders = self._index.longest(owner, model, blocks)
         if not matched:
             return None
         best = min(

@@ -181,7 +181,7 @@ class Scheduler:
         if not self._saving(job):
             # Cancelled while it was being saved: the state is of no use.
             return [Drop(state.id)]
-        self._kv.keep(state, now, held=True)
+        self._kv.keep(state, job.owner, now, held=True)
         job.saved_state = state.id
         return self._settle(now)
 
@@ -194,7 +194,7 @@ class Scheduler:
             return [Drop(kept.id)] if kept else []
         decisions = self._end(job, JobState.DONE, now)
         if kept is not None:
-            self._kv.keep(kept, now, held=False)
+            self._kv.keep(kept, job.owner, now, held=False)
         return decisions + self._settle(now)
 
     def on_failed(self, job_id: JobId, reason: str, now: float) -> list[Decision]:
@@ -262,8 +262,10 @@ class Scheduler:
         self, job_id: JobId, blocks: Sequence[bytes], now: float
     ) -> PrefixHit | None:
         """A saved state of the job's model holding the longest prefix of its prompt
-        (`kvcache.prefix_blocks` of its tokens), to start from."""
-        return self._kv.lookup(self._job(job_id).model, blocks, now)
+        (`kvcache.prefix_blocks` of its tokens), to start from: one that a job
+        of the same owner left, never another user's."""
+        job = self._job(job_id)
+        return self._kv.lookup(job.owner, job.model, blocks, now)
 
     def stats(self, now: float) -> SchedulerStats:
         return SchedulerStats(
