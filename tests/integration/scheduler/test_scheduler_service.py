@@ -260,6 +260,20 @@ async def test_bad_requests_get_clear_errors_and_the_service_stays_up(
     assert (await client.wait(job))["state"] == "done"
 
 
+async def test_a_huge_prompt_is_refused_by_its_size_before_it_is_tokenized(
+    client: Client,
+) -> None:
+    # Tokenizing runs on one thread for everyone: a prompt of megabytes would
+    # hold it from every other user's jobs before the context check refused it.
+    # The catalog's longest context is 2048 tokens: 16 KiB at 8 bytes a token.
+    with pytest.raises(InvalidArgument, match="the prompt is 4194304 bytes; the most is 16384"):
+        await client.submit(prompt="word" * (1 << 20))
+    with pytest.raises(InvalidArgument, match="the most is 16384"):
+        await client.ask("é" * 9000)
+    job = await client.submit(prompt="One, two,", max_tokens=2)
+    assert (await client.wait(job))["state"] == "done"
+
+
 async def test_another_user_can_neither_read_nor_cancel_a_job(
     client: Client, bus_address: str
 ) -> None:

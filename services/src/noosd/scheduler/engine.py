@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -148,6 +148,10 @@ class Engine:
         self._state_ids = itertools.count(1)
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-loader")
         self._tokenizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenizer")
+        # Per owner, the requests waiting for the tokenizer or on it, and their
+        # prompts' bytes: they count toward the owner's share of the queue.
+        self._tokenizing_jobs: Counter[int] = Counter()
+        self._tokenizing_bytes: Counter[int] = Counter()
         slots = sum(spec.slots for spec in catalog) or 1
         self._generators = {
             priority: ThreadPoolExecutor(
@@ -224,7 +228,15 @@ class Engine:
             spec = self.core.catalog.get(model)
             if max_tokens < 1:
                 raise InvalidArgument(f"max_tokens must be >= 1, not {max_tokens}")
-            tokens = await self._tokenize(spec, prompt)
+            prompt_bytes = prompt.size
+            self.core.admit(
+                owner,
+                prompt_bytes,
+                self._clock(),
+                tokenizing_jobs=self._tokenizing_jobs[owner],
+                tokenizing_bytes=self._tokenizing_bytes[owner],
+            )
+            tokens = await self._tokenize_for(owner, spec, prompt, prompt_bytes)
             count = len(tokens) or self._backend(spec).estimate_tokens(prompt)
             request = JobRequest(
                 owner=owner,
@@ -233,6 +245,7 @@ class Engine:
                 max_tokens=max_tokens,
                 prompt_tokens=count,
                 sampling=sampling,
+                prompt_bytes=prompt_bytes,
             )
             job, decisions = self.core.submit(request, self._clock())
         except BaseException:
@@ -253,6 +266,19 @@ class Engine:
         self._live.add(job)
         self._execute(decisions)
         return job
+
+    async def _tokenize_for(
+        self, owner: int, spec: ModelSpec, prompt: Prompt, prompt_bytes: int
+    ) -> list[int]:
+        self._tokenizing_jobs[owner] += 1
+        self._tokenizing_bytes[owner] += prompt_bytes
+        try:
+            return await self._tokenize(spec, prompt)
+        finally:
+            self._tokenizing_jobs[owner] -= 1
+            self._tokenizing_bytes[owner] -= prompt_bytes
+            if not self._tokenizing_jobs[owner]:
+                del self._tokenizing_jobs[owner], self._tokenizing_bytes[owner]
 
     async def _tokenize(self, spec: ModelSpec, prompt: Prompt) -> list[int]:
         backend = self._backend(spec)

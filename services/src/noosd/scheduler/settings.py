@@ -25,7 +25,11 @@ from noosd.runtime.settings import (
 )
 from noosd.scheduler.core.accelerators import Accelerator, vram_budget
 from noosd.scheduler.core.catalog import DEFAULT_CATALOG_DIR
-from noosd.scheduler.core.config import SchedulerConfig
+from noosd.scheduler.core.config import (
+    PROMPT_BYTES_PER_TOKEN,
+    QUEUED_PROMPTS_OF_MAX_SIZE,
+    SchedulerConfig,
+)
 
 BUDGET_DEFAULTS = SchedulerConfig()
 
@@ -90,6 +94,25 @@ SETTINGS = SettingsTable(
         _budget("max_queued", "jobs waiting, all users together; more are refused (Busy)", 1),
         _budget("max_queued_per_user", "jobs one user may have waiting", 1),
         Setting(
+            "max_prompt_bytes",
+            INTEGER,
+            Computed(
+                f"{PROMPT_BYTES_PER_TOKEN} bytes per token of the catalog's longest context",
+                lambda: None,
+            ),
+            "NOOS_SCHEDULER_MAX_PROMPT_BYTES",
+            "the largest prompt, in UTF-8 bytes; larger ones are refused before tokenizing",
+            at_least(1),
+        ),
+        Setting(
+            "max_queued_prompt_bytes_per_user",
+            INTEGER,
+            Computed(f"{QUEUED_PROMPTS_OF_MAX_SIZE} times max_prompt_bytes", lambda: None),
+            "NOOS_SCHEDULER_MAX_QUEUED_PROMPT_BYTES_PER_USER",
+            "bytes of prompts one user may have waiting; more are refused (Busy)",
+            at_least(1),
+        ),
+        Setting(
             "preload",
             BOOLEAN,
             BUDGET_DEFAULTS.preload,
@@ -126,6 +149,8 @@ class SchedulerSettings:
                 kv_disk_bytes=settings["kv_disk_bytes"],
                 max_queued=settings["max_queued"],
                 max_queued_per_user=settings["max_queued_per_user"],
+                max_prompt_bytes=settings["max_prompt_bytes"],
+                max_queued_prompt_bytes_per_user=settings["max_queued_prompt_bytes_per_user"],
                 preload=settings["preload"],
                 # The predictor's hours of the day are local ones.
                 utc_offset_s=time.localtime().tm_gmtoff,

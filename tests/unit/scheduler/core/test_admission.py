@@ -118,3 +118,40 @@ def test_a_malformed_request_is_refused(fields: dict[str, object], message: str)
 def test_malformed_sampling_is_refused(fields: dict[str, float], message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
         Sampling(**fields)  # type: ignore[arg-type]
+
+
+def test_a_prompt_over_the_byte_bound_is_refused_before_it_is_tokenized() -> None:
+    # The default bound: 8 bytes per token of the longest context in the catalog.
+    s = scheduler(model("m", context_length=1024), model("long", context_length=2048))
+
+    with pytest.raises(InvalidArgument, match="16385 bytes; the most is 16384"):
+        s.admit(1, 16_385, 0)
+    s.admit(1, 16_384, 0)
+    with pytest.raises(InvalidArgument, match="16385 bytes"):
+        submit(s, 0, prompt_bytes=16_385, prompt_tokens=10)
+
+
+def test_one_users_waiting_prompt_bytes_are_bounded_and_not_anothers() -> None:
+    s = scheduler(model("m"), max_prompt_bytes=1000, max_queued_prompt_bytes_per_user=1500)
+    _, decisions = submit(s, 0, owner=1)
+    loaded(s, decisions, 0)
+    submit(s, 1, owner=1, prompt_bytes=1000)
+
+    with pytest.raises(Busy, match="1600 bytes of prompts waiting; one user may have 1500"):
+        submit(s, 2, owner=1, prompt_bytes=600)
+    # Prompts still being tokenized count as waiting.
+    with pytest.raises(Busy, match="1600 bytes"):
+        s.admit(1, 100, 2, tokenizing_jobs=1, tokenizing_bytes=500)
+    submit(s, 2, owner=1, prompt_bytes=500)
+    # Another user's share is untouched.
+    submit(s, 2, owner=2, prompt_bytes=1000)
+    s.admit(2, 400, 2)
+
+
+def test_a_users_prompts_being_tokenized_count_toward_their_waiting_jobs() -> None:
+    s = scheduler(model("m"), max_queued_per_user=2)
+
+    s.admit(1, 10, 0, tokenizing_jobs=1, tokenizing_bytes=10)
+    with pytest.raises(Busy, match="you have 2 jobs waiting"):
+        s.admit(1, 10, 0, tokenizing_jobs=2, tokenizing_bytes=20)
+    s.admit(2, 10, 0)

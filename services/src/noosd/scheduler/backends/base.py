@@ -46,6 +46,12 @@ class Prompt:
     messages: tuple[ChatMessage, ...] = ()
     text: str = ""
 
+    @property
+    def size(self) -> int:
+        """Its bytes in UTF-8: what tokenizing it costs, known before tokenizing."""
+        parts = [self.text, *(m.role for m in self.messages), *(m.content for m in self.messages)]
+        return sum(len(part.encode("utf-8", "surrogatepass")) for part in parts)
+
 
 @dataclass(frozen=True)
 class KvState:

@@ -6,6 +6,12 @@ import math
 from dataclasses import dataclass
 
 GIB = 1024**3
+# The default bound on a prompt's size, per token of the catalog's longest
+# context: a token is about 4 bytes of English and rarely more than 8 of any
+# script, so a prompt past it could not fit any model once tokenized anyway.
+PROMPT_BYTES_PER_TOKEN = 8
+# The default bound on one user's waiting prompts, in prompts of the largest size.
+QUEUED_PROMPTS_OF_MAX_SIZE = 4
 
 
 @dataclass(frozen=True)
@@ -21,6 +27,12 @@ class SchedulerConfig:
         with Busy.
     max_queued_per_user: jobs one user may have waiting, so that one user
         cannot fill the queue for everyone.
+    max_prompt_bytes: the largest prompt, in UTF-8 bytes, checked before it
+        is tokenized (on one thread for everyone); None: PROMPT_BYTES_PER_TOKEN
+        per token of the catalog's longest context.
+    max_queued_prompt_bytes_per_user: the bytes of prompts one user may have
+        waiting (queued, or being tokenized); None: QUEUED_PROMPTS_OF_MAX_SIZE
+        times max_prompt_bytes. A lone prompt is never refused by it.
     prefill_weight: the work of evaluating one prompt token, in generated
         tokens (a prompt runs batched, several times faster per token).
     throughput_window_s: the span recent throughput is measured over.
@@ -39,6 +51,8 @@ class SchedulerConfig:
     kv_disk_bytes: int = 4 * GIB
     max_queued: int = 64
     max_queued_per_user: int = 16
+    max_prompt_bytes: int | None = None
+    max_queued_prompt_bytes_per_user: int | None = None
     prefill_weight: float = 0.2
     throughput_window_s: float = 60.0
     assumed_work_per_s: float = 10.0
@@ -53,6 +67,9 @@ class SchedulerConfig:
         for name in counts:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, not {getattr(self, name)}")
+        for name in ("max_prompt_bytes", "max_queued_prompt_bytes_per_user"):
+            if (value := getattr(self, name)) is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1, not {value}")
         sizes = ("ram_bytes", "vram_bytes", "kv_ram_bytes", "kv_disk_bytes", "finished_kept")
         for name in sizes:
             if getattr(self, name) < 0:

@@ -91,6 +91,8 @@ class JobRequest:
     max_tokens: int = 256
     prompt_tokens: int = 0
     sampling: Sampling = field(default_factory=Sampling)
+    # The prompt's size in UTF-8 bytes, as the caller sent it.
+    prompt_bytes: int = 0
 
     def __post_init__(self) -> None:
         if not 0 <= self.owner <= MAX_UID:
@@ -101,6 +103,8 @@ class JobRequest:
             raise InvalidArgument(f"max_tokens must be >= 1, not {self.max_tokens}")
         if self.prompt_tokens < 0:
             raise InvalidArgument(f"prompt_tokens must be >= 0, not {self.prompt_tokens}")
+        if self.prompt_bytes < 0:
+            raise InvalidArgument(f"prompt_bytes must be >= 0, not {self.prompt_bytes}")
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,7 @@ class Job:
     prompt_tokens: int
     sampling: Sampling
     submitted_at: float
+    prompt_bytes: int = 0
     state: JobState = JobState.QUEUED
     started_at: float | None = None
     first_token_at: float | None = None

@@ -4,6 +4,7 @@ The backend layer reports what happened, with the time it happened at (the
 scheduler reads no clock), and carries out the decisions each report returns,
 in order (see `decisions`):
 
+    admit(owner, prompt_bytes, now)   before tokenizing: InvalidArgument / Busy, as submit would
     submit(request, now)              a caller's job; its id, or Busy / NotFound / InvalidArgument
     cancel(job, caller, now)          by its owner or root, else PermissionDenied
     on_loaded(model, now)             a Load is done
@@ -33,7 +34,11 @@ from enum import Enum, auto
 from noos.protocol.errors import Busy, InvalidArgument, NotFound
 from noosd.scheduler.core.capacity import Capacity
 from noosd.scheduler.core.catalog import Catalog, ModelSpec
-from noosd.scheduler.core.config import SchedulerConfig
+from noosd.scheduler.core.config import (
+    PROMPT_BYTES_PER_TOKEN,
+    QUEUED_PROMPTS_OF_MAX_SIZE,
+    SchedulerConfig,
+)
 from noosd.scheduler.core.decisions import (
     Cancel,
     Decision,
@@ -97,6 +102,12 @@ class Scheduler:
         its history across restarts); a new one by default."""
         self.catalog = catalog
         self.config = config = config or SchedulerConfig()
+        longest_context = max((spec.context_length for spec in catalog), default=0)
+        self.max_prompt_bytes = config.max_prompt_bytes or PROMPT_BYTES_PER_TOKEN * longest_context
+        self.max_queued_prompt_bytes_per_user = (
+            config.max_queued_prompt_bytes_per_user
+            or QUEUED_PROMPTS_OF_MAX_SIZE * self.max_prompt_bytes
+        )
         self._jobs: dict[JobId, Job] = {}
         self._finished: deque[JobId] = deque()
         self._next_id = 1
@@ -112,10 +123,28 @@ class Scheduler:
 
     # Events.
 
+    def admit(
+        self,
+        owner: int,
+        prompt_bytes: int,
+        now: float,
+        *,
+        tokenizing_jobs: int = 0,
+        tokenizing_bytes: int = 0,
+    ) -> None:
+        """Refuse a request as `submit` would for its prompt's size or its owner's
+        share of the queue, before its prompt is tokenized: tokenizing runs on
+        one thread for everyone, and a refused prompt must not take it. The
+        owner's requests still being tokenized (`tokenizing_jobs`, of
+        `tokenizing_bytes`) count as waiting."""
+        self._check_size(prompt_bytes)
+        self._check_room(owner, now, tokenizing_jobs, tokenizing_bytes + prompt_bytes)
+
     def submit(self, request: JobRequest, now: float) -> tuple[JobId, list[Decision]]:
         model = self.catalog.get(request.model)
+        self._check_size(request.prompt_bytes)
         self._check_runnable(request, model)
-        self._check_room(request.owner, now)
+        self._check_room(request.owner, now, 0, request.prompt_bytes)
         job = Job(
             id=JobId(self._next_id),
             owner=request.owner,
@@ -125,6 +154,7 @@ class Scheduler:
             prompt_tokens=request.prompt_tokens,
             sampling=request.sampling,
             submitted_at=now,
+            prompt_bytes=request.prompt_bytes,
         )
         self._next_id += 1
         self._jobs[job.id] = job
@@ -304,15 +334,34 @@ class Scheduler:
                 f"({model.ram_bytes} bytes of RAM, {model.vram_bytes} of VRAM)"
             )
 
-    def _check_room(self, uid: int, now: float) -> None:
+    def _check_size(self, prompt_bytes: int) -> None:
+        if prompt_bytes > self.max_prompt_bytes:
+            raise InvalidArgument(
+                f"the prompt is {prompt_bytes} bytes; the most is {self.max_prompt_bytes} "
+                f"(UTF-8; {PROMPT_BYTES_PER_TOKEN} bytes per token of the longest model context "
+                "unless max_prompt_bytes says otherwise)"
+            )
+
+    def _check_room(self, uid: int, now: float, more_jobs: int, more_bytes: int) -> None:
+        """Busy if the user's waiting jobs, with `more_jobs` and `more_bytes` of
+        prompts, would be over their share, or the queue is full."""
         queued = [job for job in self._queue if job.state is JobState.QUEUED]
         rate = self._throughput.rate(now)
         work = [job.work(self.config.prefill_weight) for job in queued]
-        mine = sum(1 for job in queued if job.owner == uid)
-        if mine >= self.config.max_queued_per_user:
-            sharing = len({job.owner for job in queued})
+        mine = [job for job in queued if job.owner == uid]
+        waiting = len(mine) + more_jobs
+        sharing = len({job.owner for job in queued})
+        if waiting >= self.config.max_queued_per_user:
             raise Busy(
-                f"you have {mine} jobs waiting, the most one user may",
+                f"you have {waiting} jobs waiting, the most one user may",
+                retry_after=retry_after(work, rate, sharing, self.config.retry_bounds_s),
+            )
+        waiting_bytes = sum(job.prompt_bytes for job in mine) + more_bytes
+        # With nothing else waiting, a prompt within max_prompt_bytes always fits.
+        if waiting and waiting_bytes > self.max_queued_prompt_bytes_per_user:
+            raise Busy(
+                f"you would have {waiting_bytes} bytes of prompts waiting; one user may have "
+                f"{self.max_queued_prompt_bytes_per_user}",
                 retry_after=retry_after(work, rate, sharing, self.config.retry_bounds_s),
             )
         if len(queued) >= self.config.max_queued:
