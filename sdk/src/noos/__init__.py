@@ -18,6 +18,7 @@ from noos.protocol.errors import (
     NoosError,
     NotFound,
     PermissionDenied,
+    QuotaExceeded,
     Unavailable,
 )
 from noos.scheduler import (
@@ -61,6 +62,7 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "PropertiesChanged",
+    "QuotaExceeded",
     "RecallHit",
     "Scheduler",
     "SchedulerChange",

@@ -18,7 +18,7 @@ from noos import InvalidArgument, Memory, MemoryFilter, MemoryStats, NotFound
 from noos.bus import Connection
 from noos.protocol.errors import NoosError
 from noos.watch import DBUS_NAME, DBUS_PATH
-from tests.fixtures import memory_as, memory_stats_as
+from tests.fixtures import memory_as, memory_quota_as, memory_stats_as
 from tests.fixtures.memory import start_memory
 from tests.fixtures.models import shipped_models_tree
 from tests.fixtures.noosd_process import NoosdProcess
@@ -234,6 +234,36 @@ async def test_two_users_never_see_each_other(memory: Memory, bus_address: str) 
         await memory.forget([nobody["secret"]])
     # ...only through the explicit, logged for_uid.
     assert (await memory.get(nobody["secret"], for_uid=NOBODY)).text.endswith("4711")
+
+
+async def test_a_user_at_their_quota_is_refused_and_another_is_not(
+    tmp_path: Path, shipped_models: Path
+) -> None:
+    bus = PrivateBus()
+    process = start_memory(bus.address, tmp_path, shipped_models, max_memories_per_user="2")
+    try:
+        other_user = await asyncio.create_subprocess_exec(
+            sys.executable,
+            memory_quota_as.__file__,
+            str(NOBODY),
+            bus.address,
+            "3",
+            stdout=asyncio.subprocess.PIPE,
+        )
+        stdout, _ = await asyncio.wait_for(other_user.communicate(), timeout=120)
+        assert other_user.returncode == 0
+        first, second, third = json.loads(stdout)
+        assert (first, second) == ("stored", "stored")
+        assert third[0] == "QuotaExceeded"
+        assert "over the 2 one user may keep; forget some" in third[1]
+        # Nobody's full share takes nothing from root's.
+        async with await Memory.connect(bus.address) as memory:
+            for topic in ("the garden", "the boat"):
+                await memory.remember(f"root's note about {topic}")
+            assert (await memory.stats())["hot_count"] == 2
+    finally:
+        assert process.terminate() == 0, process.stderr
+        bus.stop()
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from noos.protocol import errors
         errors.NotFound,
         errors.PermissionDenied,
         errors.Busy,
+        errors.QuotaExceeded,
         errors.Unavailable,
         errors.Internal,
     ],

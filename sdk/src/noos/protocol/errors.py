@@ -77,6 +77,13 @@ class Busy(NoosError):
         self.retry_after = retry_after
 
 
+class QuotaExceeded(NoosError):
+    """The caller keeps as much as one user may (a count or bytes the message
+    names); unlike Busy, waiting does not help: free some (forget) to add more."""
+
+    short_name = "QuotaExceeded"
+
+
 class Unavailable(NoosError):
     """The service or the bus cannot be reached, or is shutting down."""
 
@@ -91,7 +98,16 @@ class Internal(NoosError):
 
 NOOS_ERRORS: dict[str, type[NoosError]] = {
     ERROR_PREFIX + cls.short_name: cls
-    for cls in (NoosError, InvalidArgument, NotFound, PermissionDenied, Busy, Unavailable, Internal)
+    for cls in (
+        NoosError,
+        InvalidArgument,
+        NotFound,
+        PermissionDenied,
+        Busy,
+        QuotaExceeded,
+        Unavailable,
+        Internal,
+    )
 }
 
 # The standard errors a client can meet, by the noos error closest in meaning.

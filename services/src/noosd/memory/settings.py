@@ -66,6 +66,18 @@ TUNABLES = (
     tunable("max_unwritten_warm", INTEGER, at_least(0), "warm memories held in RAM before written"),
     tunable("max_text_bytes", INTEGER, at_least(1), "the longest text remembered, in UTF-8 bytes"),
     tunable("max_limit", INTEGER, at_least(1), "the most hits one recall may ask for"),
+    tunable(
+        "max_memories_per_user",
+        INTEGER,
+        at_least(1),
+        "the most memories one user may keep; more are refused (QuotaExceeded)",
+    ),
+    tunable(
+        "max_bytes_per_user",
+        INTEGER,
+        at_least(1),
+        "the most bytes of texts and metadata one user may keep (QuotaExceeded)",
+    ),
     tunable("hot_on_gpu", BOOLEAN, None, "search the hot tier on a CUDA GPU when there is one"),
     weight("relevance", "weight of relevance (cosine to the query) in a recall's score"),
     weight("recency", "weight of recency in a recall's score"),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noos.protocol.errors import InvalidArgument, NotFound, Unavailable
+from noos.protocol.errors import InvalidArgument, NotFound, QuotaExceeded, Unavailable
 from noosd.memory.consolidation import consolidate, merge_repetitions
 from noosd.memory.core import temporal, validation
 from noosd.memory.core.codec import normalized
@@ -28,7 +28,7 @@ from noosd.memory.core.ids import format_id, parse_id
 from noosd.memory.core.kinds import default_importance
 from noosd.memory.core.model import ConsolidationReport, Hit, Memory, MetadataValue, Tier, TierStats
 from noosd.memory.core.tiering import TIERS
-from noosd.memory.storage.database import NewMemoryRow
+from noosd.memory.storage.database import NewMemoryRow, row_bytes
 from noosd.memory.storage.hot import gpu_device
 from noosd.memory.user import DATABASE_FILE, UserMemories, directory_bytes
 from noosd.shared.embedding import Embedder
@@ -121,7 +121,9 @@ class MemoryStore:
         checked = [self._check_new(item) for item in items]
         if not checked:
             return []
-        successors = self._check_supersedes(self._existing_user(uid), checked)
+        existing = self._existing_user(uid)
+        self._check_quota(existing, checked)
+        successors = self._check_supersedes(existing, checked)
         vectors = self._embed([item.text for item in checked])
         user = self._open_user(uid)
         now = self._clock()
@@ -159,6 +161,25 @@ class MemoryStore:
             importance=validation.importance(item.importance),
             supersedes=None if item.supersedes is None else _parse_id(item.supersedes),
         )
+
+    def _check_quota(self, user: UserMemories | None, items: Sequence[_CheckedMemory]) -> None:
+        """QuotaExceeded if the user would keep more memories, or bytes of them,
+        than one user may: every tier is held in RAM or on disk for them."""
+        count = user.memory_count() if user is not None else 0
+        most = self.config.max_memories_per_user
+        if count + len(items) > most:
+            raise QuotaExceeded(
+                f"you keep {count} memories and {len(items)} more would be over the {most} "
+                "one user may keep; forget some to remember more"
+            )
+        used = user.stored_bytes() if user is not None else 0
+        adding = sum(row_bytes(item.text, item.metadata) for item in items)
+        most = self.config.max_bytes_per_user
+        if used + adding > most:
+            raise QuotaExceeded(
+                f"your memories take {used} bytes of text and metadata and these {adding} "
+                f"more would be over the {most} one user may keep; forget some to remember more"
+            )
 
     @staticmethod
     def _check_supersedes(

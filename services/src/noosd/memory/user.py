@@ -42,6 +42,7 @@ from noosd.memory.storage.database import (
     NewMemoryRow,
     ScoringColumns,
     StoredMemory,
+    row_bytes,
 )
 from noosd.memory.storage.hot import HotIndex
 from noosd.memory.storage.warm import WarmIndex
@@ -98,6 +99,9 @@ class UserMemories:
             self.db, self.warm, marking=self._count_slots, written=self.hot.remove
         )
         self.counts = self.db.count_by_tier()
+        # The bytes of the texts and metadata as stored, for the quota; None:
+        # count them again (after deletions, or a compression by going cold).
+        self._stored_bytes: int | None = None
         # Accesses by recalls not yet in SQLite: id to (the last one's time, how many).
         self._pending: dict[int, tuple[float, int]] = {}
         self._add_hot(*self.db.tier_vectors(HOT))
@@ -141,12 +145,23 @@ class UserMemories:
             np.stack([row.vector for row in rows]),
         )
         self.counts[HOT] += len(rows)
+        if self._stored_bytes is not None:
+            self._stored_bytes += sum(row_bytes(row.text, row.metadata) for row in rows)
 
     @staticmethod
     def _created_at(rows: Sequence[NewMemoryRow], memory_id: int) -> float:
         return next(row.created_at for row in rows if row.id == memory_id)
 
     # --- reading ---
+
+    def memory_count(self) -> int:
+        return sum(self.counts.values())
+
+    def stored_bytes(self) -> int:
+        """The bytes of every memory's text and metadata, as stored."""
+        if self._stored_bytes is None:
+            self._stored_bytes = self.db.stored_bytes()
+        return self._stored_bytes
 
     def fetch(self, ids: Sequence[int]) -> dict[int, StoredMemory]:
         return self.db.fetch(ids)
@@ -381,6 +396,8 @@ class UserMemories:
     def forget_in_ram(self, deleted: Sequence[tuple[int, int]]) -> None:
         """Follow in RAM the deletions of these (id, tier) that SQLite committed."""
         gone = [memory_id for memory_id, _ in deleted]
+        if gone:
+            self._stored_bytes = None
         self.hot.remove(gone)
         self.cold.remove(gone)
         for _, tier in deleted:
@@ -427,6 +444,7 @@ class UserMemories:
             return
         ids = [m.id for m in moved]
         if tier == COLD:
+            self._stored_bytes = None
             self.hot.remove(ids)
             self.cold.add_quantized(
                 ids,

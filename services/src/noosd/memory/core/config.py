@@ -55,6 +55,11 @@ class MemoryConfig:
         exhaustive search to every recall.
     max_text_bytes: the longest text remembered, in UTF-8 bytes.
     max_limit: the most hits one recall may ask for.
+    max_memories_per_user: the most memories one user may keep (every tier,
+        the cold one held in RAM too); past it, remembering is refused
+        (QuotaExceeded). A million: ten times what the recall benchmark keeps.
+    max_bytes_per_user: the most bytes of texts and metadata one user may
+        keep, as stored (a cold text compressed); past it, likewise.
     hot_on_gpu: search the hot tier with torch on CUDA when torch is loaded and sees a GPU.
     """
 
@@ -71,6 +76,8 @@ class MemoryConfig:
     max_unwritten_warm: int = 10_000
     max_text_bytes: int = 64 * 1024
     max_limit: int = 1000
+    max_memories_per_user: int = 1_000_000
+    max_bytes_per_user: int = 1024**3
     hot_on_gpu: bool = True
 
     def __post_init__(self) -> None:
@@ -92,5 +99,7 @@ class MemoryConfig:
             value = getattr(self, name)
             if not 0 <= value < 1:
                 raise ValueError(f"{name} must be in [0, 1), not {value}")
+        if self.max_memories_per_user < 1 or self.max_bytes_per_user < 1:
+            raise ValueError("max_memories_per_user and max_bytes_per_user must be >= 1")
         if self.max_text_bytes < 1 or self.max_limit < 1 or self.max_unwritten_warm < 0:
             raise ValueError("max_text_bytes and max_limit must be >= 1, max_unwritten_warm >= 0")

@@ -267,6 +267,13 @@ class MemoryDatabase(OutboxDatabase):
     def largest_id(self) -> int:
         return int(self._db.execute("SELECT coalesce(max(id), 0) FROM memories").fetchone()[0])
 
+    def stored_bytes(self) -> int:
+        """The bytes of every memory's text and metadata, as stored (see `row_bytes`)."""
+        (total,) = self._db.execute(
+            "SELECT coalesce(sum(length(text) + length(CAST(metadata AS BLOB))), 0) FROM memories"
+        ).fetchone()
+        return int(total)
+
     def count_by_tier(self) -> dict[int, int]:
         counts = dict.fromkeys((HOT, WARM, COLD), 0)
         for tier, count in self._db.execute("SELECT tier, count(*) FROM memories GROUP BY tier"):
@@ -414,7 +421,7 @@ class MemoryDatabase(OutboxDatabase):
                     row.kind,
                     row.text.encode("utf-8"),
                     text_key(row.kind, row.text),
-                    json.dumps(dict(row.metadata), separators=(",", ":")),
+                    metadata_json(row.metadata),
                     row.created_at,
                     row.created_at,
                     row.base_importance,
@@ -582,6 +589,16 @@ class MemoryDatabase(OutboxDatabase):
         self._db.executescript("PRAGMA incremental_vacuum;")
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         self.commits_since_checkpoint = 0
+
+
+def metadata_json(metadata: Mapping[str, MetadataValue]) -> str:
+    """A memory's metadata as its column holds it."""
+    return json.dumps(dict(metadata), separators=(",", ":"))
+
+
+def row_bytes(text: str, metadata: Mapping[str, MetadataValue]) -> int:
+    """The bytes a new memory's text and metadata take as inserted (uncompressed)."""
+    return len(text.encode("utf-8")) + len(metadata_json(metadata).encode("utf-8"))
 
 
 def _index_value(value: MetadataValue) -> str:
