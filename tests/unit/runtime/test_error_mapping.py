@@ -14,7 +14,15 @@ from tests.fixtures.probe import PROBE_NAME, PROBE_PATH, SECRET
 
 pytestmark = pytest.mark.usefixtures("probe")
 
-NOOS_ERRORS = ["InvalidArgument", "NotFound", "PermissionDenied", "Busy", "Unavailable", "Internal"]
+NOOS_ERRORS = [
+    "InvalidArgument",
+    "NotFound",
+    "PermissionDenied",
+    "Busy",
+    "QuotaExceeded",
+    "Unavailable",
+    "Internal",
+]
 
 
 async def call(connection: Connection, member: str, signature: str = "", *args: Any) -> list[Any]:
