@@ -391,6 +391,7 @@ ram_bytes = 0
         ram_bytes="500000000",
         kv_ram_bytes="0",
         max_queued_per_user="2",
+        max_queued_prompt_bytes_per_user="3000",
         preload="0",
     )
     async with await Connection.open(own_bus) as connection:
@@ -439,6 +440,29 @@ async def test_a_full_queue_answers_busy_with_a_retry_hint(
 
     assert refused.value.retry_after > 0
     for job in (running, *waiting):
+        await client.cancel(job)
+
+
+async def test_one_users_waiting_prompt_bytes_are_bounded_and_not_anothers(
+    small_client: tuple[Client, NoosdProcess, Path], own_bus: str
+) -> None:
+    client, _, _ = small_client
+    running = await client.ask("Tell me a long story.", max_tokens=200)
+    await client.until(running, lambda info: info["state"] == "running")
+
+    command = [sys.executable, str(HERE / "submit_as.py"), str(NOBODY), own_bus, "2", "2000"]
+    result = await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert lines["submit0"] == "queued"
+    assert lines["submit1"].startswith("Busy: you would have 4000 bytes of prompts waiting")
+    # Nobody's full share takes nothing from mine.
+    mine = await client.submit(prompt="word " * 400, max_tokens=2)
+    assert (await client.info(mine))["state"] == "queued"
+    for job in (running, mine):
         await client.cancel(job)
 
 
