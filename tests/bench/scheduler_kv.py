@@ -118,7 +118,7 @@ class Runtime:
         control = FirstToken()
         began = time.perf_counter()
         outcome = self.runtime.generate(
-            0, Generation(prompt, tokens, GREEDY, max_tokens=1, start=start), control
+            0, Generation(prompt, tokens, GREEDY, max_tokens=1, owner=0, start=start), control
         )
         assert control.at is not None, "the run made no token"
         return control.at - began, outcome

@@ -40,6 +40,8 @@ GEMMA = Path("gemma3-270m/gemma-3-270m-q4_k_m.gguf")
 EMBEDDED = ChatTemplate(TemplateSource.EMBEDDED)
 GREEDY = Sampling(temperature=0)
 CONTEXT = 1024
+# The uid of the jobs these runs stand for.
+OWNER = 1000
 # SmolLM2's tokens: "<|im_start|>" (its BOS), "<|im_end|>" (its EOS, an end of generation).
 IM_START, IM_END = 1, 2
 GEMMA_BOS, END_OF_TURN = 2, 106
@@ -147,12 +149,14 @@ def job(
     prompt: Prompt,
     max_tokens: int,
     sampling: Sampling = GREEDY,
+    owner: int = OWNER,
 ) -> Generation:
     return Generation(
         prompt=prompt,
         tokens=tuple(backend.tokenize(spec, prompt)),
         sampling=sampling,
         max_tokens=max_tokens,
+        owner=owner,
     )
 
 
@@ -398,6 +402,24 @@ def test_a_prompt_sharing_a_finished_jobs_prefix_evaluates_only_the_rest(
     assert smollm_runtime.evaluated_tokens(1) - evaluated == new + len(answer.generated) - 1
 
 
+def test_another_users_prompt_never_starts_from_the_slots_context(
+    backend: LlamaCppBackend, smollm: ModelSpec, smollm_runtime: LlamaCppRuntime
+) -> None:
+    # How much of the context a prompt shares would show in its time to first
+    # token: another user's guess of my prompt must evaluate it all again.
+    system = ChatMessage("system", "You answer questions about ships. " * 20)
+    mine = job(backend, smollm, Prompt(messages=(system, ChatMessage("user", "Name a ship."))), 2)
+    smollm_runtime.generate(0, mine, Recorder())
+    evaluated = smollm_runtime.evaluated_tokens(0)
+
+    guess = smollm_runtime.generate(0, replace(mine, owner=OWNER + 1), Recorder())
+
+    assert (
+        smollm_runtime.evaluated_tokens(0) - evaluated
+        == len(mine.tokens) + len(guess.generated) - 1
+    )
+
+
 def test_a_long_prompt_can_be_preempted_between_its_batches(
     backend: LlamaCppBackend, gemma: ModelSpec, gemma_runtime: LlamaCppRuntime
 ) -> None:
@@ -564,7 +586,7 @@ def test_a_run_that_cannot_fit_is_a_generation_error(
     backend: LlamaCppBackend, smollm: ModelSpec, smollm_runtime: LlamaCppRuntime
 ) -> None:
     too_long = job(backend, smollm, STORY, CONTEXT)
-    empty = Generation(prompt=Prompt(), tokens=(), sampling=GREEDY, max_tokens=4)
+    empty = Generation(prompt=Prompt(), tokens=(), sampling=GREEDY, max_tokens=4, owner=OWNER)
 
     with pytest.raises(GenerationError, match="exceed its context of 1024 tokens"):
         smollm_runtime.generate(0, too_long, Recorder())

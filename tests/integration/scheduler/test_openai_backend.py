@@ -100,7 +100,7 @@ def run(
 ) -> tuple[Outcome, RecordingControl]:
     control = control or RecordingControl()
     generation = Generation(
-        prompt=prompt, tokens=(), sampling=GREEDY, max_tokens=max_tokens, streamed=streamed
+        prompt=prompt, tokens=(), sampling=GREEDY, max_tokens=max_tokens, owner=0, streamed=streamed
     )
     return runtime.generate(0, generation, control), control
 
@@ -233,7 +233,7 @@ def test_slots_share_the_endpoint(runtime: OpenAIRuntime) -> None:
     controls = {slot: RecordingControl() for slot in (0, 1)}
 
     def generate(slot: int) -> None:
-        generation = Generation(prompt=HELLO, tokens=(), sampling=GREEDY, max_tokens=8)
+        generation = Generation(prompt=HELLO, tokens=(), sampling=GREEDY, max_tokens=8, owner=0)
         outcomes[slot] = runtime.generate(slot, generation, controls[slot])
 
     threads = [threading.Thread(target=generate, args=(slot,)) for slot in controls]

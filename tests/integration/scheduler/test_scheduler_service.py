@@ -306,26 +306,49 @@ async def test_another_user_gets_nothing_from_my_saved_conversation(
     done = await client.wait(await client.submit(messages=first, max_tokens=8, temperature=0.0))
     conversation = [*first, ["assistant", done["text"]], ["user", "Again?"]]
 
-    command = [
-        sys.executable,
-        str(HERE / "conversation_as.py"),
-        str(NOBODY),
-        bus_address,
-        json.dumps(conversation),
-    ]
-    result = await asyncio.to_thread(
-        subprocess.run, command, capture_output=True, text=True, timeout=120
-    )
+    guess = await _as_nobody(bus_address, [{"messages": conversation}])
 
-    assert result.returncode == 0, result.stderr
-    guess = dict(line.split("=", 1) for line in result.stdout.split())
-    assert guess["state"] == "done"
-    assert guess["cached_tokens"] == "0"
+    assert guess["0.state"] == "done"
+    assert guess["0.cached_tokens"] == "0"
     # The same conversation is a hit for me: the state was there to leak.
     mine = await client.wait(
         await client.submit(messages=conversation, max_tokens=2, temperature=0.0)
     )
     assert mine["cached_tokens"] >= 64
+
+
+async def test_another_users_prompt_does_not_start_from_my_slots_context(
+    client: Client, bus_address: str
+) -> None:
+    # The attack: a slot keeps the context of the job it ran last, and the next
+    # job evaluates only what differs from it; were that another user's, the
+    # time to first token of a guess would say how much of my prompt it matched.
+    mine = "The keeper wrote: " + " ".join(f"line {i} of the log is quiet." for i in range(40))
+    other = "The keeper wrote: " + " ".join(f"entry {i} of the book is calm." for i in range(40))
+    await client.wait(await client.submit(prompt=mine, max_tokens=1, temperature=0.0))
+
+    guess = await _as_nobody(bus_address, [{"prompt": mine}, {"prompt": other}])
+
+    assert guess["0.state"] == guess["1.state"] == "done"
+    # Evaluated whole, my prompt takes as long as another of its length: not
+    # the one token that a context holding it would leave.
+    assert float(guess["0.ttft"]) > 0.5 * float(guess["1.ttft"]), guess
+
+
+async def _as_nobody(bus_address: str, requests: list[dict[str, Any]]) -> dict[str, str]:
+    """What conversation_as.py says of `requests`, made one after another by NOBODY."""
+    command = [
+        sys.executable,
+        str(HERE / "conversation_as.py"),
+        str(NOBODY),
+        bus_address,
+        json.dumps(requests),
+    ]
+    result = await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return dict(line.split("=", 1) for line in result.stdout.split())
 
 
 async def test_root_loads_and_unloads_models(client: Client) -> None:

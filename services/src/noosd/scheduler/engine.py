@@ -455,6 +455,7 @@ class Engine:
                     tokens=record.tokens,
                     sampling=record.sampling,
                     max_tokens=record.max_tokens,
+                    owner=record.owner,
                     generated=record.generated,
                     streamed=record.text,
                     start=start,

@@ -81,6 +81,10 @@ class Generation:
     tokens: tuple[int, ...]
     sampling: Sampling
     max_tokens: int
+    # The uid whose job this is: a slot's context left by another user's job
+    # is never started from (how much of it a prompt shares would show in the
+    # time to first token).
+    owner: int
     generated: tuple[int, ...] = ()
     # The text already streamed to the caller: a remote runtime, which cannot
     # resume from a state, generates again and skips it.

@@ -7,7 +7,9 @@ llama.cpp computes with the GIL released: slots run in parallel, on
 `spec.threads` threads each.
 
 A generation evaluates only what its slot's context does not hold yet: the
-longest common prefix of the context's tokens and the job's is kept, or,
+longest common prefix of the context's tokens and the job's is kept when the
+context is the same user's (another's is cleared: the time to first token
+would tell how much of it a guess matched), or,
 when the generation brings a saved state that shares more, that state is
 restored first. The last prompt token is always evaluated again, for the
 logits of the first token to sample. A sliding-window cache (Gemma 3's)
@@ -188,6 +190,8 @@ class _Slot:
         self._pieces = Pieces(self._vocab)
         self._window = llama_cpp.llama_model_n_swa(llama.model)
         self.evaluated = 0
+        # The uid whose tokens the context holds; None: no one's yet.
+        self._context_owner: int | None = None
 
     def close(self) -> None:
         self._llama.close()
@@ -199,7 +203,7 @@ class _Slot:
             return _stopped(stop, generation.generated, generation.start)
         stops = self._stops(generation.prompt)
         tokens = generation.tokens + generation.generated
-        self._position(tokens, generation.start)
+        self._position(tokens, generation.start, generation.owner)
         held = self._llama.n_tokens
         try:
             stop = self._prefill(tokens[:-1], control)
@@ -237,11 +241,13 @@ class _Slot:
                 strings.append(stop)
         return _Stops(frozenset(tokens), tuple(strings))
 
-    def _position(self, tokens: tuple[int, ...], start: KvState | None) -> None:
+    def _position(self, tokens: tuple[int, ...], start: KvState | None, owner: int) -> None:
         """Leave the context holding the longest prefix of `tokens` it can get
-        (its own, or `start`'s), short of the last token."""
+        (its own if `owner`'s, or `start`'s), short of the last token."""
         llama = self._llama
-        held = _common_prefix(llama.input_ids[: llama.n_tokens], tokens)
+        mine = self._context_owner == owner
+        held = _common_prefix(llama.input_ids[: llama.n_tokens], tokens) if mine else 0
+        self._context_owner = owner
         if (
             start is not None
             and _common_prefix(np.asarray(start.tokens, dtype=np.intc), tokens) > held
