@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 from dbus_fast import BusType, Message, MessageFlag, MessageType, NameFlag, RequestNameReply
@@ -15,6 +16,7 @@ from noos.protocol.transport import describe_bus
 from noosd.runtime.caller import CallerUids
 from noosd.runtime.calls import Call, serving
 from noosd.runtime.errors import StartupError
+from noosd.runtime.fds import CLOSES_RECEIVED_FDS, ReceivedFds
 from noosd.runtime.gate import CallGate
 
 MethodHandler = Callable[[Message, Callable[[Message], None]], None]
@@ -25,9 +27,11 @@ class ServiceBus(MessageBus):
 
     On top of dbus-fast it makes each call's message visible to its method
     (`current_call`), which carries the service's `CallGate` and caller cache,
-    and it answers a call whose arguments do not match the method's signature
-    with org.noos.Error.InvalidArgument, saying what was expected (dbus-fast
-    would answer UnknownMethod).
+    it owns the file descriptors every message brings (`ReceivedFds`: closed
+    when the call ends, unless its method takes one), and it answers a call
+    whose arguments do not match the method's signature with
+    org.noos.Error.InvalidArgument, saying what was expected (dbus-fast would
+    answer UnknownMethod).
     """
 
     def __init__(self, bus_address: str | None, gate: CallGate) -> None:
@@ -37,7 +41,26 @@ class ServiceBus(MessageBus):
         self.gate = gate
         self.callers = CallerUids(self)
         self._in_signatures: dict[tuple[str, str, str], str] = {}
+        # The descriptors of the message being dispatched, for its method's Call.
+        self._arrived_fds: ReceivedFds | None = None
         self.add_message_handler(self._reject_mismatched_arguments)
+
+    # dbus-fast hands every message it reads to this one method. Whatever the
+    # message is (a call of any method, one refused before its method runs, a
+    # signal sent to this connection), its descriptors are closed once its
+    # dispatch returns, unless a method that runs on as a task now holds them.
+    def _process_message(self, msg: Message) -> None:
+        if not msg.unix_fds:
+            super()._process_message(msg)
+            return
+        fds = ReceivedFds(msg.unix_fds)
+        self._arrived_fds = fds
+        try:
+            super()._process_message(msg)
+        finally:
+            self._arrived_fds = None
+            if not fds.held_by_task:
+                fds.close()
 
     def export(self, path: str, interface: ServiceInterface) -> None:
         super().export(path, interface)
@@ -47,17 +70,27 @@ class ServiceBus(MessageBus):
     # dbus-fast builds one handler per exported method through this hook.
     def _make_method_handler(self, interface: ServiceInterface, method: _Method) -> MethodHandler:
         handle = super()._make_method_handler(interface, method)
+        # dbus-fast runs a coroutine method as a task that outlives the
+        # dispatch: `noos_method`'s wrapper closes the call's descriptors when
+        # the task ends. Any other method is done when its dispatch returns.
+        runs_on_as_task = inspect.iscoroutinefunction(method.fn) and getattr(
+            method.fn, CLOSES_RECEIVED_FDS, False
+        )
 
         def handle_as_current_call(message: Message, send_reply: Callable[[Message], None]) -> None:
-            with serving(Call(message, self.gate, self.callers)):
+            fds = self._arrived_fds or ReceivedFds()
+            with serving(Call(message, self.gate, self.callers, fds)):
                 handle(message, send_reply)
+            # Only now: had the dispatch failed before the task began, the
+            # descriptors would still be the dispatch's to close.
+            fds.held_by_task = runs_on_as_task
 
         return handle_as_current_call
 
     # Property reads see their caller too: a property may be per-user (a
     # user's own counts), which needs the caller's uid like a method does.
     def _default_properties_handler(self, message: Message, send_reply: SendReply) -> None:
-        with serving(Call(message, self.gate, self.callers)):
+        with serving(Call(message, self.gate, self.callers, self._arrived_fds or ReceivedFds())):
             super()._default_properties_handler(message, send_reply)
 
     def _reject_mismatched_arguments(self, message: Message) -> Message | None:

@@ -11,6 +11,7 @@ from dbus_fast.service import dbus_method
 
 from noosd.runtime.calls import current_call
 from noosd.runtime.errors import reported_as_dbus_errors
+from noosd.runtime.fds import CLOSES_RECEIVED_FDS
 
 P = ParamSpec("P")
 
@@ -24,6 +25,8 @@ def noos_method(
     (`dbus_fast.annotations`). On top, each call
     - counts against the service's bound on work in flight: past it the call
       fails at once with Busy, and once the service stops, with Unavailable;
+    - closes the file descriptors that came with the call when it ends, but
+      those the method takes (`current_call().fds.take(fd)`);
     - reports failures as `reported_as_dbus_errors` does: noos errors by their
       org.noos.Error.* names, bugs as Internal with the traceback in the log.
 
@@ -41,9 +44,14 @@ def noos_method(
 
             @functools.wraps(fn)
             async def serve_call_async(*args: P.args, **kwargs: P.kwargs) -> Any:
-                with reported_as_dbus_errors(member), current_call().gate.admit():
-                    return await serve_async(*args, **kwargs)
+                call = current_call()
+                try:
+                    with reported_as_dbus_errors(member), call.gate.admit():
+                        return await serve_async(*args, **kwargs)
+                finally:
+                    call.fds.close()
 
+            setattr(serve_call_async, CLOSES_RECEIVED_FDS, True)
             serve_call = serve_call_async
         else:
 
