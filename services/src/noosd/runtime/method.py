@@ -9,6 +9,7 @@ from typing import Any, ParamSpec, cast
 
 from dbus_fast.service import dbus_method
 
+from noosd.runtime.caller import current_caller, known_caller
 from noosd.runtime.calls import current_call
 from noosd.runtime.errors import reported_as_dbus_errors
 from noosd.runtime.fds import CLOSES_RECEIVED_FDS
@@ -23,8 +24,9 @@ def noos_method(
 
     Use it as dbus-fast's `@dbus_method()`, with the same signature annotations
     (`dbus_fast.annotations`). On top, each call
-    - counts against the service's bound on work in flight: past it the call
-      fails at once with Busy, and once the service stops, with Unavailable;
+    - counts against the service's bound on work in flight, and its caller's
+      share of it (`CallGate`): past it the call fails at once with Busy, and
+      once the service stops, with Unavailable;
     - closes the file descriptors that came with the call when it ends, but
       those the method takes (`current_call().fds.take(fd)`);
     - reports failures as `reported_as_dbus_errors` does: noos errors by their
@@ -46,8 +48,12 @@ def noos_method(
             async def serve_call_async(*args: P.args, **kwargs: P.kwargs) -> Any:
                 call = current_call()
                 try:
-                    with reported_as_dbus_errors(member), call.gate.admit():
-                        return await serve_async(*args, **kwargs)
+                    with reported_as_dbus_errors(member):
+                        # Refused before asking the bus who calls, when that cannot matter.
+                        call.gate.refuse_if_closed()
+                        caller = await current_caller()
+                        with call.gate.admit(caller):
+                            return await serve_async(*args, **kwargs)
                 finally:
                     call.fds.close()
 
@@ -57,7 +63,7 @@ def noos_method(
 
             @functools.wraps(fn)
             def serve_call_sync(*args: P.args, **kwargs: P.kwargs) -> Any:
-                with reported_as_dbus_errors(member), current_call().gate.admit():
+                with reported_as_dbus_errors(member), current_call().gate.admit(known_caller()):
                     return fn(*args, **kwargs)
 
             serve_call = serve_call_sync
