@@ -20,7 +20,9 @@ ATTACK_CALLS = 200
 SLACK = 5
 
 # Run as `user`: System1.Ping, ATTACK_CALLS times, each carrying the read end
-# of a new pipe, which the service must close when the call ends.
+# of a new pipe. Ping takes none, so the service refuses each call before it
+# runs, and closes the descriptor; the same call naming no interface (D-Bus
+# allows that) is answered, and its descriptor closed once it is.
 SEND_FDS = textwrap.dedent(
     f"""
     import asyncio, os
@@ -30,13 +32,17 @@ SEND_FDS = textwrap.dedent(
     async def main():
         bus = await MessageBus(bus_type=BusType.SYSTEM, negotiate_unix_fd=True).connect()
         for _ in range({ATTACK_CALLS}):
-            reader, writer = os.pipe()
-            reply = await bus.call(Message(
-                destination="org.noos.System1", path="/org/noos/System1",
-                interface="org.noos.System1", member="Ping", unix_fds=[reader]))
-            os.close(reader)
-            os.close(writer)
-            assert reply.body == ["pong"], reply.body
+            for interface, expected in [("org.noos.System1", None), (None, ["pong"])]:
+                reader, writer = os.pipe()
+                reply = await bus.call(Message(
+                    destination="org.noos.System1", path="/org/noos/System1",
+                    interface=interface, member="Ping", unix_fds=[reader]))
+                os.close(reader)
+                os.close(writer)
+                if expected is None:
+                    assert reply.error_name == "org.noos.Error.InvalidArgument", reply.body
+                else:
+                    assert reply.body == expected, reply.body
         bus.disconnect()
         print("sent", {ATTACK_CALLS})
 

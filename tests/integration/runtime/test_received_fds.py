@@ -7,12 +7,15 @@ LimitNOFILE) for everyone.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dbus_fast import MessageType, Variant
+from dbus_fast.aio import MessageBus
 
 from tests.fixtures import send_fds_as
 from tests.fixtures.noosd_process import NoosdProcess
@@ -65,3 +68,29 @@ def test_descriptors_sent_with_any_call_are_closed_when_the_call_ends(
     assert replies == ROUNDS * len(send_fds_as.fd_carrying_calls())
     grown = {name: open_fds(process) - baseline[name] for name, process in services.items()}
     assert all(growth <= SLACK for growth in grown.values()), f"open fds grew by {grown}"
+
+
+async def test_a_call_bringing_more_descriptors_than_its_method_takes_is_refused(
+    bus_address: str, noosd_system: NoosdProcess, noosd_scheduler: NoosdProcess
+) -> None:
+    baseline = open_fds(noosd_scheduler)
+    bus = await MessageBus(bus_address=bus_address, negotiate_unix_fd=True).connect()
+    try:
+        ping, pipe_ends = send_fds_as.with_fds(send_fds_as.to_system("Ping"), 1)
+        refused = await bus.call(ping)
+        # Submit takes one (its stream); two is one too many, whatever the request.
+        submit, more_ends = send_fds_as.with_fds(
+            send_fds_as.submit({"stream_fd": Variant("h", 0), "prompt": Variant("s", "hi")}), 2
+        )
+        too_many = await bus.call(submit)
+    finally:
+        bus.disconnect()
+    for fd in pipe_ends + more_ends:
+        os.close(fd)
+
+    assert refused.message_type is MessageType.ERROR
+    assert refused.error_name == "org.noos.Error.InvalidArgument"
+    assert refused.body == ["Ping takes no file descriptors, not 1"]
+    assert too_many.error_name == "org.noos.Error.InvalidArgument"
+    assert too_many.body == ["Submit takes 1 file descriptor, not 2"]
+    assert open_fds(noosd_scheduler) <= baseline + SLACK

@@ -5,6 +5,12 @@ so any caller may attach descriptors to any message: a call of any method, one
 that fails, one with a wrong signature, a signal. The kernel installs them in
 this process whether or not anything wants them; left open, about a thousand
 calls from anyone fill the descriptor table for everyone.
+
+So a method that keeps a descriptor declares how many it takes
+(`noos_method(takes_fds=N)`): a call of it that brings more is refused before
+it runs, and the descriptors of a call of any other method are closed as soon
+as its dispatch returns, even while the call goes on. What the service holds
+for its callers is then bounded by its calls in flight of such methods.
 """
 
 from __future__ import annotations
@@ -15,9 +21,15 @@ from collections.abc import Sequence
 
 from noos.protocol.errors import InvalidArgument
 
-# Set on a coroutine method that closes its call's descriptors when it ends
-# (`noos_method` does), so the dispatch leaves them open for its task.
-CLOSES_RECEIVED_FDS = "__noos_closes_received_fds__"
+# The attribute of a method that says how many descriptors a call may bring
+# for it to take (`noos_method(takes_fds=N)`); absent, none.
+TAKES_FDS = "__noos_takes_fds__"
+
+
+def fds_taken_by(method: object) -> int:
+    """How many descriptors `method` may take from its call."""
+    count = getattr(method, TAKES_FDS, 0)
+    return count if isinstance(count, int) else 0
 
 
 class ReceivedFds:

@@ -12,13 +12,13 @@ from dbus_fast.service import dbus_method
 from noosd.runtime.caller import current_caller, known_caller
 from noosd.runtime.calls import current_call
 from noosd.runtime.errors import reported_as_dbus_errors
-from noosd.runtime.fds import CLOSES_RECEIVED_FDS
+from noosd.runtime.fds import TAKES_FDS
 
 P = ParamSpec("P")
 
 
 def noos_method(
-    name: str | None = None,
+    name: str | None = None, *, takes_fds: int = 0
 ) -> Callable[[Callable[P, Any]], Callable[P, None]]:
     """Mark a method of a `ServiceInterface` as a D-Bus method of a noos service.
 
@@ -27,8 +27,11 @@ def noos_method(
     - counts against the service's bound on work in flight, and its caller's
       share of it (`CallGate`): past it the call fails at once with Busy, and
       once the service stops, with Unavailable;
-    - closes the file descriptors that came with the call when it ends, but
-      those the method takes (`current_call().fds.take(fd)`);
+    - owns the file descriptors that came with the call: a method that keeps
+      one says how many a call may bring (`takes_fds`; more are refused before
+      it runs) and takes each it keeps (`current_call().fds.take(fd)`); the
+      rest are closed when the call ends. A method with no `takes_fds` sees
+      them closed as soon as it is dispatched.
     - reports failures as `reported_as_dbus_errors` does: noos errors by their
       org.noos.Error.* names, bugs as Internal with the traceback in the log.
 
@@ -57,7 +60,6 @@ def noos_method(
                 finally:
                     call.fds.close()
 
-            setattr(serve_call_async, CLOSES_RECEIVED_FDS, True)
             serve_call = serve_call_async
         else:
 
@@ -67,6 +69,7 @@ def noos_method(
                     return fn(*args, **kwargs)
 
             serve_call = serve_call_sync
+        setattr(serve_call, TAKES_FDS, takes_fds)
         return dbus_method(name)(with_evaluated_annotations(serve_call, fn))
 
     return decorate

@@ -172,7 +172,8 @@ class SchedulerInterface(NoosInterface):
         self._announced: dict[str, Any] = {}
         self.accelerators = list(accelerators)
 
-    @noos_method()
+    # The stream's pipe, if any.
+    @noos_method(takes_fds=1)
     async def Submit(self, request: VariantDict) -> DBusObjectPath:
         """Queue a job for the caller; the path of its object."""
         call = current_call()
