@@ -27,9 +27,10 @@ class ServiceBus(MessageBus):
 
     On top of dbus-fast it makes each call's message visible to its method
     (`current_call`), which carries the service's `CallGate` and caller cache,
-    it owns the file descriptors every message brings (`ReceivedFds`: closed
-    when the call ends, unless its method takes one), and it answers a call
-    whose arguments do not match the method's signature with
+    it owns the file descriptors every message brings (`ReceivedFds`: a call
+    bringing more than its method takes is refused; the rest are closed when
+    the dispatch or the call ends, but those its method takes), and it answers
+    a call whose arguments do not match the method's signature with
     org.noos.Error.InvalidArgument, saying what was expected (dbus-fast would
     answer UnknownMethod).
     """
