@@ -1,4 +1,5 @@
-"""The bound on work in flight: past it calls fail fast with Busy; the service recovers."""
+"""The bound on work in flight and each caller's share of it: past it calls fail
+fast with Busy; the service recovers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from noosd.runtime import ServiceHost
 from noosd.runtime.gate import Caller, CallGate
 from tests.fixtures.probe import PROBE_MAX_IN_FLIGHT, PROBE_NAME, PROBE_PATH, ProbeService
 
+# Long enough that every call has arrived before the first admitted one ends,
+# on a loaded machine too.
+LONG_CALL_S = 1.0
+
 
 async def sleep(connection: Connection, seconds: float) -> bool:
     reply = await connection.call(PROBE_NAME, PROBE_PATH, PROBE_NAME, "Sleep", "d", [seconds])
@@ -26,7 +31,7 @@ async def test_calls_past_the_callers_share_are_busy_then_the_service_recovers(
     share = PROBE_MAX_IN_FLIGHT // 4
     calls = PROBE_MAX_IN_FLIGHT + 3
     results = await asyncio.gather(
-        *(sleep(connection, 0.3) for _ in range(calls)), return_exceptions=True
+        *(sleep(connection, LONG_CALL_S) for _ in range(calls)), return_exceptions=True
     )
 
     busy = [result for result in results if isinstance(result, errors.Busy)]
@@ -43,7 +48,11 @@ async def test_a_uids_other_connection_gets_what_the_first_leaves_it(
 ) -> None:
     async with await Connection.open(bus_address) as other:
         results = await asyncio.gather(
-            *(sleep(c, 0.3) for c in (connection, other) for _ in range(PROBE_MAX_IN_FLIGHT)),
+            *(
+                sleep(c, LONG_CALL_S)
+                for c in (connection, other)
+                for _ in range(PROBE_MAX_IN_FLIGHT)
+            ),
             return_exceptions=True,
         )
 
