@@ -69,7 +69,8 @@ def parser(
         type=positive_int,
         default=DEFAULT_MAX_IN_FLIGHT,
         metavar="N",
-        help="calls served at once; more fail with org.noos.Error.Busy "
+        help="calls served at once, all callers together, one uid at most half "
+        "of what others leave; more fail with org.noos.Error.Busy "
         f"(default: {DEFAULT_MAX_IN_FLIGHT})",
     )
     parser.add_argument(

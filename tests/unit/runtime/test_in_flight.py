@@ -1,13 +1,22 @@
-"""The bound on work in flight: past it calls fail fast with Busy; the service recovers."""
+"""The bound on work in flight and each caller's share of it: past it calls fail
+fast with Busy; the service recovers."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+
+import pytest
 
 from noos.bus import Connection
 from noos.protocol import errors
 from noosd.runtime import ServiceHost
+from noosd.runtime.gate import Caller, CallGate
 from tests.fixtures.probe import PROBE_MAX_IN_FLIGHT, PROBE_NAME, PROBE_PATH, ProbeService
+
+# Long enough that every call has arrived before the first admitted one ends,
+# on a loaded machine too.
+LONG_CALL_S = 1.0
 
 
 async def sleep(connection: Connection, seconds: float) -> bool:
@@ -15,21 +24,74 @@ async def sleep(connection: Connection, seconds: float) -> bool:
     return bool(reply[0])
 
 
-async def test_calls_past_the_bound_are_busy_then_the_service_recovers(
+async def test_calls_past_the_callers_share_are_busy_then_the_service_recovers(
     probe: ServiceHost, connection: Connection
 ) -> None:
+    # One connection of one uid: half of its uid's half of the bound.
+    share = PROBE_MAX_IN_FLIGHT // 4
     calls = PROBE_MAX_IN_FLIGHT + 3
     results = await asyncio.gather(
-        *(sleep(connection, 0.3) for _ in range(calls)), return_exceptions=True
+        *(sleep(connection, LONG_CALL_S) for _ in range(calls)), return_exceptions=True
     )
 
     busy = [result for result in results if isinstance(result, errors.Busy)]
-    assert results.count(True) == PROBE_MAX_IN_FLIGHT
-    assert len(busy) == calls - PROBE_MAX_IN_FLIGHT
+    assert results.count(True) == share
+    assert len(busy) == calls - share
     assert busy[0].retry_after > 0
-    assert f"{PROBE_MAX_IN_FLIGHT} calls in flight" in busy[0].message
+    assert f"this connection has {share} calls in flight, its share" in busy[0].message
     assert probe.gate.in_flight == 0
     assert await sleep(connection, 0)
+
+
+async def test_a_uids_other_connection_gets_what_the_first_leaves_it(
+    probe: ServiceHost, connection: Connection, bus_address: str
+) -> None:
+    async with await Connection.open(bus_address) as other:
+        results = await asyncio.gather(
+            *(
+                sleep(c, LONG_CALL_S)
+                for c in (connection, other)
+                for _ in range(PROBE_MAX_IN_FLIGHT)
+            ),
+            return_exceptions=True,
+        )
+
+    # Together, the uid's half of the bound; the other half stays for other uids.
+    assert results.count(True) == PROBE_MAX_IN_FLIGHT // 2
+    busy = [result for result in results if isinstance(result, errors.Busy)]
+    assert len(busy) == len(results) - PROBE_MAX_IN_FLIGHT // 2
+
+
+def test_each_uid_gets_half_of_what_the_others_leave_until_the_bound() -> None:
+    gate = CallGate(8)
+    with contextlib.ExitStack() as held:
+        admitted: dict[int, int] = {}
+        refusals: dict[int, str] = {}
+        for uid in (1000, 1001, 1002, 1003):
+            admitted[uid] = 0
+            # A connection each per call: only the uid's share counts here.
+            for n in range(8):
+                try:
+                    held.enter_context(gate.admit(Caller(uid, f":1.{uid}.{n}")))
+                except errors.Busy as refused:
+                    refusals[uid] = refused.message
+                    break
+                admitted[uid] += 1
+
+        assert admitted == {1000: 4, 1001: 2, 1002: 1, 1003: 1}
+        assert refusals[1000].startswith("uid 1000 has 4 calls in flight, its share")
+        assert refusals[1003].startswith("the service has 8 calls in flight, its limit")
+        with pytest.raises(errors.Busy, match="the service has 8 calls in flight, its limit"):
+            held.enter_context(gate.admit(Caller(1004, ":1.1")))
+    assert gate.in_flight == 0
+    assert gate.held_by(Caller(1000, ":1.1000.0")) == (0, 0)
+
+
+def test_a_closed_gate_admits_no_one() -> None:
+    gate = CallGate(8)
+    gate.close()
+    with pytest.raises(errors.Unavailable), gate.admit(Caller(0, ":1.1")):
+        pass
 
 
 async def test_plain_methods_finish_before_the_next_call_so_never_fill_the_bound(

@@ -9,7 +9,8 @@ calls them from `caller_uid()`, and check access to per-user data with
 `effective_uid()`. Its settings are a `SettingsTable` (`noosd.runtime.settings`:
 files in /etc/noos, then the environment), and it is built from their values.
 Everything else — the bus, the name, systemd notification,
-logging, the bound on calls in flight, clean shutdown — is the runtime's.
+logging, the bound on calls in flight and each caller's share of it, the file
+descriptors calls bring, clean shutdown — is the runtime's.
 """
 
 from noosd.runtime.caller import caller_uid, caller_uid_if_any, effective_uid, signal_caller

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 from dbus_fast import BusType, Message, MessageFlag, MessageType, NameFlag, RequestNameReply
@@ -15,6 +16,7 @@ from noos.protocol.transport import describe_bus
 from noosd.runtime.caller import CallerUids
 from noosd.runtime.calls import Call, serving
 from noosd.runtime.errors import StartupError
+from noosd.runtime.fds import ReceivedFds, fds_taken_by
 from noosd.runtime.gate import CallGate
 
 MethodHandler = Callable[[Message, Callable[[Message], None]], None]
@@ -25,9 +27,12 @@ class ServiceBus(MessageBus):
 
     On top of dbus-fast it makes each call's message visible to its method
     (`current_call`), which carries the service's `CallGate` and caller cache,
-    and it answers a call whose arguments do not match the method's signature
-    with org.noos.Error.InvalidArgument, saying what was expected (dbus-fast
-    would answer UnknownMethod).
+    it owns the file descriptors every message brings (`ReceivedFds`: a call
+    bringing more than its method takes is refused; the rest are closed when
+    the dispatch or the call ends, but those its method takes), and it answers
+    a call whose arguments do not match the method's signature with
+    org.noos.Error.InvalidArgument, saying what was expected (dbus-fast would
+    answer UnknownMethod).
     """
 
     def __init__(self, bus_address: str | None, gate: CallGate) -> None:
@@ -37,28 +42,81 @@ class ServiceBus(MessageBus):
         self.gate = gate
         self.callers = CallerUids(self)
         self._in_signatures: dict[tuple[str, str, str], str] = {}
+        self._fds_taken: dict[tuple[str, str, str], int] = {}
+        # The descriptors of the message being dispatched, for its method's Call.
+        self._arrived_fds: ReceivedFds | None = None
         self.add_message_handler(self._reject_mismatched_arguments)
+        self.add_message_handler(self._refuse_surplus_fds)
+
+    # dbus-fast hands every message it reads to this one method. Whatever the
+    # message is (a call of any method, one refused before its method runs, a
+    # signal sent to this connection), its descriptors are closed once its
+    # dispatch returns, unless a method that runs on as a task now holds them.
+    def _process_message(self, msg: Message) -> None:
+        if not msg.unix_fds:
+            super()._process_message(msg)
+            return
+        fds = ReceivedFds(msg.unix_fds)
+        self._arrived_fds = fds
+        try:
+            super()._process_message(msg)
+        finally:
+            self._arrived_fds = None
+            if not fds.held_by_task:
+                fds.close()
 
     def export(self, path: str, interface: ServiceInterface) -> None:
         super().export(path, interface)
         for method in interface.introspect().methods:
             self._in_signatures[(path, interface.name, method.name)] = method.in_signature
+        for served in ServiceInterface._get_methods(interface):
+            self._fds_taken[(path, interface.name, served.name)] = fds_taken_by(served.fn)
 
     # dbus-fast builds one handler per exported method through this hook.
     def _make_method_handler(self, interface: ServiceInterface, method: _Method) -> MethodHandler:
         handle = super()._make_method_handler(interface, method)
+        # dbus-fast runs a coroutine method as a task that outlives the
+        # dispatch. A method that takes descriptors has them until its task
+        # ends (`noos_method`'s wrapper closes what it did not take); for any
+        # other, they are closed when the dispatch returns.
+        keeps_fds_past_dispatch = inspect.iscoroutinefunction(method.fn) and bool(
+            fds_taken_by(method.fn)
+        )
 
         def handle_as_current_call(message: Message, send_reply: Callable[[Message], None]) -> None:
-            with serving(Call(message, self.gate, self.callers)):
+            fds = self._arrived_fds or ReceivedFds()
+            with serving(Call(message, self.gate, self.callers, fds)):
                 handle(message, send_reply)
+            # Only now: had the dispatch failed before the task began, the
+            # descriptors would still be the dispatch's to close.
+            fds.held_by_task = keeps_fds_past_dispatch
 
         return handle_as_current_call
 
     # Property reads see their caller too: a property may be per-user (a
     # user's own counts), which needs the caller's uid like a method does.
     def _default_properties_handler(self, message: Message, send_reply: SendReply) -> None:
-        with serving(Call(message, self.gate, self.callers)):
+        with serving(Call(message, self.gate, self.callers, self._arrived_fds or ReceivedFds())):
             super()._default_properties_handler(message, send_reply)
+
+    def _refuse_surplus_fds(self, message: Message) -> Message | bool | None:
+        """Refuse, before it runs, a call that brings more descriptors than its method takes.
+
+        Without this, a long call (a Wait) could hold any number of them."""
+        if message.message_type is not MessageType.METHOD_CALL or not message.unix_fds:
+            return None
+        key = (message.path or "", message.interface or "", message.member or "")
+        taken = self._fds_taken.get(key)
+        if taken is None or len(message.unix_fds) <= taken:
+            # Not one of ours (dbus-fast answers it), or within its method's share.
+            return None
+        if message.flags & MessageFlag.NO_REPLY_EXPECTED:
+            return True
+        error = InvalidArgument(
+            f"{message.member} takes {taken or 'no'} file descriptor{'' if taken == 1 else 's'}, "
+            f"not {len(message.unix_fds)}"
+        )
+        return Message.new_error(message, error.dbus_name, error.message)
 
     def _reject_mismatched_arguments(self, message: Message) -> Message | None:
         if (

@@ -14,6 +14,7 @@ from dbus_fast.aio import MessageBus
 
 from noos.protocol.errors import PermissionDenied
 from noosd.runtime.calls import current_call
+from noosd.runtime.gate import Caller
 
 DBUS_NAME = "org.freedesktop.DBus"
 DBUS_PATH = "/org/freedesktop/DBus"
@@ -56,6 +57,10 @@ class CallerUids:
     def __contains__(self, unique_name: str) -> bool:
         return unique_name in self._uids
 
+    def known_uid(self, unique_name: str) -> int | None:
+        """The uid of `unique_name` if it was asked already; None, without asking, if not."""
+        return self._uids.get(unique_name)
+
     async def watch_departures(self) -> None:
         """Subscribe to the departures of connections, to forget them."""
         self.bus.add_message_handler(self._forget_departed)
@@ -92,6 +97,25 @@ async def caller_uid() -> int:
     if not sender:
         raise PermissionDenied("the call has no sender to identify")
     return await call.callers.uid_of(sender)
+
+
+async def current_caller() -> Caller:
+    """Who the call being served counts against in the `CallGate`: its uid and connection."""
+    sender = current_call().message.sender
+    if not sender:
+        raise PermissionDenied("the call has no sender to identify")
+    return Caller(await caller_uid(), sender)
+
+
+def known_caller() -> Caller:
+    """`current_caller` without waiting for the bus: the uid None if not known yet.
+
+    For a plain method, which cannot wait: it ends before any other call runs,
+    so it never keeps a slot from anyone, whatever uid it counts against.
+    """
+    call = current_call()
+    sender = call.message.sender or ""
+    return Caller(call.callers.known_uid(sender), sender)
 
 
 async def caller_uid_if_any() -> int | None:

@@ -18,16 +18,19 @@ from dbus_fast import Message
 
 if TYPE_CHECKING:
     from noosd.runtime.caller import CallerUids
+    from noosd.runtime.fds import ReceivedFds
     from noosd.runtime.gate import CallGate
 
 
 @dataclass(frozen=True)
 class Call:
-    """A method call being served: its message, and the service's gate and caller cache."""
+    """A method call being served: its message, the descriptors it brought, and
+    the service's gate and caller cache."""
 
     message: Message
     gate: CallGate
     callers: CallerUids
+    fds: ReceivedFds
 
 
 _current_call: ContextVar[Call] = ContextVar("noosd_current_call")

@@ -9,21 +9,29 @@ from typing import Any, ParamSpec, cast
 
 from dbus_fast.service import dbus_method
 
+from noosd.runtime.caller import current_caller, known_caller
 from noosd.runtime.calls import current_call
 from noosd.runtime.errors import reported_as_dbus_errors
+from noosd.runtime.fds import TAKES_FDS
 
 P = ParamSpec("P")
 
 
 def noos_method(
-    name: str | None = None,
+    name: str | None = None, *, takes_fds: int = 0
 ) -> Callable[[Callable[P, Any]], Callable[P, None]]:
     """Mark a method of a `ServiceInterface` as a D-Bus method of a noos service.
 
     Use it as dbus-fast's `@dbus_method()`, with the same signature annotations
     (`dbus_fast.annotations`). On top, each call
-    - counts against the service's bound on work in flight: past it the call
-      fails at once with Busy, and once the service stops, with Unavailable;
+    - counts against the service's bound on work in flight, and its caller's
+      share of it (`CallGate`): past it the call fails at once with Busy, and
+      once the service stops, with Unavailable;
+    - owns the file descriptors that came with the call: a method that keeps
+      one says how many a call may bring (`takes_fds`; more are refused before
+      it runs) and takes each it keeps (`current_call().fds.take(fd)`); the
+      rest are closed when the call ends. A method with no `takes_fds` sees
+      them closed as soon as it is dispatched.
     - reports failures as `reported_as_dbus_errors` does: noos errors by their
       org.noos.Error.* names, bugs as Internal with the traceback in the log.
 
@@ -41,18 +49,27 @@ def noos_method(
 
             @functools.wraps(fn)
             async def serve_call_async(*args: P.args, **kwargs: P.kwargs) -> Any:
-                with reported_as_dbus_errors(member), current_call().gate.admit():
-                    return await serve_async(*args, **kwargs)
+                call = current_call()
+                try:
+                    with reported_as_dbus_errors(member):
+                        # Refused before asking the bus who calls, when that cannot matter.
+                        call.gate.refuse_if_closed()
+                        caller = await current_caller()
+                        with call.gate.admit(caller):
+                            return await serve_async(*args, **kwargs)
+                finally:
+                    call.fds.close()
 
             serve_call = serve_call_async
         else:
 
             @functools.wraps(fn)
             def serve_call_sync(*args: P.args, **kwargs: P.kwargs) -> Any:
-                with reported_as_dbus_errors(member), current_call().gate.admit():
+                with reported_as_dbus_errors(member), current_call().gate.admit(known_caller()):
                     return fn(*args, **kwargs)
 
             serve_call = serve_call_sync
+        setattr(serve_call, TAKES_FDS, takes_fds)
         return dbus_method(name)(with_evaluated_annotations(serve_call, fn))
 
     return decorate

@@ -15,7 +15,6 @@ protocol's (`noos.protocol.scheduler`), with each key's type and meaning.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any
 
@@ -31,7 +30,7 @@ from dbus_fast.annotations import (
 )
 from dbus_fast.service import dbus_property, dbus_signal
 
-from noos.protocol.errors import InvalidArgument, NotFound, PermissionDenied
+from noos.protocol.errors import NotFound, PermissionDenied
 from noos.protocol.scheduler import (
     ACCELERATOR_DETAILS,
     DEFAULT_MAX_TOKENS,
@@ -173,30 +172,30 @@ class SchedulerInterface(NoosInterface):
         self._announced: dict[str, Any] = {}
         self.accelerators = list(accelerators)
 
-    @noos_method()
+    # The stream's pipe, if any.
+    @noos_method(takes_fds=1)
     async def Submit(self, request: VariantDict) -> DBusObjectPath:
         """Queue a job for the caller; the path of its object."""
         call = current_call()
         values = REQUEST.decode(request)
-        stream_fd = values.get("stream_fd")
-        # Received descriptors are this process's: keep the stream's, close the rest.
-        for fd in call.message.unix_fds:
-            if fd != stream_fd:
-                os.close(fd)
-        if stream_fd is not None and stream_fd not in call.message.unix_fds:
-            raise InvalidArgument(
-                "stream_fd: no file descriptor came with the call "
-                "(the client's connection must negotiate Unix fd passing)"
-            )
         uid = await caller_uid()
         priority = values.get("priority")
+        prompt = prompt_of(values)
+        sampling = sampling_of(values)
+        parsed_priority = None if priority is None else Priority.parse(priority)
+        # The stream's descriptor outlives the call: taken last, right as the
+        # engine gets it (and closes it, whether or not the job is made); the
+        # runtime closes any other descriptor that came with the call.
+        stream_fd = values.get("stream_fd")
+        if stream_fd is not None:
+            stream_fd = call.fds.take(stream_fd, "stream_fd")
         job = await self._engine().submit(
             owner=uid,
-            prompt=prompt_of(values),
+            prompt=prompt,
             model=values.get("model", DEFAULT_MODEL),
-            priority=None if priority is None else Priority.parse(priority),
+            priority=parsed_priority,
             max_tokens=values.get("max_tokens", DEFAULT_MAX_TOKENS),
-            sampling=sampling_of(values),
+            sampling=sampling,
             stream_fd=stream_fd,
         )
         record = self._engine().record(job, uid)
