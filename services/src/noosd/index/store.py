@@ -139,8 +139,12 @@ class IndexStore:
         chroma_collection: str = DEFAULT_COLLECTION,
         limits: SizeLimits | None = None,
         exact_max_rows: int = EXACT_MAX_ROWS,
+        before_read: Callable[[Path], None] | None = None,
     ) -> None:
         self.state_dir = state_dir
+        # Called with each path just before it is looked at to be read: the
+        # seam where a test puts what an attacker does between a check and the read.
+        self._before_read = before_read
         self._embedder = embedder
         self._clock = clock
         self._limits = limits or SizeLimits()
@@ -387,6 +391,8 @@ class IndexStore:
     def _prepare(self, path: Path, stored: StoredFile | None, device: str | None) -> _Prepared:
         """Read and chunk a file as far as it changed; no lock is held."""
         beat()
+        if self._before_read is not None:
+            self._before_read(path)
         status = stat_path(path)
         if isinstance(status, Refused):
             return _Skip(status)
