@@ -12,7 +12,9 @@ which the runtime logs.
   start_line to end_line of the file, each after its number (as `grep -n`
   counts). A file name that is not UTF-8 comes with its undecodable bytes as
   `\\xNN`.
-- `IndexFile(path)`: index the file now, if the caller may read it; returns
+- `IndexFile(path)`: index the file now, if the caller may read it (decided
+  by the engine on the file it opens, reached without following a link, so
+  that what was checked is what is read: `storage.walking`); returns
   `(embedded, kept, dropped, skipped)`: chunks embedded, chunks whose vector
   was kept, stored chunks dropped, and why the file was not indexed ('' when
   it was; a file the ignore rules leave out is not indexed either).
@@ -118,12 +120,14 @@ class IndexInterface(NoosInterface):
         """Index the file at `path` now: (embedded, kept, dropped, skipped)."""
         target = absolute_path(path)
         root = indexed_root(target, self._indexer.roots)
-        check_readable(target, user_of(await caller_uid()).caller)
+        caller = user_of(await caller_uid()).caller
+        # At once, for a clear answer; the engine decides again on the file it opens.
+        check_readable(target, caller)
         ignored = root.why_ignored(target, is_dir=False)
         if ignored is not None:
             return indexed_struct(IndexedFile(0, 0, 0, f"ignored: {ignored}"))
         indexed = await self._indexer.runner.run(
-            lambda engine: engine.index_file(target, device=root.device)
+            lambda engine: engine.index_file(target, device=root.device, caller=caller)
         )
         self._indexer.files_indexed_on_request += indexed.skipped is None
         return indexed_struct(

@@ -115,7 +115,7 @@ class Searcher:
             firsts = self._db.first_chunks(ids)
             for file_id in ids:
                 row = rows[file_id]
-                if access.may_open(row.path):
+                if access.may_open(row.path, row.identity):
                     chosen.append((row, firsts.get(file_id)))
                     if len(chosen) == limit:
                         break
@@ -203,7 +203,7 @@ class Searcher:
                 row = rows.get(candidate.file_id)
                 decided = may_open.get(candidate.file_id)
                 if decided is None:
-                    decided = row is not None and access.may_open(row.path)
+                    decided = row is not None and access.may_open(row.path, row.identity)
                     may_open[candidate.file_id] = decided
                 if decided and row is not None:
                     chosen.append((candidate, row))

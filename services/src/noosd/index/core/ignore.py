@@ -20,6 +20,8 @@ worth embedding.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,6 +144,8 @@ DEFAULT_IGNORE = (
     "*.parquet",
 )
 
+# The most of a `.noosignore` (or a CACHEDIR.TAG) read: rules, not data.
+MAX_RULE_FILE_BYTES = 256 * 1024
 # The first bytes of a CACHEDIR.TAG that the Cache Directory Tagging Specification requires.
 CACHEDIR_SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55"
 
@@ -220,27 +224,43 @@ class IgnoreRules:
     def _ignore_file(self, directory: Path) -> _Rules | None:
         if directory not in self._files:
             path = directory / IGNORE_FILE
-            try:
-                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-            except OSError:
+            text = _read_rule_file(path)
+            if text is None:
                 # Absent (nearly always) or unreadable: no rules from here.
                 self._files[directory] = None
             else:
+                lines = text.decode("utf-8", errors="replace").splitlines()
                 spec = GitIgnoreSpec.from_lines(lines)
                 self._files[directory] = _Rules(directory, spec, f"{path}:")
         return self._files[directory]
+
+
+def _read_rule_file(path: Path) -> bytes | None:
+    """The bytes of the regular file at `path`, or None. A symbolic link is not
+    followed (the service reads with a capability: a user's `.noosignore`
+    linked to another user's file must not become rules whose lines a reply
+    quotes) and nothing blocks (a FIFO would stop the reader)."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        descriptor = os.open(path, flags)
+    except (OSError, ValueError):
+        return None
+    with os.fdopen(descriptor, "rb") as opened:
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                return None
+            return opened.read(MAX_RULE_FILE_BYTES)
+        except OSError:
+            return None
 
 
 def _tag(directory: Path) -> str | None:
     """What a directory says it is, when that makes it ignored."""
     if (directory / "pyvenv.cfg").is_file():
         return "a virtual environment"
-    try:
-        with (directory / "CACHEDIR.TAG").open("rb") as tag:
-            if tag.read(len(CACHEDIR_SIGNATURE)) == CACHEDIR_SIGNATURE:
-                return "a cache directory (CACHEDIR.TAG)"
-    except OSError:
-        pass
+    tag = _read_rule_file(directory / "CACHEDIR.TAG")
+    if tag is not None and tag.startswith(CACHEDIR_SIGNATURE):
+        return "a cache directory (CACHEDIR.TAG)"
     return None
 
 
