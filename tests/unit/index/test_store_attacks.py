@@ -145,3 +145,28 @@ def test_index_file_for_a_caller_decides_on_the_file_it_opens(
     skipped = engine.index_file(through, caller=ATTACKER).skipped
     assert skipped is not None and "symbolic link" in skipped
     assert engine.indexed_paths(attacker) == []
+
+
+def test_a_callers_scores_do_not_depend_on_files_it_may_not_read(
+    engine: IndexStore, files: Path
+) -> None:
+    """Finding 5: the attacker's bait shares a rare word with the victim's
+    private file; the bait's score must say nothing of whether that file exists."""
+    attacker = a_dir(files / "attacker", ATTACKER.uid, 0o755)
+    bait = a_file(attacker / "bait.txt", "Notes on the quokkaberry harvest.", ATTACKER.uid, 0o644)
+    private = a_dir(files / "victim", VICTIM_UID, 0o700)
+    secret = a_file(
+        private / "plans.txt", "My quokkaberry merger plans, confidential.", VICTIM_UID, 0o600
+    )
+
+    def bait_score() -> float:
+        hits = {hit.path: hit.score for hit in engine.search("quokkaberry", 10, ATTACKER)}
+        assert str(secret) not in hits
+        return hits[str(bait)]
+
+    engine.index_file(bait)
+    alone = bait_score()
+    engine.index_file(secret)
+    beside_the_secret = bait_score()
+    engine.forget(secret)
+    assert (alone, beside_the_secret, bait_score()) == (alone, alone, alone)
