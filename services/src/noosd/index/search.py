@@ -134,12 +134,13 @@ class Searcher:
         self, query: Vector, mask: Mask | None, allowed: int, k: int, readable: _ReadableFiles
     ) -> tuple[list[int], bool]:
         """`_semantic` among the chunks of the files the caller may open: more
-        neighbours are asked for until k of them are the caller's to see."""
+        neighbours are asked for until k of them are the caller's to see, or
+        there are no more (fewer came than were asked for: all of them came)."""
         wanted = k
         while True:
             nearest, exhausted = self._semantic(query, mask, allowed, wanted)
             kept = readable.first(nearest, k)
-            if len(kept) >= k or exhausted:
+            if len(kept) >= k or exhausted or len(nearest) < wanted:
                 return kept, exhausted
             wanted *= 4
 
