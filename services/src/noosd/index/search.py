@@ -236,7 +236,7 @@ class _ReadableFiles:
         kept: list[int] = []
         start = 0
         while start < len(chunk_ids) and len(kept) < k:
-            part = chunk_ids[start : start + 2 * (k - len(kept)) + CANDIDATE_EXTRA]
+            part = chunk_ids[start : start + k - len(kept)]
             start += len(part)
             files = [self._vectors.group_of(chunk_id) for chunk_id in part]
             self._decide({file_id for file_id in files if file_id is not None})
