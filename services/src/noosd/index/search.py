@@ -21,9 +21,10 @@ only the files the caller could open.
    its best chunk. When fewer than `limit` files come out, the search asks
    for four times as many candidates and goes on.
 
-The lexical ranking's word weights (IDF) and its common-word cut still count
-every user's chunks, as the index's public counts do: they order the
-caller's own chunks among themselves, never place another user's.
+A known limit: the lexical ranking's word weights (IDF) and its common-word
+cut still count every user's chunks (as the index's public counts do), so
+for a query of several words another user's files can shift how the
+caller's own chunks order among themselves; they never rank among them.
 """
 
 from __future__ import annotations
