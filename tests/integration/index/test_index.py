@@ -20,7 +20,7 @@ from dbus_fast import Variant
 
 from noos import FileHit, Index, InvalidArgument, NotFound
 from noos.bus import Connection
-from tests.fixtures import index_as
+from tests.fixtures import index_as, index_requests_as
 from tests.fixtures.index import progress_signals, running_index
 from tests.fixtures.noosd_process import NoosdProcess
 
@@ -191,6 +191,58 @@ async def test_a_user_finds_only_what_they_may_read(
     # A chmod counts at the next search, without re-indexing.
     private.chmod(0o644)
     assert str(private) in await hits_for(index, "vault combination painting")
+
+
+async def requests_as(uid: int, bus_address: str, *specs: str) -> list[dict[str, object]]:
+    """What `index_requests_as` answers to `specs` asked as `uid`."""
+    other_user = await asyncio.create_subprocess_exec(
+        sys.executable,
+        index_requests_as.__file__,
+        str(uid),
+        bus_address,
+        *specs,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    stdout, _ = await asyncio.wait_for(other_user.communicate(), timeout=120)
+    assert other_user.returncode == 0
+    answers: list[dict[str, object]] = json.loads(stdout)
+    return answers
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
+async def test_another_user_may_not_forget_your_file_that_they_may_read(
+    index: Index, home: Path, bus_address: str
+) -> None:
+    """Finding 9: a file anyone may read is still its owner's to forget."""
+    yours = write(home / "hideable/risotto.txt", "Stir the saffron risotto for twenty minutes.\n")
+    theirs = write(home / "hideable/gnocchi.txt", "Rice the potatoes for the gnocchi dough.\n")
+    os.chown(theirs, NOBODY, NOBODY)
+    for path, query in ((yours, "saffron risotto"), (theirs, "gnocchi potatoes")):
+        await eventually(lambda path=path, query=query: found(index, query, path))
+    forgot_yours, forgot_theirs = await requests_as(
+        NOBODY, bus_address, f"forget:{yours}", f"forget:{theirs}"
+    )
+    assert forgot_yours == {"error": "org.noos.Error.PermissionDenied"}
+    assert str(yours) in await hits_for(index, "saffron risotto")
+    assert forgot_theirs == {"forgot": 1}
+    assert str(theirs) not in await hits_for(index, "gnocchi potatoes")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
+async def test_an_ignored_reply_quotes_no_rule_the_caller_may_not_read(
+    index: Index, home: Path, bus_address: str
+) -> None:
+    """Finding 9: a `.noosignore` only its owner may read is not quoted to
+    another user whose file it leaves out; its owner reads the rule."""
+    rules = write(home / "ruled/.noosignore", "merger-with-acme-*\n")
+    rules.chmod(0o600)  # root's alone
+    ruled = write(home / "ruled/merger-with-acme-q3.txt", "Nothing here.\n")
+    (indexed,) = await requests_as(NOBODY, bus_address, f"index:{ruled}")
+    skipped = str(indexed["skipped"])
+    assert skipped.startswith("ignored:")
+    assert "merger-with-acme-*" not in skipped
+    mine = await index.index_file(ruled)
+    assert mine.skipped is not None and "merger-with-acme-*" in mine.skipped
 
 
 async def test_a_symbolic_link_never_pulls_in_what_it_points_to(index: Index, home: Path) -> None:

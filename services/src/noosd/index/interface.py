@@ -12,12 +12,16 @@ which the runtime logs.
   start_line to end_line of the file, each after its number (as `grep -n`
   counts). A file name that is not UTF-8 comes with its undecodable bytes as
   `\\xNN`.
-- `IndexFile(path)`: index the file now, if the caller may read it; returns
+- `IndexFile(path)`: index the file now, if the caller may read it (decided
+  by the engine on the file it opens, reached without following a link, so
+  that what was checked is what is read: `storage.walking`); returns
   `(embedded, kept, dropped, skipped)`: chunks embedded, chunks whose vector
   was kept, stored chunks dropped, and why the file was not indexed ('' when
-  it was; a file the ignore rules leave out is not indexed either).
-- `Forget(path)`: drop the file's entries, if the caller may read it; how
-  many files (0 or 1). It comes back when it next changes or is crawled: to
+  it was; a file the ignore rules leave out is not indexed either, and the
+  reason quotes a `.noosignore` rule only to a caller who may read it).
+- `Forget(path)`: drop the file's entries, if the caller owns it (root: any
+  file; one who may only read it may not hide it from its owner's searches);
+  how many files (0 or 1). It comes back when it next changes or is crawled: to
   keep a file out, name it in a `.noosignore`.
 - `Reindex()`: crawl every indexed directory again, finding what changed and
   forgetting what went; false when such a crawl is queued already.
@@ -57,7 +61,13 @@ from noos.protocol.index import (
 )
 from noosd.index.engine import Indexer
 from noosd.index.storage.callers import user_of
-from noosd.index.storage.targets import absolute_path, check_readable, indexed_root
+from noosd.index.storage.targets import (
+    absolute_path,
+    check_owned,
+    check_readable,
+    ignored_reason_for,
+    indexed_root,
+)
 from noosd.runtime import NoosInterface, caller_uid, effective_uid, noos_method
 
 if TYPE_CHECKING:
@@ -118,12 +128,15 @@ class IndexInterface(NoosInterface):
         """Index the file at `path` now: (embedded, kept, dropped, skipped)."""
         target = absolute_path(path)
         root = indexed_root(target, self._indexer.roots)
-        check_readable(target, user_of(await caller_uid()).caller)
-        ignored = root.why_ignored(target, is_dir=False)
+        caller = user_of(await caller_uid()).caller
+        # At once, for a clear answer; the engine decides again on the file it opens.
+        check_readable(target, caller)
+        ignored = root.rules.ignored_by(target, is_dir=False)
         if ignored is not None:
-            return indexed_struct(IndexedFile(0, 0, 0, f"ignored: {ignored}"))
+            reason = ignored_reason_for(ignored, caller)
+            return indexed_struct(IndexedFile(0, 0, 0, f"ignored: {reason}"))
         indexed = await self._indexer.runner.run(
-            lambda engine: engine.index_file(target, device=root.device)
+            lambda engine: engine.index_file(target, device=root.device, caller=caller)
         )
         self._indexer.files_indexed_on_request += indexed.skipped is None
         return indexed_struct(
@@ -132,10 +145,12 @@ class IndexInterface(NoosInterface):
 
     @noos_method()
     async def Forget(self, path: DBusStr) -> DBusUInt32:
-        """Drop the entries of the file at `path`; how many files (0 or 1)."""
+        """Drop the entries of the file at `path`, which the caller owns: how many (0 or 1)."""
         target = absolute_path(path)
         indexed_root(target, self._indexer.roots)
-        check_readable(target, user_of(await caller_uid()).caller)
+        caller = user_of(await caller_uid()).caller
+        check_readable(target, caller)
+        check_owned(target, caller)
         return await self._indexer.runner.run(lambda engine: engine.forget(target))
 
     @noos_method()

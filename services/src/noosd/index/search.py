@@ -13,10 +13,18 @@ only the files the caller could open.
    over the mask.
 3. Lexical ranking: the chunks of the same files that contain the query's
    rarer words, by the sum of their IDFs, from FTS5's posting lists (`lexical`).
-4. Reciprocal-rank fusion of the two (`ranking`); each file is represented by
-   its best chunk; the files are checked in order, by stat(2) now, for what
-   the caller may open (`access`), until `limit` pass. When the candidates
-   run out first, the search asks for four times as many and goes on.
+4. Both rankings are cut to the chunks of files the caller may open, checked
+   in rank order, by stat(2) now (`access`, once per file and directory in a
+   search), before they are fused: a caller's ranks and scores are those
+   among what they may read, and say nothing of other users' files.
+5. Reciprocal-rank fusion of the two (`ranking`); each file is represented by
+   its best chunk. When fewer than `limit` files come out, the search asks
+   for four times as many candidates and goes on.
+
+A known limit: the lexical ranking's word weights (IDF) and its common-word
+cut still count every user's chunks (as the index's public counts do), so
+for a query of several words another user's files can shift how the
+caller's own chunks order among themselves; they never rank among them.
 """
 
 from __future__ import annotations
@@ -80,7 +88,7 @@ class Searcher:
         self, text: str, query: Vector, where: FileFilter, limit: int, caller: Caller
     ) -> list[SearchHit]:
         """The best `limit` files for a query's text (and its vector) that `where`
-        lets through and the caller may open."""
+        lets through and the caller may open, ranked among those alone."""
         mask = (
             None
             if where.is_everything
@@ -88,16 +96,14 @@ class Searcher:
         )
         allowed = len(self._vectors) if mask is None else int(mask.sum())
         terms = fts_terms(text)
-        access = AccessCheck(caller)
-        may_open: dict[int, bool] = {}
+        readable = _ReadableFiles(self._db, self._vectors, AccessCheck(caller))
         k = limit * CANDIDATES_PER_HIT + CANDIDATE_EXTRA
         while True:
-            semantic, exhausted = self._semantic(query, mask, allowed, k)
-            lexical = self._lexical(terms, mask, k)
+            semantic, exhausted = self._readable_semantic(query, mask, allowed, k, readable)
+            lexical = readable.first(self._lexical(terms, mask), k)
             candidates = self._best_per_file(reciprocal_rank_fusion(semantic, lexical))
-            chosen = self._openable(candidates, limit, access, may_open)
-            if len(chosen) >= limit or exhausted:
-                return self._hits(chosen, text)
+            if len(candidates) >= limit or exhausted:
+                return self._hits(candidates[:limit], readable, text)
             k *= 4
 
     def by_filters(self, where: FileFilter, limit: int, caller: Caller) -> list[SearchHit]:
@@ -115,7 +121,7 @@ class Searcher:
             firsts = self._db.first_chunks(ids)
             for file_id in ids:
                 row = rows[file_id]
-                if access.may_open(row.path):
+                if access.may_open(row.path, row.identity):
                     chosen.append((row, firsts.get(file_id)))
                     if len(chosen) == limit:
                         break
@@ -124,6 +130,20 @@ class Searcher:
             _hit(row, 0.0, _EMPTY if chunk is None else snippet(stored[chunk].chunk, ""))
             for row, chunk in chosen
         ]
+
+    def _readable_semantic(
+        self, query: Vector, mask: Mask | None, allowed: int, k: int, readable: _ReadableFiles
+    ) -> tuple[list[int], bool]:
+        """`_semantic` among the chunks of the files the caller may open: more
+        neighbours are asked for until k of them are the caller's to see, or
+        there are no more (fewer came than were asked for: all of them came)."""
+        wanted = k
+        while True:
+            nearest, exhausted = self._semantic(query, mask, allowed, wanted)
+            kept = readable.first(nearest, k)
+            if len(kept) >= k or exhausted or len(nearest) < wanted:
+                return kept, exhausted
+            wanted *= 4
 
     def _semantic(
         self, query: Vector, mask: Mask | None, allowed: int, k: int
@@ -159,8 +179,8 @@ class Searcher:
         order = sorted(range(len(candidates)), key=lambda i: -cosines[i])[:k]
         return [candidates[i] for i in order]
 
-    def _lexical(self, terms: list[str], mask: Mask | None, k: int) -> list[int]:
-        """The ids of up to k chunks among those the mask keeps that contain the
+    def _lexical(self, terms: list[str], mask: Mask | None) -> list[int]:
+        """The ids of the chunks among those the mask keeps that contain the
         rarer of these words, the highest sum of IDFs first (then the newest)."""
         chunks = len(self._vectors)
         limit = common_limit(chunks)
@@ -173,7 +193,7 @@ class Searcher:
             for chunk_id in found.tolist():
                 if self._vectors.allows(mask, chunk_id):
                     scores[chunk_id] = scores.get(chunk_id, 0.0) + weight
-        return sorted(scores, key=lambda chunk_id: (-scores[chunk_id], -chunk_id))[:k]
+        return sorted(scores, key=lambda chunk_id: (-scores[chunk_id], -chunk_id))
 
     def _best_per_file(self, fused: list[Fused[int]]) -> list[_Candidate]:
         """Each file once, at its best chunk's place in the fused ranking."""
@@ -184,39 +204,66 @@ class Searcher:
                 best[file_id] = _Candidate(file_id, candidate.key, candidate.score)
         return list(best.values())
 
-    def _openable(
-        self,
-        candidates: list[_Candidate],
-        limit: int,
-        access: AccessCheck,
-        may_open: dict[int, bool],
-    ) -> list[tuple[_Candidate, FileRow]]:
-        """The first `limit` candidates the caller may open, with their files;
-        `may_open` remembers the decisions across rounds. Files are read from
-        SQLite a few more than needed at a time."""
-        chosen: list[tuple[_Candidate, FileRow]] = []
-        batch = 2 * limit
-        for start in range(0, len(candidates), batch):
-            part = candidates[start : start + batch]
-            rows = self._db.file_rows([candidate.file_id for candidate in part])
-            for candidate in part:
-                row = rows.get(candidate.file_id)
-                decided = may_open.get(candidate.file_id)
-                if decided is None:
-                    decided = row is not None and access.may_open(row.path)
-                    may_open[candidate.file_id] = decided
-                if decided and row is not None:
-                    chosen.append((candidate, row))
-                    if len(chosen) == limit:
-                        return chosen
-        return chosen
-
-    def _hits(self, chosen: list[tuple[_Candidate, FileRow]], text: str) -> list[SearchHit]:
-        stored = self._db.chunks([candidate.chunk_id for candidate, _ in chosen])
+    def _hits(
+        self, chosen: list[_Candidate], readable: _ReadableFiles, text: str
+    ) -> list[SearchHit]:
+        stored = self._db.chunks([candidate.chunk_id for candidate in chosen])
         return [
-            _hit(row, candidate.score, snippet(stored[candidate.chunk_id].chunk, text))
-            for candidate, row in chosen
+            _hit(
+                readable.row(candidate.file_id),
+                candidate.score,
+                snippet(stored[candidate.chunk_id].chunk, text),
+            )
+            for candidate in chosen
         ]
+
+
+class _ReadableFiles:
+    """Which files one caller may open, decided once per file in one search
+    (`AccessCheck` keeps its directories' decisions too): the rankings are cut
+    to these before they are fused, so that a caller's ranks, and so scores,
+    are the same whether or not other users have files that match."""
+
+    def __init__(self, db: IndexDatabase, vectors: VectorMatrix, access: AccessCheck) -> None:
+        self._db = db
+        self._vectors = vectors
+        self._access = access
+        # A file's row when the caller may open it, None when not.
+        self._decided: dict[int, FileRow | None] = {}
+
+    def first(self, chunk_ids: list[int], k: int) -> list[int]:
+        """The first k of these chunks (in their order) whose files the caller
+        may open. Files are read from SQLite a batch at a time, as needed."""
+        kept: list[int] = []
+        start = 0
+        while start < len(chunk_ids) and len(kept) < k:
+            part = chunk_ids[start : start + k - len(kept)]
+            start += len(part)
+            files = [self._vectors.group_of(chunk_id) for chunk_id in part]
+            self._decide({file_id for file_id in files if file_id is not None})
+            for chunk_id, file_id in zip(part, files, strict=True):
+                if file_id is not None and self._decided[file_id] is not None:
+                    kept.append(chunk_id)
+                    if len(kept) == k:
+                        break
+        return kept
+
+    def row(self, file_id: int) -> FileRow:
+        """The row of a file decided open to the caller."""
+        row = self._decided[file_id]
+        if row is None:
+            raise AssertionError(f"file {file_id} is not the caller's to see")
+        return row
+
+    def _decide(self, file_ids: set[int]) -> None:
+        new = [file_id for file_id in file_ids if file_id not in self._decided]
+        if not new:
+            return
+        rows = self._db.file_rows(new)
+        for file_id in new:
+            row = rows.get(file_id)
+            openable = row is not None and self._access.may_open(row.path, row.identity)
+            self._decided[file_id] = row if openable else None
 
 
 # What an empty file shows.

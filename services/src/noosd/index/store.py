@@ -61,7 +61,8 @@ from noosd.index.search import Searcher
 from noosd.index.storage.access import Caller
 from noosd.index.storage.chroma import DEFAULT_COLLECTION, ChromaIndex
 from noosd.index.storage.database import FileFilter, IndexDatabase, StoredFile
-from noosd.index.storage.reading import FileContent, Refused, read_file, stat_path
+from noosd.index.storage.reading import FileContent, Refused, check_may_read, read_file
+from noosd.index.storage.walking import open_parent
 from noosd.runtime.health import beat
 from noosd.shared.embedding import Embedder
 from noosd.shared.matrix import VectorMatrix
@@ -139,8 +140,12 @@ class IndexStore:
         chroma_collection: str = DEFAULT_COLLECTION,
         limits: SizeLimits | None = None,
         exact_max_rows: int = EXACT_MAX_ROWS,
+        before_read: Callable[[Path], None] | None = None,
     ) -> None:
         self.state_dir = state_dir
+        # Called with each path just before it is looked at to be read: the
+        # seam where a test puts what an attacker does between a check and the read.
+        self._before_read = before_read
         self._embedder = embedder
         self._clock = clock
         self._limits = limits or SizeLimits()
@@ -172,9 +177,14 @@ class IndexStore:
 
     # --- writing ---
 
-    def index_file(self, path: Path, *, device: str | None = None) -> Indexed:
-        """Index (or re-index) the file at `path`, on removable medium `device`."""
-        return self.index_files([path], device=device)[0]
+    def index_file(
+        self, path: Path, *, device: str | None = None, caller: Caller | None = None
+    ) -> Indexed:
+        """Index (or re-index) the file at `path`, on removable medium `device`,
+        for `caller` (IndexFile's: PermissionDenied, nothing written, unless the
+        file opened and every directory walked to it are theirs to read and
+        search; None: the service's own crawl and watch)."""
+        return self.index_files([path], device=device, caller=caller)[0]
 
     def index_files(
         self,
@@ -182,6 +192,7 @@ class IndexStore:
         *,
         device: str | None = None,
         interrupt: threading.Event | None = None,
+        caller: Caller | None = None,
     ) -> list[Indexed]:
         """Index many files with one embedding batch and one commit (a crawl's
         throughput); one outcome per path, in order. `interrupt`, once set,
@@ -202,7 +213,7 @@ class IndexStore:
         for attempt in range(PLAN_TRIES):
             last = attempt == PLAN_TRIES - 1
             with self._writer if last else contextlib.nullcontext():
-                plans, reused = self._plan_files(unique, device)
+                plans, reused = self._plan_files(unique, device, caller)
                 texts = {
                     text_hash: chunk.text
                     for plan in plans
@@ -240,14 +251,14 @@ class IndexStore:
         return vectors
 
     def _plan_files(
-        self, paths: list[Path], device: str | None
+        self, paths: list[Path], device: str | None, caller: Caller | None
     ) -> tuple[list[_Plan], dict[str, bytes]]:
         """Each path read and planned against what is stored, and the stored
         vectors of the texts to add that some file has already."""
         with self._state:
             self._check_open()
             stored = {path: self._db.stored_file(os.fsencode(path)) for path in paths}
-        prepared = {path: self._prepare(path, stored[path], device) for path in paths}
+        prepared = {path: self._prepare(path, stored[path], device, caller) for path in paths}
         with self._state:
             plans = [self._plan(path, stored[path], prepared[path]) for path in paths]
             reused = self._db.vectors_by_hash(
@@ -384,15 +395,24 @@ class IndexStore:
 
     # --- the steps of indexing ---
 
-    def _prepare(self, path: Path, stored: StoredFile | None, device: str | None) -> _Prepared:
+    def _prepare(
+        self, path: Path, stored: StoredFile | None, device: str | None, caller: Caller | None
+    ) -> _Prepared:
         """Read and chunk a file as far as it changed; no lock is held."""
         beat()
-        status = stat_path(path)
-        if isinstance(status, Refused):
-            return _Skip(status)
-        if stored is not None and device == stored.device and _same_stat(stored, status):
-            return _Unchanged()
-        content = read_file(path, status, self._limits)
+        if self._before_read is not None:
+            self._before_read(path)
+        parent = open_parent(path, caller)
+        if isinstance(parent, Refused):
+            return _Skip(parent)
+        with parent:
+            status = parent.lstat()
+            if isinstance(status, Refused):
+                return _Skip(status)
+            check_may_read(status, path, caller)
+            if stored is not None and device == stored.device and _same_stat(stored, status):
+                return _Unchanged()
+            content = read_file(path, parent, status, self._limits, caller)
         if isinstance(content, Refused):
             return _Skip(content)
         whole = content_hash(content.data)

@@ -20,6 +20,8 @@ worth embedding.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,17 +144,31 @@ DEFAULT_IGNORE = (
     "*.parquet",
 )
 
+# The most of a `.noosignore` (or a CACHEDIR.TAG) read: rules, not data.
+MAX_RULE_FILE_BYTES = 256 * 1024
 # The first bytes of a CACHEDIR.TAG that the Cache Directory Tagging Specification requires.
 CACHEDIR_SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55"
 
 
 @dataclass(frozen=True)
 class _Rules:
-    """One source of rules: patterns matched relative to `base`, named `source` in reasons."""
+    """One source of rules: patterns matched relative to `base`, named `source`
+    in reasons; `file` is the `.noosignore` they were read from (None: the defaults)."""
 
     base: Path
     spec: GitIgnoreSpec
     source: str
+    file: Path | None = None
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """Why a path is left out, and the `.noosignore` whose rule says so (None:
+    a default rule or a directory's tag): a reply to a user who may not read
+    that file must not quote its lines."""
+
+    reason: str
+    rule_file: Path | None = None
 
 
 class IgnoreRules:
@@ -167,22 +183,27 @@ class IgnoreRules:
         self.root = root
         self._defaults = _Rules(root, GitIgnoreSpec.from_lines(defaults), "default rule")
         self._files: dict[Path, _Rules | None] = {}
-        self._directories: dict[Path, str | None] = {}
+        self._directories: dict[Path, Ignored | None] = {}
 
     def is_ignored(self, path: Path, is_dir: bool) -> bool:
-        return self.why_ignored(path, is_dir) is not None
+        return self.ignored_by(path, is_dir) is not None
 
     def why_ignored(self, path: Path, is_dir: bool) -> str | None:
         """Why the file or directory at `path` is left out ("default rule
         node_modules/", "/home/u/src/.noosignore: build/", "a virtual
         environment"), or None when it is indexed."""
+        ignored = self.ignored_by(path, is_dir)
+        return None if ignored is None else ignored.reason
+
+    def ignored_by(self, path: Path, is_dir: bool) -> Ignored | None:
+        """`why_ignored`, with the `.noosignore` whose rule decided it."""
         if not path.is_relative_to(self.root):
             raise InvalidArgument(f"{path} is not under the indexed root {self.root}")
         for directory in reversed(path.parents):
             if directory != self.root and directory.is_relative_to(self.root):
-                reason = self._directory_reason(directory)
-                if reason is not None:
-                    return f"inside {directory} ({reason})"
+                inside = self._directory_reason(directory)
+                if inside is not None:
+                    return Ignored(f"inside {directory} ({inside.reason})", inside.rule_file)
         if path == self.root:
             return None
         return self._directory_reason(path) if is_dir else self._reason(path, is_dir=False)
@@ -193,20 +214,25 @@ class IgnoreRules:
         self._files.pop(directory, None)
         self._directories.clear()
 
-    def _directory_reason(self, directory: Path) -> str | None:
+    def _directory_reason(self, directory: Path) -> Ignored | None:
         if directory not in self._directories:
-            self._directories[directory] = _tag(directory) or self._reason(directory, is_dir=True)
+            tag = _tag(directory)
+            self._directories[directory] = (
+                Ignored(tag) if tag is not None else self._reason(directory, is_dir=True)
+            )
         return self._directories[directory]
 
-    def _reason(self, path: Path, is_dir: bool) -> str | None:
+    def _reason(self, path: Path, is_dir: bool) -> Ignored | None:
         """What the rules of `path`'s ancestors decide, the deepest rule that matches winning."""
-        decided: str | None = None
+        decided: Ignored | None = None
         for rules in self._rules_for(path):
             relative = path.relative_to(rules.base).as_posix() + ("/" if is_dir else "")
             result = rules.spec.check_file(relative)
             if result.include is not None and result.index is not None:
                 pattern = rules.spec.patterns[result.index]
-                decided = f"{rules.source} {pattern}" if result.include else None
+                decided = (
+                    Ignored(f"{rules.source} {pattern}", rules.file) if result.include else None
+                )
         return decided
 
     def _rules_for(self, path: Path) -> Iterable[_Rules]:
@@ -220,27 +246,43 @@ class IgnoreRules:
     def _ignore_file(self, directory: Path) -> _Rules | None:
         if directory not in self._files:
             path = directory / IGNORE_FILE
-            try:
-                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-            except OSError:
+            text = _read_rule_file(path)
+            if text is None:
                 # Absent (nearly always) or unreadable: no rules from here.
                 self._files[directory] = None
             else:
+                lines = text.decode("utf-8", errors="replace").splitlines()
                 spec = GitIgnoreSpec.from_lines(lines)
-                self._files[directory] = _Rules(directory, spec, f"{path}:")
+                self._files[directory] = _Rules(directory, spec, f"{path}:", path)
         return self._files[directory]
+
+
+def _read_rule_file(path: Path) -> bytes | None:
+    """The bytes of the regular file at `path`, or None. A symbolic link is not
+    followed (the service reads with a capability: a user's `.noosignore`
+    linked to another user's file must not become rules whose lines a reply
+    quotes) and nothing blocks (a FIFO would stop the reader)."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        descriptor = os.open(path, flags)
+    except (OSError, ValueError):
+        return None
+    with os.fdopen(descriptor, "rb") as opened:
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                return None
+            return opened.read(MAX_RULE_FILE_BYTES)
+        except OSError:
+            return None
 
 
 def _tag(directory: Path) -> str | None:
     """What a directory says it is, when that makes it ignored."""
     if (directory / "pyvenv.cfg").is_file():
         return "a virtual environment"
-    try:
-        with (directory / "CACHEDIR.TAG").open("rb") as tag:
-            if tag.read(len(CACHEDIR_SIGNATURE)) == CACHEDIR_SIGNATURE:
-                return "a cache directory (CACHEDIR.TAG)"
-    except OSError:
-        pass
+    tag = _read_rule_file(directory / "CACHEDIR.TAG")
+    if tag is not None and tag.startswith(CACHEDIR_SIGNATURE):
+        return "a cache directory (CACHEDIR.TAG)"
     return None
 
 

@@ -65,9 +65,13 @@ class AccessCheck:
         # A directory as named: its real path, and whether the caller may search it.
         self._directories: dict[bytes, tuple[bytes, bool]] = {}
 
-    def may_open(self, path: str | bytes | os.PathLike[str]) -> bool:
+    def may_open(
+        self, path: str | bytes | os.PathLike[str], identity: tuple[int, int] | None = None
+    ) -> bool:
         """Whether the caller could open the regular file at `path` (absolute)
-        for reading now.
+        for reading now, and it is the file `identity` (st_dev, st_ino) names
+        if given: the one whose text was indexed, not one swapped in since
+        (a hard link to another user's file, read, then renamed away).
 
         False when it does not exist (any more), is not a regular file (a
         symbolic link is not followed: the index holds none), or cannot be
@@ -81,6 +85,8 @@ class AccessCheck:
         try:
             status = os.lstat(_child(real, name))
         except (OSError, ValueError):
+            return False
+        if identity is not None and (status.st_dev, status.st_ino) != identity:
             return False
         return stat.S_ISREG(status.st_mode) and permits(status, self.caller, os.R_OK)
 

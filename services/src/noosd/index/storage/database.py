@@ -128,6 +128,12 @@ class FileRow:
     mtime: float
     language: str
     device: str | None
+    st_dev: int  # the identity of the file that was read: the
+    inode: int  # search shows its text only while the path leads to it
+
+    @property
+    def identity(self) -> tuple[int, int]:
+        return (self.st_dev, self.inode)
 
 
 @dataclass(frozen=True)
@@ -325,7 +331,8 @@ class IndexDatabase(OutboxDatabase):
         rows: dict[int, FileRow] = {}
         for chunk in batches(file_ids):
             for row in self._db.execute(
-                f"SELECT id, path, mtime, language, device FROM files WHERE id IN ({marks(chunk)})",
+                "SELECT id, path, mtime, language, device, st_dev, inode FROM files "
+                f"WHERE id IN ({marks(chunk)})",
                 chunk,
             ):
                 rows[int(row[0])] = FileRow(int(row[0]), bytes(row[1]), *row[2:])

@@ -1,11 +1,13 @@
 """The file a caller names to IndexFile or Forget: checked before the index acts.
 
 The service can read every file in the homes (CAP_DAC_READ_SEARCH), so it
-must not index or forget a file for a caller who could not read it: a user
-could otherwise learn what another's private file says, or hide it from its
-owner's searches. The answer says no in the order that leaks nothing: a
+must not index a file for a caller who could not read it (a user could
+otherwise learn what another's private file says), nor forget one for a
+caller who does not own it (one who may read your file could hide it from
+your own searches). The answer says no in the order that leaks nothing: a
 caller who may not look into the directory learns nothing of what is in it
-(PermissionDenied), not even whether the file exists (NotFound).
+(PermissionDenied), not even whether the file exists (NotFound). An ignored
+file's reason quotes a `.noosignore` rule only to a caller who may read it.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import stat
 from pathlib import Path
 
 from noos.protocol.errors import InvalidArgument, NotFound, PermissionDenied
+from noosd.index.core.ignore import Ignored
 from noosd.index.live.roots import IndexedRoot, RootSet
-from noosd.index.storage.access import AccessCheck, Caller, permits
+from noosd.index.storage.access import ROOT_UID, AccessCheck, Caller, permits
+from noosd.index.storage.walking import Refused, open_parent
 
 # PATH_MAX, with its terminating NUL: no longer path can be opened.
 MAX_PATH_BYTES = 4095
@@ -74,3 +78,32 @@ def check_readable(path: Path, caller: Caller) -> None:
         raise InvalidArgument(f"{path} is not a regular file: the index holds no links or devices")
     if not AccessCheck(caller).may_open(path):
         raise PermissionDenied(f"uid {caller.uid} may not read {path}")
+
+
+def check_owned(path: Path, caller: Caller) -> None:
+    """Raise unless `caller` owns the file at `path` (root owns every file),
+    looked at without following a link (`walking`): only its owner may take a
+    file out of the index, where everyone who may read it finds it."""
+    if caller.uid == ROOT_UID:
+        return
+    parent = open_parent(path, caller)
+    if isinstance(parent, Refused):
+        raise NotFound(f"no file {path} ({parent.reason})")
+    with parent:
+        status = parent.lstat()
+    if isinstance(status, Refused):
+        raise NotFound(f"no file {path} ({status.reason})")
+    if status.st_uid != caller.uid:
+        raise PermissionDenied(
+            f"uid {caller.uid} may not forget {path}: only its owner (uid {status.st_uid}) may"
+        )
+
+
+def ignored_reason_for(ignored: Ignored, caller: Caller) -> str:
+    """Why a file is ignored, as told to `caller`: the `.noosignore` line that
+    decided it only when they may read that file (the service reads it with
+    its capability, whoever may not)."""
+    rule_file = ignored.rule_file
+    if rule_file is None or AccessCheck(caller).may_open(rule_file):
+        return ignored.reason
+    return f"a rule of {rule_file} (which uid {caller.uid} may not read) leaves it out"
