@@ -28,7 +28,7 @@ from noos.protocol.memory import (
     scalar_variant,
 )
 from noos.sync import SyncClient, blocking
-from noos.watch import DBUS_NAME, DBUS_PATH, Watch, match_rule
+from noos.watch import Watch, match_rule
 
 __all__ = [
     "Memory",
@@ -115,14 +115,11 @@ class Memory(Client):
             member="StatsChanged",
         )
 
-        # A signal sent to us is delivered whatever our match rules say: only
-        # the one from the service that we subscribed with is believed.
-        service_owner: list[str] = []  # its unique name, once subscribed
-
+        # A signal sent to us is delivered whatever our match rules say: the
+        # watch believes only the owner of the service's name (`sender`).
         def decode(message: Message) -> MemoryStats | None:
             if (
-                message.sender not in service_owner
-                or message.interface != self.interface
+                message.interface != self.interface
                 or message.member != "StatsChanged"
                 or message.path != self.object_path
                 or message.signature != "a{sv}"
@@ -131,17 +128,20 @@ class Memory(Client):
             return memory_stats_of(message.body[0])
 
         async def subscribe() -> list[MemoryStats]:
-            (owner,) = await self.connection.call(
-                DBUS_NAME, DBUS_PATH, DBUS_NAME, "GetNameOwner", "s", (self.bus_name,)
-            )
-            service_owner.append(owner)
             (stats,) = await self._call("WatchStats", "a{sv}", {})
             return [memory_stats_of(stats)]
 
         async def unsubscribe() -> None:
             await self._call("UnwatchStats")
 
-        return Watch(self.connection, [rule], decode, subscribe=subscribe, unsubscribe=unsubscribe)
+        return Watch(
+            self.connection,
+            [rule],
+            decode,
+            subscribe=subscribe,
+            unsubscribe=unsubscribe,
+            sender=self.bus_name,
+        )
 
 
 class SyncMemory(SyncClient[Memory]):
