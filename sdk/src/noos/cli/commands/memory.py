@@ -8,7 +8,8 @@ import time
 from noos.bus import Connection
 from noos.cli.commands import Subcommands
 from noos.cli.report import JSONValue, Report
-from noos.memory import Memory, MemoryFilter, MemoryRecord
+from noos.memory import Memory, MemoryFilter, MemoryRecord, RecallHit
+from noos.terminal_text import terminal_safe_line
 
 
 def register(subcommands: Subcommands) -> None:
@@ -77,16 +78,21 @@ async def remember(args: argparse.Namespace, connection: Connection) -> Report:
     return Report(data={"id": memory_id}, text=memory_id)
 
 
+def hit_line(hit: RecallHit) -> str:
+    """One line per memory: its text's line breaks and controls are shown, not obeyed."""
+    memory = hit.memory
+    return (
+        f"{hit.score:5.2f}  {when(memory.created_at)}  {terminal_safe_line(memory.kind):<12}"
+        f"  {terminal_safe_line(memory.text)}  [{terminal_safe_line(memory.id)}]"
+    )
+
+
 async def recall(args: argparse.Namespace, connection: Connection) -> Report:
     since = time.time() - args.since_hours * 3600 if args.since_hours is not None else None
     hits = await Memory(connection).recall(
         args.query, args.limit, MemoryFilter(kinds=tuple(args.kind), since=since)
     )
-    lines = [
-        f"{hit.score:5.2f}  {when(hit.memory.created_at)}  {hit.memory.kind:<12}"
-        f"  {hit.memory.text}  [{hit.memory.id}]"
-        for hit in hits
-    ]
+    lines = [hit_line(hit) for hit in hits]
     return Report(
         data=[{"score": hit.score, **record_data(hit.memory)} for hit in hits],
         text="\n".join(lines) or "nothing remembered matches",
