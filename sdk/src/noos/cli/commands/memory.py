@@ -1,8 +1,9 @@
-"""`noos memory remember|recall|forget|pin|unpin|stats`: org.noos.Memory1."""
+"""`noos memory remember|recall|forget|forget-matching|pin|unpin|stats`: org.noos.Memory1."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import time
 
 from noos.bus import Connection
@@ -35,6 +36,26 @@ def register(subcommands: Subcommands) -> None:
     forget_parser = verbs.add_parser("forget", help="forget memories by id")
     forget_parser.add_argument("ids", nargs="+", metavar="ID")
     forget_parser.set_defaults(run=forget)
+
+    matching_parser = verbs.add_parser(
+        "forget-matching",
+        help="forget your memories whose text or metadata matches a pattern (a leaked secret)",
+        description=(
+            "Forget every memory of yours whose text or metadata matches PATTERN, a Python "
+            "regular expression (-F: a plain string). Start the line with a space in "
+            "noos-shell, so that the pattern is not remembered in turn."
+        ),
+    )
+    matching_parser.add_argument("pattern", metavar="PATTERN")
+    matching_parser.add_argument(
+        "-F", "--fixed-strings", action="store_true", help="PATTERN is a plain string"
+    )
+    matching_parser.add_argument("-i", "--ignore-case", action="store_true")
+    matching_parser.add_argument("--kind", action="append", default=[], help="only these kinds")
+    matching_parser.add_argument(
+        "-n", "--dry-run", action="store_true", help="list what would be forgotten"
+    )
+    matching_parser.set_defaults(run=forget_matching)
 
     for verb, pinned in (("pin", True), ("unpin", False)):
         pin_parser = verbs.add_parser(verb, help=f"{verb} a memory (pinned: never forgotten)")
@@ -101,6 +122,27 @@ async def recall(args: argparse.Namespace, connection: Connection) -> Report:
 
 async def forget(args: argparse.Namespace, connection: Connection) -> Report:
     count = await Memory(connection).forget(args.ids)
+    return Report(data={"forgotten": count}, text=f"forgot {count}")
+
+
+def pattern_of(args: argparse.Namespace) -> re.Pattern[str]:
+    source = re.escape(args.pattern) if args.fixed_strings else args.pattern
+    try:
+        return re.compile(source, re.IGNORECASE if args.ignore_case else 0)
+    except re.error as error:
+        raise SystemExit(f"noos: PATTERN is not a regular expression: {error}") from error
+
+
+async def forget_matching(args: argparse.Namespace, connection: Connection) -> Report:
+    memory, pattern = Memory(connection), pattern_of(args)
+    if args.dry_run:
+        matched = await memory.matching(pattern, args.kind)
+        lines = [f"{terminal_safe_line(m.text)}  [{terminal_safe_line(m.id)}]" for m in matched]
+        return Report(
+            data=[record_data(record) for record in matched],
+            text="\n".join(lines) or "no memory matches",
+        )
+    count = await memory.forget_matching(pattern, args.kind)
     return Report(data={"forgotten": count}, text=f"forgot {count}")
 
 
