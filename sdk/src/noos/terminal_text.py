@@ -20,10 +20,14 @@ piece. Applying it twice changes nothing more.
 `terminal_safe` keeps line breaks and tabs, for text laid out in lines of its
 own (a snippet, an answer); `terminal_safe_line` shows them too ('␤', '␉'),
 for a field inside a line (a path, a name, a memory in a list) whose line
-breaks would forge lines of the layout.
+breaks would forge lines of the layout. `terminal_safe_keeping_colours` keeps
+SGR sequences alone (colours and text styles, which a parser such as Rich's
+turns into styles), for the output of a command shown in colour.
 """
 
 from __future__ import annotations
+
+import re
 
 ESC = "\x1b"
 DEL = "\x7f"
@@ -34,6 +38,8 @@ C1_CONTROLS = range(0x80, 0xA0)
 # Embeddings, overrides and isolates: they reorder what is shown.
 BIDI_CONTROLS = (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
 SURROGATES = range(0xD800, 0xE000)
+# Select Graphic Rendition: colours and styles, nothing a terminal does beyond them.
+SGR = re.compile(r"\x1b\[[0-9;:]*m")
 
 
 def _escaped(code: int) -> str:
@@ -71,6 +77,17 @@ def _without_surrogates(text: str) -> str:
 def terminal_safe(text: str) -> str:
     """`text` with every terminal control shown, not obeyed; line breaks and tabs kept."""
     return _without_surrogates(text.translate(_TEXT_STAND_INS))
+
+
+def terminal_safe_keeping_colours(text: str) -> str:
+    """`text` as `terminal_safe` shows it, but its SGR sequences (colours) kept."""
+    shown: list[str] = []
+    end = 0
+    for colour in SGR.finditer(text):
+        shown += [terminal_safe(text[end : colour.start()]), colour.group()]
+        end = colour.end()
+    shown.append(terminal_safe(text[end:]))
+    return "".join(shown)
 
 
 def terminal_safe_line(text: str) -> str:

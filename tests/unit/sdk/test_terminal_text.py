@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from noos.terminal_text import terminal_safe, terminal_safe_line
+from noos.terminal_text import terminal_safe, terminal_safe_keeping_colours, terminal_safe_line
 
 SEQUENCES = {
     "csi": "\x1b[2J\x1b[31m",
@@ -64,3 +64,10 @@ def test_lone_surrogates_of_undecodable_names_are_shown() -> None:
     name = b"caf\xe9.txt".decode("utf-8", "surrogateescape")
     assert terminal_safe_line(name) == "caf\\udce9.txt"
     terminal_safe_line(name).encode("utf-8")  # a terminal's encoder takes it
+
+
+def test_colours_alone_are_kept_for_a_command_s_output() -> None:
+    coloured = "\x1b[1;31merror\x1b[0m: \x1b]52;c;eA==\x07\x1bc\x9b2J done"
+    assert terminal_safe_keeping_colours(coloured) == (
+        "\x1b[1;31merror\x1b[0m: ␛]52;c;eA==␇␛c\\u009b2J done"
+    )

@@ -81,17 +81,22 @@ async def test_no_widget_lets_a_control_reach_the_terminal() -> None:
         answer = app.query_one(AnswerBlock)
         answer.append(f"the answer {CLIPBOARD}")
         answer.append(f" and {TITLE} more")
-        await app.query_one(CommandBlock).show_hint(f"try {HOSTILE}")
+        command = app.query_one(CommandBlock)
+        await command.show_hint(f"try {HOSTILE}")
+        # A command's output (another user's file, cat-ed): its colours alone are obeyed.
+        # (Its carriage returns overwrite the line, as on a terminal.)
+        command.append_output(f"\x1b[31mred\x1b[0m {CLIPBOARD}{CSI_C1}{BIDI}\x1bc reset\r\n")
         app.query_one(StatusPanel).show(
             StatusSnapshot(
                 states={name: ServiceState(True) for name in ServiceName},
                 resident=(f"m{TITLE}",),
             )
         )
-        await pilot.pause()
+        await pilot.pause(0.3)
         drawn = screen_text(app)
         assert controls_in(drawn) == [], drawn
         assert "␛]52;c;" in drawn
+        assert "red \\u009b2J\\u202etxt.exe␛c reset" in command.output_text
         answer.fail(f"failed: {HOSTILE}")
         await pilot.pause()
         assert controls_in(screen_text(app)) == []

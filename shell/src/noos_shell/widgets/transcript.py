@@ -11,7 +11,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
-from noos.terminal_text import terminal_safe, terminal_safe_line
+from noos.terminal_text import terminal_safe, terminal_safe_keeping_colours, terminal_safe_line
 from noos_shell.pty_runner import CommandResult, clean_output
 
 # The most output a command block shows, from its end: a block is laid out
@@ -102,7 +102,9 @@ class CommandBlock(Vertical):
 
     def _shown_output(self) -> Text:
         lines = clean_output(self._raw).rstrip("\n").split("\n")[-SHOWN_OUTPUT_LINES:]
-        shown = Text.from_ansi("\n".join(lines))
+        # Colours are parsed; any other control (a file another user wrote,
+        # cat-ed: ESC c, C1 controls, bidi overrides) is shown, never obeyed.
+        shown = Text.from_ansi(terminal_safe_keeping_colours("\n".join(lines)))
         hidden = self._lines - len(lines)
         if hidden > 0:
             shown = Text(f"… {hidden} earlier lines not shown\n", style="dim") + shown
