@@ -93,6 +93,9 @@ async def test_kept_out_lines_and_secrets_never_reach_memory(
         await run(pilot, f" false {KEPT_OUT}-fix")
         for line in SECRET_LINES:
             await run(pilot, line)
+        # Nor are they in Up/Down's history, as in bash.
+        history = app.screen.query_one(CommandLine).history
+        assert [line for line in history if KEPT_OUT in line] == [f"false {KEPT_OUT}"]
     remembered = await every_memory(services_bus)
     stored = "\n".join(remembered)
     assert [secret for secret in SECRETS if secret in stored] == [], stored
