@@ -8,12 +8,15 @@ async with await Memory.connect() as memory:
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterable, Mapping
 
 from dbus_fast import Message
 
 from noos.client import Client
 from noos.protocol import memory as protocol
+from noos.protocol.errors import InvalidArgument
 from noos.protocol.memory import (
     MemoryFilter,
     MemoryRecord,
@@ -28,7 +31,7 @@ from noos.protocol.memory import (
     scalar_variant,
 )
 from noos.sync import SyncClient, blocking
-from noos.watch import DBUS_NAME, DBUS_PATH, Watch, match_rule
+from noos.watch import Watch, match_rule
 
 __all__ = [
     "Memory",
@@ -43,6 +46,21 @@ __all__ = [
     "record_of",
     "scalar_variant",
 ]
+
+
+# Recall answers at most the service's max_limit (1000 unless set lower) hits:
+# the first batch asks that many, and halves while the service says too many.
+RECALL_BATCH = 1000
+# A window of creation times narrower than this is not split further.
+NARROWEST_WINDOW_S = 1e-3
+# Memories made by a clock a little ahead are still found.
+CLOCK_SLACK_S = 86_400.0
+
+
+def record_matches(record: MemoryRecord, pattern: re.Pattern[str]) -> bool:
+    """Whether `pattern` is found in the memory's text or a text of its metadata."""
+    texts = [record.text, *(value for value in record.metadata.values() if isinstance(value, str))]
+    return any(pattern.search(text) for text in texts)
 
 
 class Memory(Client):
@@ -91,6 +109,45 @@ class Memory(Client):
         """Forget every memory that matches `filters`; how many were forgotten."""
         return int((await self._call("ForgetWhere", "a{sv}", filters.to_dbus()))[0])
 
+    async def matching(
+        self, pattern: re.Pattern[str], kinds: Iterable[str] = ()
+    ) -> list[MemoryRecord]:
+        """The caller's memories (of `kinds`, if given) whose text or metadata
+        `pattern` is found in, superseded ones included.
+
+        The service has no listing: Recall, asked with the pattern, gives at
+        most a batch of memories. A window of creation times that fills a
+        batch is split in two and each half asked again, so every memory is
+        seen once whatever the count. Each recalled memory counts as accessed."""
+        wanted = tuple(kinds)
+        batch = RECALL_BATCH
+        found: dict[str, MemoryRecord] = {}
+        windows = [(0.0, time.time() + CLOCK_SLACK_S)]
+        while windows:
+            since, until = windows.pop()
+            only = MemoryFilter(kinds=wanted, since=since, until=until, include_superseded=True)
+            try:
+                hits = await self.recall(pattern.pattern, batch, only)
+            except InvalidArgument:
+                if batch == 1:
+                    raise
+                batch //= 2  # this service's max_limit is lower
+                windows.append((since, until))
+                continue
+            if len(hits) >= batch and until - since > NARROWEST_WINDOW_S:
+                middle = (since + until) / 2
+                windows += [(since, middle), (middle, until)]
+                continue
+            # Both ends of a window are in it: a memory on a split is seen twice.
+            found.update((hit.memory.id, hit.memory) for hit in hits)
+        return [record for record in found.values() if record_matches(record, pattern)]
+
+    async def forget_matching(self, pattern: re.Pattern[str], kinds: Iterable[str] = ()) -> int:
+        """Forget the caller's memories that `pattern` is found in (see
+        `matching`): a secret that reached memory is purged by its shape."""
+        matched = await self.matching(pattern, kinds)
+        return await self.forget([record.id for record in matched]) if matched else 0
+
     async def pin(self, memory_id: str, for_uid: int | None = None) -> None:
         await self._call("Pin", "sa{sv}", memory_id, for_uid_option(for_uid))
 
@@ -115,14 +172,11 @@ class Memory(Client):
             member="StatsChanged",
         )
 
-        # A signal sent to us is delivered whatever our match rules say: only
-        # the one from the service that we subscribed with is believed.
-        service_owner: list[str] = []  # its unique name, once subscribed
-
+        # A signal sent to us is delivered whatever our match rules say: the
+        # watch believes only the owner of the service's name (`sender`).
         def decode(message: Message) -> MemoryStats | None:
             if (
-                message.sender not in service_owner
-                or message.interface != self.interface
+                message.interface != self.interface
                 or message.member != "StatsChanged"
                 or message.path != self.object_path
                 or message.signature != "a{sv}"
@@ -131,17 +185,20 @@ class Memory(Client):
             return memory_stats_of(message.body[0])
 
         async def subscribe() -> list[MemoryStats]:
-            (owner,) = await self.connection.call(
-                DBUS_NAME, DBUS_PATH, DBUS_NAME, "GetNameOwner", "s", (self.bus_name,)
-            )
-            service_owner.append(owner)
             (stats,) = await self._call("WatchStats", "a{sv}", {})
             return [memory_stats_of(stats)]
 
         async def unsubscribe() -> None:
             await self._call("UnwatchStats")
 
-        return Watch(self.connection, [rule], decode, subscribe=subscribe, unsubscribe=unsubscribe)
+        return Watch(
+            self.connection,
+            [rule],
+            decode,
+            subscribe=subscribe,
+            unsubscribe=unsubscribe,
+            sender=self.bus_name,
+        )
 
 
 class SyncMemory(SyncClient[Memory]):
@@ -153,6 +210,8 @@ class SyncMemory(SyncClient[Memory]):
     get = blocking(Memory.get)
     forget = blocking(Memory.forget)
     forget_where = blocking(Memory.forget_where)
+    matching = blocking(Memory.matching)
+    forget_matching = blocking(Memory.forget_matching)
     pin = blocking(Memory.pin)
     unpin = blocking(Memory.unpin)
     stats = blocking(Memory.stats)

@@ -14,6 +14,12 @@ subscribes before its body runs, so nothing said after that is missed; a bare
 `async for` subscribes on its first step, and `aclose` (or leaving the
 `async with`) unsubscribes. Once the connection is lost the iteration raises
 `Unavailable`.
+
+A signal sent to our connection by name is delivered whatever our match
+rules say, and any user on the bus may send one: a watch of a service's
+signals (`sender`) believes only those whose sender is the current owner of
+the service's bus name, and follows NameOwnerChanged, so a restarted service
+is believed and the one it replaced is not.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ U = TypeVar("U")
 
 DBUS_NAME = "org.freedesktop.DBus"
 DBUS_PATH = "/org/freedesktop/DBus"
+NAME_HAS_NO_OWNER = "org.freedesktop.DBus.Error.NameHasNoOwner"
 
 
 def match_rule(**keys: str) -> str:
@@ -75,6 +82,29 @@ class ServiceChange:
 _END = object()
 
 
+def name_owner_rule(bus_name: str) -> str:
+    """The match of the bus's NameOwnerChanged for `bus_name` alone."""
+    return match_rule(
+        sender=DBUS_NAME,
+        path=DBUS_PATH,
+        interface=DBUS_NAME,
+        member="NameOwnerChanged",
+        arg0=bus_name,
+    )
+
+
+def is_owner_change_of(message: Message, bus_name: str) -> bool:
+    """Whether `message` is the bus saying that `bus_name` changed hands.
+    Only the bus daemon can send as org.freedesktop.DBus."""
+    return (
+        message.sender == DBUS_NAME
+        and message.interface == DBUS_NAME
+        and message.member == "NameOwnerChanged"
+        and message.signature == "sss"
+        and message.body[0] == bus_name
+    )
+
+
 class Watch(Generic[T]):
     """The values that one kind of signal carries, decoded, as they come.
 
@@ -82,6 +112,8 @@ class Watch(Generic[T]):
     it. `subscribe`, if given, is called after the match is added (a service
     that sends its signals to subscribers only is asked here) and returns the
     values to yield first, such as the current state; `unsubscribe` undoes it.
+    `sender`, if given, is the bus name of the service that sends the signals:
+    only a message from its current owner (a unique name) is decoded.
     """
 
     def __init__(
@@ -92,9 +124,12 @@ class Watch(Generic[T]):
         *,
         subscribe: Callable[[], Awaitable[Iterable[T]]] | None = None,
         unsubscribe: Callable[[], Awaitable[None]] | None = None,
+        sender: str | None = None,
     ) -> None:
         self.connection = connection
-        self.rules = tuple(rules)
+        self.sender = sender
+        self.rules = tuple(rules) if sender is None else (*rules, name_owner_rule(sender))
+        self._given_rules = tuple(rules)
         self._decode = decode
         self._subscribe = subscribe
         self._unsubscribe = unsubscribe
@@ -105,6 +140,10 @@ class Watch(Generic[T]):
         self._ended: asyncio.Future[None] | None = None
         self._added: list[str] = []
         self._subscribed = False
+        # The unique name of `sender`'s owner ("" while it has none), once the
+        # bus has said it; the messages that come before are held till then.
+        self._owner: str | None = None
+        self._held: list[Message] = []
 
     def map(self, convert: Callable[[T], U]) -> Watch[U]:
         """A watch of the same signals whose values are `convert`ed: a typed
@@ -120,10 +159,11 @@ class Watch(Generic[T]):
 
         return Watch(
             self.connection,
-            self.rules,
+            self._given_rules,
             decode_converted,
             subscribe=subscribe_converted,
             unsubscribe=self._unsubscribe,
+            sender=self.sender,
         )
 
     async def start(self) -> Self:
@@ -137,6 +177,8 @@ class Watch(Generic[T]):
             for rule in self.rules:
                 await self._bus_call("AddMatch", rule)
                 self._added.append(rule)
+            if self.sender is not None:
+                await self._learn_owner(self.sender)
             if self._subscribe is not None:
                 first = list(await self._subscribe())
                 self._subscribed = True
@@ -204,6 +246,15 @@ class Watch(Generic[T]):
         # Returns None, never "handled": other handlers may want the message too.
         if message.message_type is not MessageType.SIGNAL or self._closed:
             return
+        if self.sender is not None:
+            if self._owner is None:
+                self._held.append(message)
+                return
+            if is_owner_change_of(message, self.sender):
+                self._owner = message.body[2]
+                return
+            if not self._owner or message.sender != self._owner:
+                return  # forged, or from a service that has left the name
         value = self._decode(message)
         if value is not None:
             self._push(value)
@@ -216,6 +267,22 @@ class Watch(Generic[T]):
         if not self._closed:
             where = describe_bus(self.connection.address)
             self._push(Unavailable(f"lost the connection to {where}"))
+
+    async def _learn_owner(self, bus_name: str) -> None:
+        """Ask the bus who owns `bus_name` now, then judge what came meanwhile.
+        Asked after the NameOwnerChanged match is on: no change is missed."""
+        try:
+            (owner,) = await self.connection.call(
+                DBUS_NAME, DBUS_PATH, DBUS_NAME, "GetNameOwner", "s", (bus_name,)
+            )
+        except Unavailable as error:
+            if error.dbus_name != NAME_HAS_NO_OWNER:
+                raise
+            owner = ""
+        self._owner = str(owner)
+        held, self._held = self._held, []
+        for message in held:
+            self._receive(message)
 
     async def _bus_call(self, member: str, rule: str) -> None:
         await self.connection.call(DBUS_NAME, DBUS_PATH, DBUS_NAME, member, "s", (rule,))
@@ -246,7 +313,7 @@ def watch_properties(
         values = {key: variant.value for key, variant in changed.items()}
         return PropertiesChanged(name, values, tuple(invalidated))
 
-    return Watch(connection, [rule], decode)
+    return Watch(connection, [rule], decode, sender=bus_name)
 
 
 def watch_signal(
@@ -271,7 +338,7 @@ def watch_signal(
             return None
         return decode(message.body)
 
-    return Watch(connection, [rule], decode_message)
+    return Watch(connection, [rule], decode_message, sender=bus_name)
 
 
 def watch_services(connection: Connection, bus_names: Iterable[str]) -> Watch[ServiceChange]:

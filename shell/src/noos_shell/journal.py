@@ -3,6 +3,11 @@
 A command that worked is a small thing; one that failed matters more; one
 that worked right after a failed attempt at the same program is a solution
 worth keeping: the failure and its fix are remembered together.
+
+What is typed may hold secrets. As in bash with HISTCONTROL=ignorespace, a
+line that starts with a space is kept out of memory (`is_kept_out`); in every
+other note, what looks like a secret is redacted (see `redaction`) before it
+leaves the shell.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from noos_shell.pty_runner import CommandResult
+from noos_shell.redaction import redact_secrets
 
 SUCCESS_IMPORTANCE = 0.1
 FAILURE_IMPORTANCE = 0.3
@@ -36,13 +42,22 @@ class Note:
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 
+def is_kept_out(line: str) -> bool:
+    """Whether an entered line stays out of memory and history: it starts
+    with a space, as bash's HISTCONTROL=ignorespace has it."""
+    return line.startswith(" ")
+
+
 def program_of(command: str) -> str:
     words = command.split()
     return words[0] if words else ""
 
 
 def last_lines(output: str, count: int = ERROR_LINES) -> str:
-    return " | ".join(line for line in output.strip().splitlines()[-count:] if line.strip())
+    """The output's last lines, after redaction: a secret (a private key's
+    body) may span more lines than those kept, its start not among them."""
+    lines = redact_secrets(output).strip().splitlines()[-count:]
+    return " | ".join(line for line in lines if line.strip())
 
 
 class Journal:
@@ -52,37 +67,41 @@ class Journal:
         self._last_failure: CommandResult | None = None
 
     def command_notes(self, result: CommandResult, cwd: str) -> list[Note]:
+        # The command and its output are redacted, each on its own: the note
+        # around them (a directory named "secrets:") is the shell's words.
+        command = redact_secrets(result.command)
         if not result.succeeded:
             self._last_failure = result
             error = last_lines(result.output)
-            text = f"command `{result.command}` in {cwd} failed with exit {result.exit_status}"
+            text = f"command `{command}` in {cwd} failed with exit {result.exit_status}"
             return [
                 Note(
                     f"{text}: {error}" if error else text,
                     "command",
                     FAILURE_IMPORTANCE,
-                    {COMMAND_KEY: result.command},
+                    {COMMAND_KEY: command},
                 )
             ]
         notes = [
             Note(
-                f"ran `{result.command}` in {cwd}: it worked",
+                f"ran `{command}` in {cwd}: it worked",
                 "command",
                 SUCCESS_IMPORTANCE,
-                {COMMAND_KEY: result.command},
+                {COMMAND_KEY: command},
             )
         ]
         failure = self._last_failure
         if failure is not None and program_of(failure.command) == program_of(result.command):
             self._last_failure = None
             error = last_lines(failure.output)
+            failed = redact_secrets(failure.command)
             notes.append(
                 Note(
-                    f"solution: `{failure.command}` failed (exit {failure.exit_status}"
-                    f"{': ' + error if error else ''}); `{result.command}` worked instead",
+                    f"solution: `{failed}` failed (exit {failure.exit_status}"
+                    f"{': ' + error if error else ''}); `{command}` worked instead",
                     "command",
                     SOLUTION_IMPORTANCE,
-                    {COMMAND_KEY: result.command, FAILED_KEY: failure.command},
+                    {COMMAND_KEY: command, FAILED_KEY: failed},
                 )
             )
         return notes
@@ -90,7 +109,7 @@ class Journal:
     @staticmethod
     def question_note(question: str, answer: str) -> Note:
         return Note(
-            f"asked: {question}\nanswer: {answer[:ANSWER_CHARS]}",
+            f"asked: {redact_secrets(question)}\nanswer: {redact_secrets(answer[:ANSWER_CHARS])}",
             "conversation",
             QUESTION_IMPORTANCE,
         )

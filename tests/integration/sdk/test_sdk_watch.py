@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import pytest
-from dbus_fast import PropertyAccess
+from dbus_fast import Message, PropertyAccess
 from dbus_fast.annotations import DBusSignature, DBusUInt32
 from dbus_fast.service import ServiceInterface, dbus_property
 
 from noos import Index, IndexProgress, NoosError, ServiceChange, Unavailable, watch_services
 from noos.bus import Connection
-from noos.watch import DBUS_NAME, DBUS_PATH, PropertiesChanged, Watch, watch_properties
+from noos.protocol import index as index_protocol
+from noos.watch import (
+    DBUS_NAME,
+    DBUS_PATH,
+    PropertiesChanged,
+    Watch,
+    watch_properties,
+    watch_signal,
+)
+from tests.fixtures import forge_signals_as
 from tests.fixtures.index import running_index
 from tests.fixtures.private_bus import PrivateBus
 
@@ -130,3 +142,85 @@ async def test_index_progress_comes_as_files_are_indexed(own_bus: str, tmp_path:
                 while seen.files_done < 1:
                     seen = await next_of(progress)
             await assert_matches_removed(index.connection, progress)
+
+
+NOBODY = 65534
+
+
+def forge_signals_as_nobody(bus_address: str, destination: str) -> None:
+    """Another user sends `destination` a forged PropertiesChanged and Progress, unicast."""
+    sent = subprocess.run(
+        [
+            sys.executable,
+            forge_signals_as.__file__,
+            str(NOBODY),
+            bus_address,
+            destination,
+            WATCHED,
+            COUNTER_PATH,
+            COUNTER_INTERFACE,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert sent.stdout.split() == ["sent"], sent.stderr
+
+
+def progress_signal(path: str, files_done: int, queued: int) -> Message:
+    return Message.new_signal(
+        path,
+        index_protocol.INTERFACE,
+        "Progress",
+        index_protocol.PROGRESS_SIGNATURE,
+        [files_done, queued],
+    )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
+async def test_signals_forged_by_another_user_are_not_believed(
+    connection: Connection, bus_address: str
+) -> None:
+    service = await Connection.open(bus_address)
+    counter = CounterInterface()
+    service.bus.export(COUNTER_PATH, counter)
+    await service.bus.request_name(WATCHED)
+    restarted: Connection | None = None
+    try:
+        properties = watch_properties(connection, WATCHED, COUNTER_PATH, COUNTER_INTERFACE)
+        progress = watch_signal(
+            connection,
+            WATCHED,
+            COUNTER_PATH,
+            index_protocol.INTERFACE,
+            "Progress",
+            index_protocol.PROGRESS_SIGNATURE,
+            index_protocol.progress_of,
+        )
+        async with properties.map(lambda change: change.changed["Count"]) as counts, progress:
+            # A unicast signal is delivered whatever the match rules say.
+            await asyncio.to_thread(
+                forge_signals_as_nobody, bus_address, connection.bus.unique_name or ""
+            )
+            counter.bump()
+            await service.bus.send(progress_signal(COUNTER_PATH, 1, 0))
+            assert await next_of(counts) == 1
+            assert await next_of(progress) == IndexProgress(1, 0)
+            # A restarted service is followed; the one that left the name is not believed.
+            await service.bus.release_name(WATCHED)
+            restarted = await Connection.open(bus_address)
+            await restarted.bus.request_name(WATCHED)
+            await asyncio.sleep(0.2)  # the NameOwnerChanged reaches the watch
+            counter.bump()
+            await service.bus.send(progress_signal(COUNTER_PATH, 2, 0))
+            await restarted.bus.send(progress_signal(COUNTER_PATH, 3, 0))
+            assert await next_of(progress) == IndexProgress(3, 0)
+            restarted_counter = CounterInterface()
+            restarted_counter.count = 40
+            restarted.bus.export(COUNTER_PATH, restarted_counter)
+            restarted_counter.bump()
+            assert await next_of(counts) == 41
+    finally:
+        await service.close()
+        if restarted is not None:
+            await restarted.close()

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from dbus_fast import Message
 
 from noos import NoosError
+from noos.bus import Connection
+from noos.protocol import index as index_protocol
 from noos.scheduler import STATE_CHECK_S
 from noos_shell.services import ServiceDown, ServiceName, Services, StatusSnapshot
+from tests.fixtures import forge_signals_as
 from tests.fixtures.private_bus import PrivateBus
 from tests.fixtures.scheduler import start_scheduler, write_catalog
 
 ANSWER_S = 90.0
+NOBODY = 65534
 
 
 @pytest.fixture
@@ -77,3 +85,54 @@ async def test_an_answer_whose_scheduler_dies_ends_with_the_reason(
     finally:
         await asyncio.to_thread(process.finish, 30)
         await services.stop()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
+async def test_another_user_cannot_forge_the_status(own_bus: str) -> None:
+    """A Progress sent straight to the shell's connection by another user
+    (unicast: no match rule is needed for it to arrive) changes nothing."""
+    index_name = index_protocol.BUS_NAME
+    snapshots: list[StatusSnapshot] = []
+    services = Services(snapshots.append, own_bus)
+    await services.start()
+    # The name has its owner, as on a real system bus (whose policy lets only
+    # the service own it): the forger can only queue for it.
+    owner = await Connection.open(own_bus)
+    await owner.bus.request_name(index_name)
+    try:
+        assert services._connection is not None
+        shell = services._connection.bus.unique_name or ""
+        forger = await asyncio.to_thread(
+            subprocess.run,
+            [
+                sys.executable,
+                forge_signals_as.__file__,
+                str(NOBODY),
+                own_bus,
+                shell,
+                index_name,
+                index_protocol.OBJECT_PATH,
+                index_protocol.INTERFACE,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert forger.stdout.split() == ["sent"], forger.stderr
+        # The real owner's Progress is believed, so the forged one had its chance.
+        await owner.bus.send(
+            Message.new_signal(
+                index_protocol.OBJECT_PATH,
+                index_protocol.INTERFACE,
+                "Progress",
+                index_protocol.PROGRESS_SIGNATURE,
+                [1, 7],
+            )
+        )
+        await until(lambda: services.status.files_queued == 7, 10)
+        # Nothing the status showed came from the forger.
+        assert {snapshot.files_queued for snapshot in snapshots} == {0, 7}
+    finally:
+        await services.stop()
+        await owner.close()

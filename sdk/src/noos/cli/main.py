@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import TextIO
 
 from noos.bus import BUS_ADDRESS_ENV, Connection
 from noos.cli.commands import Run, register_all
 from noos.cli.report import Report
 from noos.protocol.errors import NoosError
+from noos.terminal_text import terminal_safe
 
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
@@ -46,14 +48,27 @@ async def run(command: Run, args: argparse.Namespace) -> Report:
         return await command(args, connection)
 
 
+def show_report(report: Report, as_json: bool, out: TextIO) -> None:
+    """Print `report`. Its text quotes what others wrote (file names and
+    contents, memories, answers): every terminal control in it is shown, not
+    obeyed, whatever the command that made it forgot. JSON escapes them itself."""
+    rendered = report.render(as_json)
+    print(rendered if as_json else terminal_safe(rendered), file=out)
+
+
+def show_error(error: NoosError, out: TextIO) -> None:
+    """One line: a service's error may quote a file name or a caller's text."""
+    print(terminal_safe(f"noos: {error}"), file=out)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         report = asyncio.run(run(args.run, args))
     except NoosError as error:
-        print(f"noos: {error}", file=sys.stderr)
+        show_error(error, sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    print(report.render(args.json))
+    show_report(report, args.json, sys.stdout)
     return 0

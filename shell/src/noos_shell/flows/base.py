@@ -28,6 +28,9 @@ class Flow:
     services: Services
     transcript: Transcript
     journal: Journal
+    # False for a line kept out of memory (it started with a space): nothing
+    # of it is noted, not even as the failure a later fix would solve.
+    noted: bool = True
 
 
 # A flow of an intent: it is given the intent's text.

@@ -22,7 +22,8 @@ async def after_command(flow: Flow, block: CommandBlock, result: CommandResult, 
     (run in `cwd`) in memory."""
     if not result.succeeded:
         await hint_solution(flow, block, result)
-    await note(flow, flow.journal.command_notes(result, str(cwd)))
+    if flow.noted:
+        await note(flow, flow.journal.command_notes(result, str(cwd)))
 
 
 @guarded(quiet=True)
@@ -40,6 +41,9 @@ async def hint_solution(flow: Flow, block: CommandBlock, result: CommandResult) 
 @guarded(quiet=True)
 async def note(flow: Flow, notes: Sequence[Note]) -> None:
     """Remember `notes`; without memory the session goes unrecorded, quietly
-    (the first failure ends it: the rest would fail alike)."""
+    (the first failure ends it: the rest would fail alike). A flow of a line
+    kept out of memory notes nothing."""
+    if not flow.noted:
+        return
     for each in notes:
         await flow.services.remember(each.text, each.kind, each.importance, **each.metadata)

@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 
 from noos import NoosError
+from noos.terminal_text import terminal_safe_line
 from noos_shell.history import line_for_command, matching_lines, remembered_commands
 from noos_shell.services import ServiceDown, Services
 
@@ -79,7 +80,9 @@ class HistorySearch(ModalScreen[str | None]):
         self.lines = lines[:RESULTS]
         results = self.query_one(OptionList)
         results.clear_options()
-        results.add_options(self.lines)
+        # Remembered lines are memory's: shown, never obeyed.
+        # as Text, not markup: a `[` in a command is a bracket.
+        results.add_options([Text(terminal_safe_line(line)) for line in self.lines])
         if self.lines:
             results.highlighted = 0
         self.query_one("#history-source", Static).update(Text(f"from {source}", style="dim"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
@@ -23,7 +24,7 @@ from textual.widgets import Footer, Input, OptionList
 from noos import FileHit
 from noos_shell import flows
 from noos_shell.directory import cd_target, change_directory
-from noos_shell.journal import Journal
+from noos_shell.journal import Journal, is_kept_out
 from noos_shell.pty_runner import PtyCommand
 from noos_shell.routing import Intent, IntentKind, route
 from noos_shell.screens.history_search import HistorySearch
@@ -116,26 +117,32 @@ class MainScreen(Screen[None]):
         self._show_route("")
         if intent is None:
             return
-        command_line.add_to_history(line)
-        await self.dispatch(intent)
+        # A line that starts with a space stays out of the history and of memory.
+        noted = not is_kept_out(line)
+        if noted:
+            command_line.add_to_history(line)
+        await self.dispatch(intent, noted)
 
-    async def dispatch(self, intent: Intent) -> None:
-        """Do what `intent` asks; anything slow runs in a worker."""
+    async def dispatch(self, intent: Intent, noted: bool = True) -> None:
+        """Do what `intent` asks; anything slow runs in a worker. `noted`: what
+        it does goes to memory."""
+        flow = self.flow if noted else replace(self.flow, noted=False)
         if intent.kind is IntentKind.COMMAND:
             target = cd_target(intent.payload)
             if target is not None:
                 await self._change_directory(intent.payload, target)
             else:
-                self.run_worker(self.run_command(intent.payload), group="command")
+                self.run_worker(self.run_command(intent.payload, flow), group="command")
             return
         await self.transcript.add(Notice(f"→ {intent.kind.value} ({intent.why})"))
         run_flow = flows.INTENT_FLOWS[intent.kind]
-        self.run_worker(run_flow(self.flow, intent.payload), group=SERVICES)
+        self.run_worker(run_flow(flow, intent.payload), group=SERVICES)
 
     # Commands.
 
-    async def run_command(self, command: str) -> None:
-        """Run `command` in a terminal of its own, show how it went, and note it in memory."""
+    async def run_command(self, command: str, flow: flows.Flow) -> None:
+        """Run `command` in a terminal of its own, show how it went, and note it
+        in memory (unless `flow` is of a line kept out)."""
         block = CommandBlock(command)
 
         def show_output(raw: str) -> None:
@@ -154,7 +161,7 @@ class MainScreen(Screen[None]):
         self._show_route(self.query_one(CommandLine).value)
         block.finish(result)
         self.transcript.follow()
-        await flows.after_command(self.flow, block, result, self.cwd)
+        await flows.after_command(flow, block, result, self.cwd)
 
     async def _change_directory(self, command: str, target: str) -> None:
         try:

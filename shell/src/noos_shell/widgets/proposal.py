@@ -12,6 +12,8 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Static
 
+from noos.terminal_text import terminal_safe_line
+
 
 class Decision(enum.Enum):
     EXECUTE = "execute"
@@ -43,8 +45,10 @@ class ProposalPanel(Vertical, can_focus=True):
         self.decided: Decision | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"proposed for: {self.request}", style="dim"), classes="block-title")
-        yield Static(Text(f"$ {self.command}", style="bold yellow"), classes="proposed-command")
+        # The command is a model's: what it says is shown, never obeyed.
+        request, command = terminal_safe_line(self.request), terminal_safe_line(self.command)
+        yield Static(Text(f"proposed for: {request}", style="dim"), classes="block-title")
+        yield Static(Text(f"$ {command}", style="bold yellow"), classes="proposed-command")
         with Horizontal(classes="proposal-buttons"):
             yield Button("e[u]X[/]ecute", id="execute", variant="success", compact=True)
             yield Button("[u]D[/]escribe", id="describe", compact=True)
@@ -64,6 +68,9 @@ class ProposalPanel(Vertical, can_focus=True):
             self.decided = decision
             self.query_one(".proposal-buttons").remove()
             self.query_one(".block-title", Static).update(
-                Text(f"proposed for: {self.request} · {decision.value}", style="dim")
+                Text(
+                    f"proposed for: {terminal_safe_line(self.request)} · {decision.value}",
+                    style="dim",
+                )
             )
         self.post_message(self.Decided(self, decision))

@@ -13,6 +13,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from noos import FileHit, RecallHit
+from noos.terminal_text import terminal_safe_line
 
 SNIPPET_LINES = 2
 
@@ -27,18 +28,22 @@ def age(seconds_since_epoch: float, now: float | None = None) -> str:
 
 
 def file_option(hit: FileHit) -> Text:
-    text = Text(f"{hit.path}:{hit.start_line}", style="bold")
+    # Names, snippets and memories may be another user's: shown, never obeyed.
+    text = Text(f"{terminal_safe_line(hit.path)}:{hit.start_line}", style="bold")
     text.append(f"  {age(hit.mtime)}", style="dim")
     # The snippet's lines come numbered; blank ones say nothing.
     lines = [line.strip() for line in hit.snippet.splitlines() if len(line.split()) > 1]
     for line in lines[:SNIPPET_LINES]:
-        text.append("\n  " + line)
+        text.append("\n  " + terminal_safe_line(line))
     return text
 
 
 def memory_option(hit: RecallHit) -> Text:
-    text = Text(hit.memory.text.splitlines()[0] if hit.memory.text else "", style="bold")
-    text.append(f"  {hit.memory.kind}, {age(hit.memory.created_at)}", style="dim")
+    first_line = hit.memory.text.splitlines()[0] if hit.memory.text else ""
+    text = Text(terminal_safe_line(first_line), style="bold")
+    text.append(
+        f"  {terminal_safe_line(hit.memory.kind)}, {age(hit.memory.created_at)}", style="dim"
+    )
     return text
 
 
@@ -70,9 +75,9 @@ class ResultsBlock(Vertical):
         self._options: list[Option] = []
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(self.title, style="bold"), classes="block-title")
+        yield Static(Text(terminal_safe_line(self.title), style="bold"), classes="block-title")
         yield OptionList(*self._options)
-        yield Static(Text(self.hint, style="dim"))
+        yield Static(Text(terminal_safe_line(self.hint), style="dim"))
 
     @classmethod
     def of_files(cls, query: str, hits: list[FileHit]) -> ResultsBlock:

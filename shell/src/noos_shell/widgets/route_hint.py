@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import Static
 
+from noos.terminal_text import terminal_safe_line
 from noos_shell.routing import Intent
 
 # The most of the working directory the hint shows: the route must fit beside it in 80 columns.
@@ -24,7 +25,8 @@ class RouteHint(Static):
     """Shows the working directory and the routing of the line being typed."""
 
     def show(self, cwd: Path, intent: Intent | None, forced: bool) -> None:
-        text = Text(short_path(cwd), style="bold")
+        # A directory's name may be another user's (cd /tmp/…).
+        text = Text(terminal_safe_line(short_path(cwd)), style="bold")
         if intent is not None:
             text.append("  → ")
             text.append(intent.kind.value, style="bold reverse" if forced else "bold")

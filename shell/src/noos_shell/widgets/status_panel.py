@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
+from noos.terminal_text import terminal_safe, terminal_safe_line
 from noos_shell.services import ServiceName, StatusSnapshot
 
 
@@ -18,7 +19,9 @@ def service_line(name: ServiceName, status: StatusSnapshot) -> Text:
     elif not state.up:
         text.append("down", style="bold red")
     elif name is ServiceName.SCHEDULER:
-        text.append(", ".join(status.resident) or f"{status.models} models")
+        # Model names are the catalog's and the scheduler's: shown, never obeyed.
+        resident = ", ".join(terminal_safe_line(name) for name in status.resident)
+        text.append(resident or f"{status.models} models")
         text.append(f" q{status.queued_jobs} r{status.running_jobs}", style="dim")
     elif name is ServiceName.INDEX:
         text.append(f"{status.files_indexed} files")
@@ -47,4 +50,5 @@ class StatusPanel(Horizontal):
         for name in ServiceName:
             part = self.query_one(f"#status-{name.value}", Static)
             part.update(service_line(name, status))
-            part.tooltip = status.states[name].reason or None
+            reason = status.states[name].reason
+            part.tooltip = terminal_safe(reason) if reason else None

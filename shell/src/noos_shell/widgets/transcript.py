@@ -11,6 +11,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
+from noos.terminal_text import terminal_safe, terminal_safe_keeping_colours, terminal_safe_line
 from noos_shell.pty_runner import CommandResult, clean_output
 
 # The most output a command block shows, from its end: a block is laid out
@@ -35,10 +36,11 @@ class Transcript(VerticalScroll):
 
 
 class Notice(Static):
-    """One line from the shell itself: a routing decision, an error, a service down."""
+    """One line from the shell itself: a routing decision, an error, a service down.
+    What it quotes (a query, a memory, a service's error) is shown, never obeyed."""
 
     def __init__(self, text: str, style: str = "dim") -> None:
-        super().__init__(Text(text, style=style))
+        super().__init__(Text(terminal_safe(text), style=style))
 
 
 class Waiting(Static):
@@ -46,8 +48,8 @@ class Waiting(Static):
     as slow (the model may wait for others' jobs, load, or read a long context)."""
 
     def __init__(self, what: str, *, classes: str | None = None) -> None:
-        super().__init__(Text(what, style="dim"), classes=classes)
-        self.what = what
+        super().__init__(Text(terminal_safe_line(what), style="dim"), classes=classes)
+        self.what = terminal_safe_line(what)
         self._started = time.monotonic()
         self._ticks: Timer | None = None
         self._stopped = False
@@ -86,7 +88,10 @@ class CommandBlock(Vertical):
         )
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"$ {self.command}", style="bold"), classes="block-title")
+        # A command may come from memory (Ctrl+R) or a model's proposal.
+        yield Static(
+            Text(f"$ {terminal_safe_line(self.command)}", style="bold"), classes="block-title"
+        )
         yield self._output
         yield self._status
 
@@ -97,7 +102,9 @@ class CommandBlock(Vertical):
 
     def _shown_output(self) -> Text:
         lines = clean_output(self._raw).rstrip("\n").split("\n")[-SHOWN_OUTPUT_LINES:]
-        shown = Text.from_ansi("\n".join(lines))
+        # Colours are parsed; any other control (a file another user wrote,
+        # cat-ed: ESC c, C1 controls, bidi overrides) is shown, never obeyed.
+        shown = Text.from_ansi(terminal_safe_keeping_colours("\n".join(lines)))
         hidden = self._lines - len(lines)
         if hidden > 0:
             shown = Text(f"… {hidden} earlier lines not shown\n", style="dim") + shown
@@ -126,7 +133,7 @@ class CommandBlock(Vertical):
 
     async def show_hint(self, hint: str) -> None:
         """Add a line under the exit status: what helped with a failure like this one."""
-        await self.mount(Static(Text(hint, style="yellow"), classes="command-hint"))
+        await self.mount(Static(Text(terminal_safe(hint), style="yellow"), classes="command-hint"))
 
 
 class AnswerBlock(Vertical):
@@ -158,15 +165,19 @@ class AnswerBlock(Vertical):
     def append(self, piece: str) -> None:
         self._waiting.stop()
         self.answer += piece
-        self._text.update(Text(self.answer.strip()))
+        # A model's answer, or what it read, may carry terminal controls.
+        self._text.update(Text(terminal_safe(self.answer.strip())))
 
     def fail(self, why: str) -> None:
         self.failure = why
         self._waiting.stop()
         self._text.update(
-            Text(self.answer.strip() + ("\n" if self.answer.strip() else "") + why, style="red")
+            Text(
+                terminal_safe(self.answer.strip() + ("\n" if self.answer.strip() else "") + why),
+                style="red",
+            )
         )
 
 
 def title_line(title: str) -> str:
-    return f"? {title}"
+    return f"? {terminal_safe_line(title)}"

@@ -10,6 +10,7 @@ from noos.bus import Connection
 from noos.cli.commands import Subcommands
 from noos.cli.report import JSONValue, Report
 from noos.index import FileHit, Index
+from noos.terminal_text import terminal_safe_line
 
 
 def register(subcommands: Subcommands) -> None:
@@ -35,14 +36,20 @@ def when(timestamp: float) -> str:
 
 
 def hit_text(hit: FileHit) -> str:
-    """`path:line:` and what the file is, then the snippet's numbered lines, indented."""
-    where = [hit.language or "file", f"modified {when(hit.mtime)}"]
+    """`path:line:` and what the file is, then the snippet's numbered lines, indented.
+
+    Names and contents may be another user's: each field is one line of the
+    layout, its controls and line breaks shown, so none can forge a line."""
+    where = [terminal_safe_line(hit.language) or "file", f"modified {when(hit.mtime)}"]
     if hit.page is not None:
         where.append(f"page {hit.page}")
     if hit.device is not None:
-        where.append(f"on {hit.device}")
-    snippet = "\n".join(f"    {line}" for line in hit.snippet.splitlines())
-    return f"{hit.path}:{hit.start_line}: ({', '.join(where)})\n{snippet}"
+        where.append(f"on {terminal_safe_line(hit.device)}")
+    # Lines end at "\n" alone (with a CRLF's "\r"): a lone "\r" or form feed is shown.
+    lines = hit.snippet.removesuffix("\n").split("\n") if hit.snippet else []
+    snippet = "\n".join("    " + terminal_safe_line(line.removesuffix("\r")) for line in lines)
+    path = terminal_safe_line(hit.path)
+    return f"{path}:{hit.start_line}: ({', '.join(where)})\n{snippet}"
 
 
 def size_text(size: int) -> str:
@@ -70,7 +77,7 @@ async def status(args: argparse.Namespace, connection: Connection) -> Report:
         ("queued", str(state.queued)),
         ("failed", str(state.failed)),
         ("index size", size_text(state.bytes)),
-        ("roots", ", ".join(state.roots) or "none"),
+        ("roots", ", ".join(map(terminal_safe_line, state.roots)) or "none"),
         ("crawling", "yes" if state.crawling else "no"),
     ]
     data: dict[str, JSONValue] = {**asdict(state), "roots": list(state.roots)}

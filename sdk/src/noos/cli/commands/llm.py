@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import TextIO
 
 from noos.bus import Connection
 from noos.cli.commands import Subcommands
@@ -23,6 +24,7 @@ from noos.scheduler import (
     Prompt,
     Scheduler,
 )
+from noos.terminal_text import terminal_safe, terminal_safe_line
 
 PRIORITIES = ("interactive", "normal", "batch")
 
@@ -90,6 +92,14 @@ def options_of(args: argparse.Namespace) -> GenerationOptions:
     return options
 
 
+def show_answer_piece(piece: str, out: TextIO) -> None:
+    """Write a piece of a model's answer as it comes. A model (a remote one
+    above all) may write terminal controls: they are shown, not obeyed, piece
+    by piece, since each character is judged on its own."""
+    out.write(terminal_safe(piece))
+    out.flush()
+
+
 def job_data(info: JobInfo) -> dict[str, JSONValue]:
     return dict(asdict(info))
 
@@ -104,8 +114,7 @@ async def ask(args: argparse.Namespace, connection: Connection) -> Report:
             raise JobFailed(info)
         return Report(data=job_data(info), text=info.text)
     async for piece in scheduler.stream(prompt, raw=args.raw, **options):
-        sys.stdout.write(piece)
-        sys.stdout.flush()
+        show_answer_piece(piece, sys.stdout)
     # The answer is out already; printing the report ends its line.
     return Report(data=None, text="")
 
@@ -117,7 +126,9 @@ def flags(model: ModelInfo) -> str:
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns as wide as their widest cell, two spaces apart."""
+    """Columns as wide as their widest cell, two spaces apart; a cell's
+    controls and line breaks are shown, so none can forge a row."""
+    header, rows = header, [[terminal_safe_line(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()

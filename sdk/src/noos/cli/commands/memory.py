@@ -1,14 +1,16 @@
-"""`noos memory remember|recall|forget|pin|unpin|stats`: org.noos.Memory1."""
+"""`noos memory remember|recall|forget|forget-matching|pin|unpin|stats`: org.noos.Memory1."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import time
 
 from noos.bus import Connection
 from noos.cli.commands import Subcommands
 from noos.cli.report import JSONValue, Report
-from noos.memory import Memory, MemoryFilter, MemoryRecord
+from noos.memory import Memory, MemoryFilter, MemoryRecord, RecallHit
+from noos.terminal_text import terminal_safe_line
 
 
 def register(subcommands: Subcommands) -> None:
@@ -34,6 +36,26 @@ def register(subcommands: Subcommands) -> None:
     forget_parser = verbs.add_parser("forget", help="forget memories by id")
     forget_parser.add_argument("ids", nargs="+", metavar="ID")
     forget_parser.set_defaults(run=forget)
+
+    matching_parser = verbs.add_parser(
+        "forget-matching",
+        help="forget your memories whose text or metadata matches a pattern (a leaked secret)",
+        description=(
+            "Forget every memory of yours whose text or metadata matches PATTERN, a Python "
+            "regular expression (-F: a plain string). Start the line with a space in "
+            "noos-shell, so that the pattern is not remembered in turn."
+        ),
+    )
+    matching_parser.add_argument("pattern", metavar="PATTERN")
+    matching_parser.add_argument(
+        "-F", "--fixed-strings", action="store_true", help="PATTERN is a plain string"
+    )
+    matching_parser.add_argument("-i", "--ignore-case", action="store_true")
+    matching_parser.add_argument("--kind", action="append", default=[], help="only these kinds")
+    matching_parser.add_argument(
+        "-n", "--dry-run", action="store_true", help="list what would be forgotten"
+    )
+    matching_parser.set_defaults(run=forget_matching)
 
     for verb, pinned in (("pin", True), ("unpin", False)):
         pin_parser = verbs.add_parser(verb, help=f"{verb} a memory (pinned: never forgotten)")
@@ -77,16 +99,21 @@ async def remember(args: argparse.Namespace, connection: Connection) -> Report:
     return Report(data={"id": memory_id}, text=memory_id)
 
 
+def hit_line(hit: RecallHit) -> str:
+    """One line per memory: its text's line breaks and controls are shown, not obeyed."""
+    memory = hit.memory
+    return (
+        f"{hit.score:5.2f}  {when(memory.created_at)}  {terminal_safe_line(memory.kind):<12}"
+        f"  {terminal_safe_line(memory.text)}  [{terminal_safe_line(memory.id)}]"
+    )
+
+
 async def recall(args: argparse.Namespace, connection: Connection) -> Report:
     since = time.time() - args.since_hours * 3600 if args.since_hours is not None else None
     hits = await Memory(connection).recall(
         args.query, args.limit, MemoryFilter(kinds=tuple(args.kind), since=since)
     )
-    lines = [
-        f"{hit.score:5.2f}  {when(hit.memory.created_at)}  {hit.memory.kind:<12}"
-        f"  {hit.memory.text}  [{hit.memory.id}]"
-        for hit in hits
-    ]
+    lines = [hit_line(hit) for hit in hits]
     return Report(
         data=[{"score": hit.score, **record_data(hit.memory)} for hit in hits],
         text="\n".join(lines) or "nothing remembered matches",
@@ -95,6 +122,27 @@ async def recall(args: argparse.Namespace, connection: Connection) -> Report:
 
 async def forget(args: argparse.Namespace, connection: Connection) -> Report:
     count = await Memory(connection).forget(args.ids)
+    return Report(data={"forgotten": count}, text=f"forgot {count}")
+
+
+def pattern_of(args: argparse.Namespace) -> re.Pattern[str]:
+    source = re.escape(args.pattern) if args.fixed_strings else args.pattern
+    try:
+        return re.compile(source, re.IGNORECASE if args.ignore_case else 0)
+    except re.error as error:
+        raise SystemExit(f"noos: PATTERN is not a regular expression: {error}") from error
+
+
+async def forget_matching(args: argparse.Namespace, connection: Connection) -> Report:
+    memory, pattern = Memory(connection), pattern_of(args)
+    if args.dry_run:
+        matched = await memory.matching(pattern, args.kind)
+        lines = [f"{terminal_safe_line(m.text)}  [{terminal_safe_line(m.id)}]" for m in matched]
+        return Report(
+            data=[record_data(record) for record in matched],
+            text="\n".join(lines) or "no memory matches",
+        )
+    count = await memory.forget_matching(pattern, args.kind)
     return Report(data={"forgotten": count}, text=f"forgot {count}")
 
 
