@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from textual.widgets import OptionList
-
 from noos import FileHit
 from noos_shell.flows.base import Flow, guarded
 from noos_shell.widgets.results import ResultsBlock
@@ -26,7 +24,6 @@ async def show_files(flow: Flow, query: str, hits: list[FileHit]) -> None:
     """List `hits`, the files found for `query`, to pick one to open."""
     block = ResultsBlock.of_files(query, hits)
     await flow.transcript.add(block)
-    block.query_one(OptionList).focus()
 
 
 @guarded()
@@ -53,7 +50,6 @@ async def show_memories(flow: Flow, query: str, title: str, hint: str, *, forget
     block = ResultsBlock.of_memories(title, hint, hits)
     block.forgets = forgets
     await flow.transcript.add(block)
-    block.query_one(OptionList).focus()
 
 
 @guarded()

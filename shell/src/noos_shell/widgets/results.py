@@ -79,6 +79,11 @@ class ResultsBlock(Vertical):
         yield OptionList(*self._options)
         yield Static(Text(terminal_safe_line(self.hint), style="dim"))
 
+    def on_mount(self) -> None:
+        # The list takes the focus once it exists: a flow that queried it right
+        # after mounting the block sometimes found no list yet (seen in tests).
+        self.query_one(OptionList).focus()
+
     @classmethod
     def of_files(cls, query: str, hits: list[FileHit]) -> ResultsBlock:
         block = cls(f"find: {query}", "Enter opens in $EDITOR (or the pager) · Esc: the input")
