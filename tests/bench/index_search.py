@@ -71,14 +71,14 @@ GOAL_P50_MS = 10.0
 COLLECTION = "baseline"
 # The modules whose code decides what the engine writes (the search's do not).
 STATE_MODULES = (
-    "index/changes.py",
-    "index/chroma.py",
-    "index/chunking.py",
-    "index/engine.py",
-    "index/filetypes.py",
-    "index/ignore.py",
-    "index/metadata.py",
-    "index/reading.py",
+    "index/core/changes.py",
+    "index/core/chunking.py",
+    "index/core/filetypes.py",
+    "index/core/ignore.py",
+    "index/core/metadata.py",
+    "index/storage/chroma.py",
+    "index/storage/database.py",
+    "index/storage/reading.py",
     "index/store.py",
     "shared/matrix.py",
     "shared/outbox.py",

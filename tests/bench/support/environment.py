@@ -57,8 +57,9 @@ def source_digest(paths: Iterable[Path]) -> str:
     return digest.hexdigest()[:12]
 
 
-# The D-Bus facade writes no state: changing it keeps a populated state valid.
-FACADE = frozenset({"interface.py", "service.py", "runner.py"})
+# The front door, the store's runner and the settings write no state: changing
+# them keeps a populated state valid.
+FACADE = frozenset({"interface.py", "service.py", "engine.py", "settings.py"})
 
 
 # The shared modules whose code decides what the memory store writes.
@@ -67,7 +68,7 @@ STORE_SHARED = ("outbox.py", "quantize.py")
 
 def store_digest() -> str:
     """The memory store's code: its on-disk state is only reusable by the same code."""
-    core = (REPO / "services/src/noosd/memory").glob("*.py")
+    core = (REPO / "services/src/noosd/memory").rglob("*.py")
     shared = REPO / "services/src/noosd/shared"
     return source_digest(
         [path for path in core if path.name not in FACADE]
