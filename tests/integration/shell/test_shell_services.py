@@ -8,8 +8,10 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import OptionList
 
 from noos import RecallHit
@@ -28,6 +30,9 @@ from tests.unit.shell.screen import screen_text, wait_until
 SIZE = (80, 24)
 # A small model on a busy machine: answers take seconds, the first one a model load.
 ANSWER_S = 90.0
+# An answer long enough to come in pieces, and how often to ask for one.
+LONG_ANSWER_CHARS = 20
+QUESTION_TRIES = 3
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +89,29 @@ def answered(app: NoosShell) -> bool:
     )
 
 
+async def ask_streamed(
+    app: NoosShell, pilot: Pilot[Any], question: str
+) -> tuple[AnswerBlock, set[int]]:
+    """Ask `question`: its answer, and the lengths of it seen while its job still
+    ran (streamed text shows before the end, piece by piece)."""
+    asked = len(app.screen.query(AnswerBlock))
+    await enter(app, question)
+    partial_lengths: set[int] = set()
+
+    def streamed_to_its_end() -> bool:
+        blocks = list(app.screen.query(AnswerBlock))
+        if len(blocks) <= asked:
+            return False
+        if answered(app):
+            return True
+        if blocks[-1].answer:
+            partial_lengths.add(len(blocks[-1].answer))
+        return False
+
+    await wait_until(pilot, streamed_to_its_end, ANSWER_S)
+    return list(app.screen.query(AnswerBlock))[-1], partial_lengths
+
+
 def finished_commands(app: NoosShell) -> list[CommandBlock]:
     return [block for block in app.screen.query(CommandBlock) if block.result is not None]
 
@@ -94,22 +122,16 @@ async def test_a_question_streams_its_answer(app: NoosShell) -> None:
             pilot, lambda: app.services.status.states[ServiceName.SCHEDULER].up is True
         )
         # A long answer (seconds of tokens): a busy machine that delivers a burst
-        # of them at once still shows it in more than one piece.
-        await enter(app, "?Count from one to fifty, in words.")
-        # The lengths of the answer seen while its job still ran: streamed
-        # text shows before the end, piece by piece.
-        partial_lengths: set[int] = set()
-
-        def streamed_to_its_end() -> bool:
-            if answered(app):
-                return True
-            blocks = list(app.screen.query(AnswerBlock))
-            if blocks and blocks[-1].answer:
-                partial_lengths.add(len(blocks[-1].answer))
-            return False
-
-        await wait_until(pilot, streamed_to_its_end, ANSWER_S)
-        (block,) = app.screen.query(AnswerBlock)
+        # of them at once still shows it in more than one piece. SmolLM2 now and
+        # then answers in a few characters ("1\n2", seen in CI), too short to
+        # stream: it is asked again then, a few times at most.
+        for _ in range(QUESTION_TRIES):
+            block, partial_lengths = await ask_streamed(
+                app, pilot, "?Count from one to fifty, in words."
+            )
+            if len(block.answer.strip()) >= LONG_ANSWER_CHARS:
+                break
+        assert len(block.answer.strip()) >= LONG_ANSWER_CHARS, block.answer
         assert len(partial_lengths) >= 2, (partial_lengths, block.answer)
         # The answer's end is on screen. A long run without spaces (the model
         # once counted in 1,000 digits) wraps across rows: compare without the
