@@ -16,21 +16,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
 
 from noos import Memory, MemoryFilter, NotFound
 from noos_shell.app import NoosShell
 from noos_shell.services import ServiceName
 from noos_shell.widgets.command_line import CommandLine
-from noos_shell.widgets.transcript import CommandBlock
 from tests.fixtures import memory_as
 from tests.fixtures.noosd_process import NoosdProcess
 from tests.integration.sdk.test_cli import noos
+from tests.integration.shell.test_shell_memory import run
 from tests.unit.shell.screen import wait_until
 
 SIZE = (80, 24)
 NOBODY = 65534
-RECALL_S = 30.0
 # Not real ones, shaped like them.
 GITHUB_TOKEN = "ghp_" + "R4nd0mL00k1ngT0k3nV4lu3xyzABCD12345"
 SLACK_TOKEN = "xoxb-" + "2231234567-9876543210-AbCdEfGhIjKlMnOp"
@@ -56,23 +54,6 @@ SECRETS = (GITHUB_TOKEN, SLACK_TOKEN, AWS_KEY, OPENAI_KEY, BEARER, *PASSWORDS, K
 @pytest.fixture
 def app(services_bus: str, memory_service: NoosdProcess, tmp_path: Path) -> NoosShell:
     return NoosShell(bus_address=services_bus, cwd=tmp_path)
-
-
-async def run(pilot: Pilot[None], line: str) -> None:
-    """Enter `line`, and wait until it ended and its notes are in memory."""
-    app = pilot.app
-    before = len(app.screen.query(CommandBlock))
-    command_line = app.screen.query_one(CommandLine)
-    command_line.value = line
-    await command_line.action_submit()
-    await wait_until(
-        pilot,
-        lambda: (
-            len(app.screen.query(CommandBlock)) > before
-            and all(worker.is_finished for worker in app.workers)
-        ),
-        RECALL_S,
-    )
 
 
 async def every_memory(services_bus: str) -> list[str]:
