@@ -33,7 +33,7 @@ PACKAGE_FILES := $(shell find $(PACKAGES) -type f \( -name '*.py' -o -name '*.to
 MKOSI_FILES := $(shell find mkosi.conf mkosi.conf.d mkosi.extra mkosi.repart mkosi.pkgmngr mkosi.profiles mkosi.postinst.chroot -type f 2>/dev/null)
 LOCKS := requirements/image.lock requirements/dev.lock requirements/models.lock
 
-.PHONY: run test image dev bench clean setup lint unit integration e2e lock wheelhouse models
+.PHONY: run test image dev bench clean setup lint unit integration security e2e lock wheelhouse models
 
 ## Host packages (mkosi 24 and systemd 254 from bookworm-backports, QEMU, OVMF, ...).
 setup:
@@ -98,6 +98,10 @@ unit: dev
 ## The services on a private dbus-daemon, the SDK, the CLI and the shell against them.
 integration: dev
 	$(VENV)/bin/pytest tests/integration $(PYTEST_ARGS)
+
+## Fuzzing, faults and attacks from other uids against the services on a private bus.
+security: dev
+	$(VENV)/bin/pytest tests/security $(PYTEST_ARGS)
 
 ## The image booted in QEMU (E2E_ARGS="--e2e-shuffle=SEED" runs them in a random order).
 e2e: dev image
