@@ -5,13 +5,16 @@ absent.
 The scheduler, memory and index run on a bus of the module's own; polkitd
 (tests/fixtures/polkit.py) runs on it with the image's action and rules files,
 seeing ADMIN_NAME in the noos-admin group. Each test asks as a user through
-`privileged_as.py`.
+`privileged_as.py`. Those services run as root; the last test serves the probe
+as a user of its own, as the image serves each service as `noos-NAME`, which
+polkit answers about other users' connections only if it owns the action.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import pwd
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,12 +27,17 @@ from tests.fixtures import privileged_as
 from tests.fixtures.index import running_index
 from tests.fixtures.memory import start_memory
 from tests.fixtures.models import shipped_models_tree
-from tests.fixtures.polkit import ADMIN_UID, PrivatePolkit
+from tests.fixtures.polkit import ADMIN_UID, IMAGE_POLKIT, PrivatePolkit
 from tests.fixtures.private_bus import PrivateBus
+from tests.fixtures.probe import PROBE_NAME, PROBE_PATH
 from tests.fixtures.scheduler import running_scheduler
 
 NOBODY = 65534
 ROOT = 0
+REPO = Path(__file__).resolve().parents[3]
+# The probe's user, as the image's noos-scheduler is the scheduler's: any
+# user of every Debian system other than root, nobody and the administrator.
+SERVICE_USER = "bin"
 MODEL = "smollm2"
 # Each attempt of privileged_as.py, and the action it needs.
 ACTIONS = {
@@ -108,3 +116,55 @@ async def test_polkit_lets_a_noos_admin_member_and_root(
 ) -> None:
     assert set((await attempts_as(ADMIN_UID, services)).values()) == {"allowed"}
     assert set((await attempts_as(ROOT, services)).values()) == {"allowed"}
+
+
+@pytest.fixture
+def probe_as_service_user(services: str) -> Iterator[None]:
+    """The probe (its Manage is MANAGE_MODELS) served as SERVICE_USER on the module's bus."""
+    uid = pwd.getpwnam(SERVICE_USER).pw_uid
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fixtures.probe_as", str(uid), services],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "ready"
+    yield
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def manage_as(uid: int, address: str) -> str:
+    """What busctl, run as `uid`, gets from the probe's Manage: its reply or its error."""
+    command = [
+        "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+        "busctl", f"--address={address}", "call", PROBE_NAME, PROBE_PATH, PROBE_NAME, "Manage",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    return result.stdout + result.stderr
+
+
+def test_polkit_answers_a_service_user_that_owns_the_action(
+    services: str, probe_as_service_user: None, tmp_path: Path
+) -> None:
+    # The image's actions are owned by the services' users (noos-scheduler),
+    # which this host lacks: polkit answers no other user about its callers.
+    authority = PrivatePolkit(services)
+    try:
+        assert "polkit cannot be asked" in manage_as(ADMIN_UID, services)
+    finally:
+        authority.stop()
+    # The same actions, owned by the probe's user: polkit answers it.
+    owned = tmp_path / "actions"
+    owned.mkdir()
+    shipped = (IMAGE_POLKIT / "actions" / "org.noos.policy").read_text()
+    (owned / "org.noos.policy").write_text(
+        shipped.replace("unix-user:noos-scheduler", f"unix-user:{SERVICE_USER}")
+    )
+    authority = PrivatePolkit(services, owned)
+    try:
+        assert manage_as(ADMIN_UID, services).strip() == 's "managed"'
+        assert f"may not {MANAGE_MODELS.id}: polkit refuses" in manage_as(NOBODY, services)
+    finally:
+        authority.stop()
