@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from noosd.index.core.chunking import MAX_PDF_TEXT_CHARS
 from noosd.index.engine import IndexerSettings
 from noosd.index.live.crawler import DEFAULT_BATCH_SIZE
 from noosd.index.live.media import DEFAULT_MEDIA_DIRS
@@ -63,6 +64,14 @@ SETTINGS = SettingsTable(
             DEFAULT_BATCH_SIZE,
             "NOOS_INDEX_CRAWL_BATCH",
             "files per engine call of a crawl",
+            at_least(1),
+        ),
+        Setting(
+            "max_pdf_text_chars",
+            INTEGER,
+            MAX_PDF_TEXT_CHARS,
+            "NOOS_INDEX_MAX_PDF_TEXT_CHARS",
+            "characters of a PDF's text indexed, from its first page; the rest is left out",
             at_least(1),
         ),
         Setting(
