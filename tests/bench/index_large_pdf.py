@@ -57,6 +57,11 @@ async def measure(address: str, root: Path, pid: int) -> dict[str, object]:
     async with await Index.connect(address) as index:
         await index.search("warm", limit=1)  # waits for the engine to open
         await victim_calls(index, root, -1)
+        # As much text embedded once as the PDF will have: the model's buffers
+        # grow to their largest batch, and that is not the PDF's doing.
+        warm = root / "victim/warm.txt"
+        warm.write_text("".join(f"Warming up, line {line} of many.\n" for line in range(4000)))
+        await index.index_file(str(warm))
         idle = [await victim_calls(index, root, n) for n in range(BASELINE_CALLS)]
         book = root / "mallory/book.pdf"
         book.write_bytes(book_pdf(PDF_PAGES))
