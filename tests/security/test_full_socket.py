@@ -10,6 +10,7 @@ noos.protocol.transport.connect_bus, whose WaitingSocket is the fix.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
@@ -27,15 +28,16 @@ LENGTH = 256 * 1024
 async def test_long_replies_faster_than_the_bus_reads_them_keep_the_service_on_it(
     bus_address: str, noosd_system: NoosdProcess
 ) -> None:
-    answered = subprocess.run(
-        [sys.executable, long_calls_as.__file__, str(NOBODY), bus_address]
-        + [str(CONNECTIONS), str(CALLS), str(LENGTH)],
+    arguments = [str(NOBODY), bus_address, str(CONNECTIONS), str(CALLS), str(LENGTH)]
+    attack = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, long_calls_as.__file__, *arguments],
         capture_output=True,
         text=True,
         check=True,
         timeout=120,
-    ).stdout
-    assert int(answered) == CONNECTIONS * CALLS
+    )
+    assert int(attack.stdout) == CONNECTIONS * CALLS
     assert noosd_system.process.poll() is None, noosd_system.finish() and noosd_system.stderr
     async with await Connection.open(bus_address) as connection:
         reply = await connection.call(
