@@ -37,6 +37,7 @@ def main() -> None:
     for report in reports:
         print(report.row())
     for report in reports:
+        print(f"{report.name}: fuzzed {', '.join(sorted(report.kinds))}")
         print(f"{report.name}: {dict(report.errors)}")
         for other in report.others:
             print(f"  {report.name} OTHER: {other}")
