@@ -19,6 +19,9 @@ from noosd.runtime.errors import StartupError
 from noosd.runtime.fds import ReceivedFds, fds_taken_by
 from noosd.runtime.gate import CallGate
 
+PROPERTIES_INTERFACE = "org.freedesktop.DBus.Properties"
+PROPERTY_CALL_SIGNATURES = {"Get": "ss", "GetAll": "s", "Set": "ssv"}
+
 MethodHandler = Callable[[Message, Callable[[Message], None]], None]
 
 
@@ -47,6 +50,7 @@ class ServiceBus(MessageBus):
         self._arrived_fds: ReceivedFds | None = None
         self.add_message_handler(self._reject_mismatched_arguments)
         self.add_message_handler(self._refuse_surplus_fds)
+        self.add_message_handler(self._refuse_unnamed_property_interface)
 
     # dbus-fast hands every message it reads to this one method. Whatever the
     # message is (a call of any method, one refused before its method runs, a
@@ -132,6 +136,22 @@ class ServiceBus(MessageBus):
         error = InvalidArgument(
             f"{message.member} takes arguments of signature '{expected}', not '{message.signature}'"
         )
+        return Message.new_error(message, error.dbus_name, error.message)
+
+    # dbus-fast answers org.freedesktop.DBus.Error.NotSupported to a property
+    # call whose interface is "" (the spec's "any interface"): a noos error,
+    # saying what to do, instead.
+    def _refuse_unnamed_property_interface(self, message: Message) -> Message | None:
+        if (
+            message.message_type is not MessageType.METHOD_CALL
+            or message.interface != PROPERTIES_INTERFACE
+            or message.member not in PROPERTY_CALL_SIGNATURES
+            or message.signature != PROPERTY_CALL_SIGNATURES[message.member]
+            or message.body[0] != ""
+            or message.flags & MessageFlag.NO_REPLY_EXPECTED
+        ):
+            return None
+        error = InvalidArgument(f"{message.member} needs the name of the property's interface")
         return Message.new_error(message, error.dbus_name, error.message)
 
 
