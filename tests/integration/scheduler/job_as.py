@@ -28,6 +28,7 @@ JOB = "org.noos.Scheduler1.Job"
 INTROSPECTABLE = "org.freedesktop.DBus.Introspectable"
 PROPERTIES = "org.freedesktop.DBus.Properties"
 OBJECT_MANAGER = "org.freedesktop.DBus.ObjectManager"
+PEER = "org.freedesktop.DBus.Peer"
 
 
 async def attempt(call: Awaitable[object]) -> str:
@@ -72,6 +73,9 @@ async def act(address: str, job: str) -> dict[str, str]:
             results[f"{name}_properties"] = await answer(
                 bus.call(NAME, path, PROPERTIES, "GetAll", "s", [JOB])
             )
+            results[f"{name}_ping"] = await answer(bus.call(NAME, path, PEER, "Ping"))
+            results[f"{name}_unknown"] = await answer(bus.call(NAME, path, JOB, "Nope"))
+            results[f"{name}_badargs"] = await answer(bus.call(NAME, path, JOB, "Info", "s", ["x"]))
         (managed,) = await bus.call(NAME, "/", OBJECT_MANAGER, "GetManagedObjects")
         results["managed_lists_jobs"] = listed(jobs, managed)
         (node,) = await bus.call(NAME, PATH, INTROSPECTABLE, "Introspect")

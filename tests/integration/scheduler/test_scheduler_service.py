@@ -300,7 +300,16 @@ async def test_another_user_can_neither_read_nor_cancel_a_job_nor_tell_it_exists
     assert lines["own_job"] == "done"
     assert (await client.info(job))["state"] == "done"
     # My job and one that never was answer alike, whatever is asked of them.
-    for asked in ("info", "wait", "watch", "introspect", "properties"):
+    for asked in (
+        "info",
+        "wait",
+        "watch",
+        "introspect",
+        "properties",
+        "ping",
+        "unknown",
+        "badargs",
+    ):
         assert lines[f"job_{asked}"] == lines[f"missing_{asked}"], asked
         assert lines[f"job_{asked}"] == "org.noos.Error.NotFound:there_is_no_such_job", asked
     assert lines["managed_lists_jobs"] == "no"

@@ -28,15 +28,6 @@ from noosd.runtime.fds import ReceivedFds, fds_taken_by
 from noosd.runtime.gate import CallGate
 
 MethodHandler = Callable[[Message, Callable[[Message], None]], None]
-# The interfaces dbus-fast serves on every object: on a private object they
-# would tell whether it exists (see `ServiceBus.make_private`).
-STANDARD_INTERFACES = frozenset(
-    {
-        "org.freedesktop.DBus.Introspectable",
-        "org.freedesktop.DBus.Properties",
-        "org.freedesktop.DBus.ObjectManager",
-    }
-)
 
 
 class ServiceBus(MessageBus):
@@ -93,6 +84,15 @@ class ServiceBus(MessageBus):
         for served in ServiceInterface._get_methods(interface):
             self._fds_taken[(path, interface.name, served.name)] = fds_taken_by(served.fn)
 
+    def unexport(self, path: str, interface: ServiceInterface | str | None = None) -> None:
+        super().unexport(path, interface)
+        # What export noted of its methods goes with it: objects come and go
+        # (a job each), and none may be taken for there once it is gone.
+        name = interface.name if isinstance(interface, ServiceInterface) else interface
+        for noted in (self._in_signatures, self._fds_taken):
+            for key in [k for k in noted if k[0] == path and name in (None, k[1])]:
+                del noted[key]
+
     def make_private(self, prefix: str, absent: NoosError) -> None:
         """Keep the objects under `prefix` to those who know their paths.
 
@@ -100,10 +100,12 @@ class ServiceBus(MessageBus):
         InterfacesRemoved, broadcast when one is exported and unexported, and
         the listings of Introspect (child nodes) and GetManagedObjects, which
         anyone may call. Objects that are one user's (a job) are none of that:
-        they are not announced nor listed, and a call on a path under `prefix`
-        with no object, or on the standard interfaces of one that is there,
-        is answered `absent`, as the object's own methods answer a caller
-        they refuse, so that no answer tells which paths exist.
+        they are not announced nor listed, and under `prefix` only a call of
+        one of the object's own methods, with its arguments' signature, reaches
+        it; any other (no such object, a standard interface such as Introspect,
+        Properties or Peer, an unknown method, wrong arguments) is answered
+        `absent`, as the object's own methods answer a caller they refuse, so
+        that no answer tells which paths exist.
         """
         self._private[prefix] = absent
 
@@ -117,10 +119,11 @@ class ServiceBus(MessageBus):
         if message.message_type is not MessageType.METHOD_CALL or message.path is None:
             return None
         prefix = self._private_prefix(message.path)
+        key = (message.path, message.interface or "", message.member or "")
         if prefix is None or (
-            message.path in self._path_exports and message.interface not in STANDARD_INTERFACES
+            message.path in self._path_exports and self._in_signatures.get(key) == message.signature
         ):
-            return None
+            return None  # not private, or a method of an object there, rightly called
         if message.flags & MessageFlag.NO_REPLY_EXPECTED:
             return True
         absent = self._private[prefix]
