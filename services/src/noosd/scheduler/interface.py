@@ -39,7 +39,7 @@ from dbus_fast.annotations import (
 )
 from dbus_fast.service import dbus_property, dbus_signal
 
-from noos.protocol.errors import PermissionDenied
+from noos.protocol.actions import MANAGE_MODELS
 from noos.protocol.scheduler import (
     ACCELERATOR_DETAILS,
     DEFAULT_MAX_TOKENS,
@@ -58,7 +58,7 @@ from noosd.runtime import NoosInterface, caller_uid, caller_uid_if_any, current_
 from noosd.runtime.watchers import Watchers
 from noosd.scheduler.backends.base import ChatMessage, Prompt
 from noosd.scheduler.core.accelerators import Accelerator
-from noosd.scheduler.core.jobs import DEFAULT_MODEL, ROOT_UID, JobId, Priority, Sampling
+from noosd.scheduler.core.jobs import DEFAULT_MODEL, JobId, Priority, Sampling
 from noosd.scheduler.engine import Engine, ModelView
 from noosd.scheduler.live.records import JobRecord, JobView
 
@@ -160,12 +160,6 @@ def accelerator_details(accelerator: Accelerator) -> dict[str, Variant]:
     )
 
 
-async def _root_only(what: str) -> None:
-    # Loading and pinning spend everyone's memory: root's call (no polkit here).
-    if await caller_uid() != ROOT_UID:
-        raise PermissionDenied(f"only root may {what}")
-
-
 class SchedulerInterface(NoosInterface):
     """Submit jobs; list, load, unload and pin models; list the accelerators."""
 
@@ -222,22 +216,20 @@ class SchedulerInterface(NoosInterface):
         """The caller's jobs, live and recently ended (root: everyone's)."""
         return [job_path(job) for job in self._engine().jobs_of(await caller_uid())]
 
-    @noos_method()
+    # Loading and pinning spend everyone's memory: root's, or an administrator's.
+    @noos_method(action=MANAGE_MODELS)
     async def Load(self, model: DBusStr) -> None:
-        """Load `model` into memory now, ahead of its jobs (root only)."""
-        await _root_only("load models")
+        """Load `model` into memory now, ahead of its jobs (root, or as polkit allows)."""
         self._engine().load(model)
 
-    @noos_method()
+    @noos_method(action=MANAGE_MODELS)
     async def Unload(self, model: DBusStr) -> None:
-        """Take `model` out of memory (root only)."""
-        await _root_only("unload models")
+        """Take `model` out of memory (root, or as polkit allows)."""
         self._engine().unload(model)
 
-    @noos_method()
+    @noos_method(action=MANAGE_MODELS)
     async def Pin(self, model: DBusStr, pinned: DBusBool) -> None:
-        """Keep `model` in memory for good, or no longer (root only)."""
-        await _root_only("pin models")
+        """Keep `model` in memory for good, or no longer (root, or as polkit allows)."""
         self._engine().pin(model, pinned)
 
     @noos_method()
