@@ -92,11 +92,9 @@ class IndexService(Service):
         return engine
 
     async def _report_progress(self) -> None:
-        reported = None
         while True:
             await asyncio.sleep(PROGRESS_EVERY_S)
-            activity = self._indexer.activity()
-            progress = (activity.files_done, activity.queued)
-            if progress != reported:
-                self._interface.Progress(*progress)
-                reported = progress
+            try:
+                await self._interface.report_progress()
+            except Exception as error:  # the engine failing a count: next time
+                _log.warning("cannot report the index's progress: %s", error)

@@ -398,6 +398,14 @@ class IndexStore:
             files, chunks, failed = self._db.counts()
         return IndexStatus(files, chunks, failed, _directory_bytes(self.state_dir))
 
+    def counts_under(self, directories: Sequence[Path]) -> tuple[int, int]:
+        """Files indexed and files that failed under `directories` (any of them)."""
+        outermost = [d for d in directories if not any(o in d.parents for o in directories)]
+        encoded = [os.fsencode(_absolute(directory)) for directory in set(outermost)]
+        with self._state:
+            self._check_open()
+            return self._db.counts_under(encoded)
+
     def failures(self, limit: int = 100) -> list[tuple[str, str]]:
         """The files that could not be indexed, (path, reason), the newest first."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:

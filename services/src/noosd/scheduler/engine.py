@@ -59,7 +59,15 @@ from noosd.scheduler.core.decisions import (
     Resume,
     Start,
 )
-from noosd.scheduler.core.jobs import TERMINAL, JobId, JobRequest, JobState, Priority, Sampling
+from noosd.scheduler.core.jobs import (
+    TERMINAL,
+    JobId,
+    JobInfo,
+    JobRequest,
+    JobState,
+    Priority,
+    Sampling,
+)
 from noosd.scheduler.core.kvcache import SavedState, prefix_blocks
 from noosd.scheduler.core.machine import Scheduler, SchedulerStats
 from noosd.scheduler.core.prediction import ModelPredictor
@@ -318,13 +326,15 @@ class Engine:
     def pin(self, model: str, pinned: bool) -> None:
         self._event(lambda now: self.core.pin(model, pinned, now))
 
-    def models(self) -> list[ModelView]:
+    def models(self, caller: int | None) -> list[ModelView]:
+        """The catalog's models as `caller` may see them: whether each is
+        loaded is the machine's, the jobs running on it are the caller's own
+        (root: everyone's; no caller: none)."""
         stats = self.core.stats(self._clock())
         running: dict[str, int] = {}
-        for job in self._live:
-            info = self.core.job(job, self._records[job].owner)
-            if info.state is JobState.RUNNING:
-                running[info.model] = running.get(info.model, 0) + 1
+        for job in self._jobs_seen_by(caller):
+            if job.state is JobState.RUNNING:
+                running[job.model] = running.get(job.model, 0) + 1
         views = []
         for spec in self.core.catalog:
             if spec.name in stats.loading:
@@ -335,6 +345,18 @@ class Engine:
                 state = "busy" if running.get(spec.name) else "resident"
             views.append(ModelView(spec, state, running.get(spec.name, 0)))
         return views
+
+    def jobs_load(self, caller: int | None) -> tuple[int, int]:
+        """`caller`'s jobs waiting for a slot and running (root: everyone's;
+        no caller: none)."""
+        jobs = self._jobs_seen_by(caller)
+        return (
+            sum(1 for job in jobs if job.state is JobState.QUEUED),
+            sum(1 for job in jobs if job.state is JobState.RUNNING),
+        )
+
+    def _jobs_seen_by(self, caller: int | None) -> list[JobInfo]:
+        return [] if caller is None else self.core.jobs_of(caller)
 
     def stats(self) -> SchedulerStats:
         return self.core.stats(self._clock())

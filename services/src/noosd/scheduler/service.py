@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 from dbus_fast.service import ServiceInterface
 
 from noos.protocol import scheduler as protocol
-from noos.protocol.errors import InvalidArgument
+from noos.protocol.errors import InvalidArgument, NotFound
 from noosd.runtime import Service, StartupError
 from noosd.runtime.health import WorkLoop
 from noosd.runtime.settings import Settings
 from noosd.scheduler.core.accelerators import Accelerator, describe, placed
 from noosd.scheduler.core.catalog import load_catalog
-from noosd.scheduler.core.jobs import ROOT_UID, JobId
+from noosd.scheduler.core.jobs import NO_SUCH_JOB, ROOT_UID, JobId
 from noosd.scheduler.core.prediction import ModelPredictor
 from noosd.scheduler.engine import Engine
 from noosd.scheduler.interface import (
@@ -72,6 +72,9 @@ class SchedulerService(Service):
 
     async def start(self) -> None:
         settings = self._settings
+        # A job is its owner's: not announced, not listed, and to anyone
+        # else as absent as a job that never was.
+        self.bus.make_private(protocol.JOBS_PATH, NotFound(NO_SUCH_JOB))
         # Found before the engine: they set its VRAM budget and where models run.
         accelerators = discover()
         _log_accelerators(accelerators)

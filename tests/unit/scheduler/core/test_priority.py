@@ -106,6 +106,7 @@ def job(id: int, owner: int, priority: Priority, run_order: int = 0) -> Job:
         prompt_tokens=0,
         sampling=Sampling(),
         submitted_at=0.0,
+        submission=id,
         run_order=run_order,
     )
 

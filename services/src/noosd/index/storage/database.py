@@ -492,6 +492,19 @@ class IndexDatabase(OutboxDatabase):
 
     # --- counts ---
 
+    def counts_under(self, directories: Sequence[bytes]) -> tuple[int, int]:
+        """Files and failures under any of `directories` (none inside another)."""
+        files = failures = 0
+        for directory in directories:
+            low, high = subtree_range(directory)
+            row = self._db.execute(
+                "SELECT (SELECT count(*) FROM files WHERE path >= ?1 AND path < ?2), "
+                "(SELECT count(*) FROM failures WHERE path >= ?1 AND path < ?2)",
+                (low, high),
+            ).fetchone()
+            files, failures = files + int(row[0]), failures + int(row[1])
+        return files, failures
+
     def counts(self) -> tuple[int, int, int]:
         """Files, chunks and failures."""
         row = self._db.execute(

@@ -6,7 +6,7 @@ in order (see `decisions`):
 
     admit(owner, prompt_bytes, now)   before tokenizing: InvalidArgument / Busy, as submit would
     submit(request, now)              a caller's job; its id, or Busy / NotFound / InvalidArgument
-    cancel(job, caller, now)          by its owner or root, else PermissionDenied
+    cancel(job, caller, now)          by its owner or root, else NotFound (as for no job)
     on_loaded(model, now)             a Load is done
     on_load_failed(model, reason, now)
     on_token(job, now, count)         the job made tokens (nothing to decide)
@@ -51,6 +51,7 @@ from noosd.scheduler.core.decisions import (
     Start,
 )
 from noosd.scheduler.core.jobs import (
+    NO_SUCH_JOB,
     ROOT_UID,
     TERMINAL,
     Job,
@@ -59,6 +60,7 @@ from noosd.scheduler.core.jobs import (
     JobRequest,
     JobState,
     ensure_may_access,
+    random_job_id,
 )
 from noosd.scheduler.core.kvcache import KvCache, PrefixHit, SavedState
 from noosd.scheduler.core.policy import RunQueue, preemption_victims
@@ -110,7 +112,7 @@ class Scheduler:
         )
         self._jobs: dict[JobId, Job] = {}
         self._finished: deque[JobId] = deque()
-        self._next_id = 1
+        self._submissions = 0
         self._run_order = 0
         self._queue = RunQueue(config.prefill_weight)
         self._capacity = Capacity(config.cpu_threads)
@@ -146,7 +148,7 @@ class Scheduler:
         self._check_runnable(request, model)
         self._check_room(request.owner, now, 0, request.prompt_bytes)
         job = Job(
-            id=JobId(self._next_id),
+            id=random_job_id(self._jobs),
             owner=request.owner,
             model=model.name,
             priority=model.priority if request.priority is None else request.priority,
@@ -155,8 +157,9 @@ class Scheduler:
             sampling=request.sampling,
             submitted_at=now,
             prompt_bytes=request.prompt_bytes,
+            submission=self._submissions,
         )
-        self._next_id += 1
+        self._submissions += 1
         self._jobs[job.id] = job
         self._unloaded.discard(model.name)
         self._predictor.observe(model.name, now)
@@ -533,7 +536,7 @@ class Scheduler:
         try:
             return self._jobs[job_id]
         except KeyError:
-            raise NotFound(f"there is no job {job_id}") from None
+            raise NotFound(NO_SUCH_JOB) from None
 
     @staticmethod
     def _saving(job: Job) -> bool:

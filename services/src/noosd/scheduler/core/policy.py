@@ -26,7 +26,7 @@ from noosd.scheduler.core.jobs import Job, Priority
 
 
 def _queue_order(job: Job) -> tuple[int, int]:
-    return (0 if job.started_at is not None else 1, job.id)
+    return (0 if job.started_at is not None else 1, job.submission)
 
 
 class RunQueue:
@@ -84,7 +84,10 @@ class RunQueue:
         order: list[Job] = []
         for priority in sorted(Priority, reverse=True):
             users = self._waiting[priority]
-            heap = [(self.vtime(priority, uid), jobs[0].id, uid, 0) for uid, jobs in users.items()]
+            heap = [
+                (self.vtime(priority, uid), jobs[0].submission, uid, 0)
+                for uid, jobs in users.items()
+            ]
             heapq.heapify(heap)
             while heap:
                 vtime, _, uid, index = heapq.heappop(heap)
@@ -93,7 +96,7 @@ class RunQueue:
                 if job.started_at is None:
                     vtime += job.work(self.prefill_weight)
                 if index + 1 < len(users[uid]):
-                    heapq.heappush(heap, (vtime, users[uid][index + 1].id, uid, index + 1))
+                    heapq.heappush(heap, (vtime, users[uid][index + 1].submission, uid, index + 1))
         return order
 
 
