@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
+from noosd.runtime import waiting
 from noosd.runtime.health import WorkLoop
 from noosd.shared.opener import BackgroundOpener
 
@@ -45,12 +46,14 @@ class StoreRunner:
         self._store.start_on(self._executor)
 
     async def run(self, call: Callable[[MemoryStore], T]) -> T:
-        """`call(store)` on the worker thread, once the store is open."""
-        store = await self._store.wait()
-        self._submitted += 1
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._work_on, call, store
-        )
+        """`call(store)` on the worker thread, once the store is open; the
+        method call waits meanwhile, holding no work slot (`waiting`)."""
+        with waiting():
+            store = await self._store.wait()
+            self._submitted += 1
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._work_on, call, store
+            )
 
     def _work_on(self, call: Callable[[MemoryStore], T], store: MemoryStore) -> T:
         self._started += 1

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Protocol
 
 from noos.protocol.errors import InvalidArgument, Unavailable
+from noosd.runtime import waiting
 from noosd.runtime.health import WorkLoop
 from noosd.scheduler.backends import backend_for
 from noosd.scheduler.backends.base import (
@@ -283,9 +284,10 @@ class Engine:
     async def _tokenize(self, spec: ModelSpec, prompt: Prompt) -> list[int]:
         backend = self._backend(spec)
         try:
-            return await self._running_loop.run_in_executor(
-                self._tokenizer, backend.tokenize, spec, prompt
-            )
+            with waiting():  # queued behind the one tokenizer thread
+                return await self._running_loop.run_in_executor(
+                    self._tokenizer, backend.tokenize, spec, prompt
+                )
         except ModelLoadError as error:
             raise Unavailable(f"model {spec.name} cannot be used: {error}") from error
 
@@ -299,7 +301,8 @@ class Engine:
 
     async def wait(self, job: JobId, caller: int) -> JobView:
         self.core.job(job, caller)
-        await self._records[job].ended.wait()
+        with waiting():  # a Wait holds no work slot (the runtime's wait budget bounds them)
+            await self._records[job].ended.wait()
         return self.view(job, caller)
 
     def record(self, job: JobId, caller: int) -> JobRecord:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from noos.protocol.errors import Unavailable
+from noosd.runtime import waiting
 from noosd.shared.opener import BackgroundOpener
 
 if TYPE_CHECKING:
@@ -53,12 +54,15 @@ class StoreRunner:
         return call(self.engine())
 
     async def run(self, call: Callable[[IndexStore], T]) -> T:
-        """`call(engine)` on a thread of the call pool, once the engine is open."""
+        """`call(engine)` on a thread of the call pool, once the engine is open;
+        the method call waits meanwhile (for the pool, the engine's writer lock),
+        holding no work slot (`waiting`)."""
         try:
             future = self._calls.submit(self.call, call)
         except RuntimeError as error:  # the pool was shut down
             raise Unavailable("the index is shutting down") from error
-        return await asyncio.wrap_future(future)
+        with waiting():
+            return await asyncio.wrap_future(future)
 
     def sink(self) -> EngineSink:
         """The engine as the watcher and the crawler use it, from their threads."""
