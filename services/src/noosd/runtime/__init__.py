@@ -10,7 +10,8 @@ calls them from `caller_uid()`, and check access to per-user data with
 files in /etc/noos, then the environment), and it is built from their values.
 Everything else — the bus, the name, systemd notification,
 logging, the bound on calls in flight and each caller's share of it (a call
-that only waits, inside `waiting()`, holds a wait slot instead), the file
+that only waits, inside `waiting()` or queued for a worker's turn, which
+`FairTurns` gives round the users, holds a wait slot instead), the file
 descriptors calls bring, clean shutdown — is the runtime's.
 """
 

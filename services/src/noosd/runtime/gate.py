@@ -187,6 +187,12 @@ class CallGate:
         await self._idle.wait()
 
 
+def admitted_uid() -> int | None:
+    """The uid of the method call being served; None outside one."""
+    call = _admitted.get()
+    return None if call is None or call.ended else call.caller.uid
+
+
 @contextmanager
 def waiting() -> Iterator[None]:
     """Count the method call being served as waiting, not working, for the code

@@ -32,6 +32,7 @@ from typing import Protocol
 from noos.protocol.errors import InvalidArgument, Unavailable
 from noosd.runtime import waiting
 from noosd.runtime.health import WorkLoop
+from noosd.runtime.turns import FairTurns
 from noosd.scheduler.backends import backend_for
 from noosd.scheduler.backends.base import (
     Backend,
@@ -149,6 +150,8 @@ class Engine:
         self._state_ids = itertools.count(1)
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-loader")
         self._tokenizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenizer")
+        # Submits take turns at it by user: one user's burst does not delay another's question.
+        self._tokenizer_turns = FairTurns()
         # Per owner, the requests waiting for the tokenizer or on it, and their
         # prompts' bytes: they count toward the owner's share of the queue.
         self._tokenizing_jobs: Counter[int] = Counter()
@@ -284,7 +287,7 @@ class Engine:
     async def _tokenize(self, spec: ModelSpec, prompt: Prompt) -> list[int]:
         backend = self._backend(spec)
         try:
-            with waiting():  # queued behind the one tokenizer thread
+            async with self._tokenizer_turns.turn():
                 return await self._running_loop.run_in_executor(
                     self._tokenizer, backend.tokenize, spec, prompt
                 )
