@@ -9,7 +9,7 @@ BACKPORTS=(mkosi systemd systemd-container systemd-boot systemd-boot-efi
            libsystemd-dev)
 PACKAGES=(kmod dosfstools mtools cpio zstd e2fsprogs python3-pefile
           debian-archive-keyring qemu-system-x86 qemu-utils ovmf dbus
-          pkg-config cmake build-essential git socat)
+          pkg-config cmake build-essential git socat polkitd)
 
 missing() {
   local p

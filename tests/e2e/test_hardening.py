@@ -90,7 +90,20 @@ def test_each_unit_is_bounded_and_restarts_after_a_crash_loop(
         assert unit["IPAddressDeny"] == ""
     else:
         assert unit["IPAddressDeny"] != ""
-        assert unit["PrivateNetwork"] == ("no" if service == "index" else "yes")
+        assert unit["PrivateNetwork"] == "yes"
+
+
+def test_the_index_reads_homes_but_no_other_daemons_state_or_logs(machine: Machine) -> None:
+    # Started (D-Bus activation), so that its mount namespace exists; then
+    # looked at from inside it, as root: what is not mounted there, no
+    # capability reaches.
+    machine.succeed("busctl get-property org.noos.Index1 /org/noos/Index1 org.noos.Service1 Health")
+    pid = machine.succeed("systemctl show -p MainPID --value noosd@index.service").strip()
+    inside = f"nsenter -t {pid} -m "
+    machine.succeed(inside + "test -d /home/user")
+    machine.succeed(inside + "test -d /var/lib/noos/index")
+    for hidden in ("/var/lib/systemd", "/var/lib/noos/memory", "/var/log/journal"):
+        machine.fail(inside + f"test -e {hidden}/.")
 
 
 def test_descriptors_a_user_sends_with_calls_do_not_pile_up_in_the_service(

@@ -98,10 +98,13 @@ def test_a_second_disk_is_indexed_while_mounted_and_hidden_after(machine: Machin
 
 def test_the_index_unit_reads_homes_and_writes_only_its_state(machine: Machine) -> None:
     shown = machine.succeed(
-        "systemctl show noosd@index.service -p User -p ProtectHome -p CapabilityBoundingSet"
+        "systemctl show noosd@index.service -p User -p ProtectHome -p BindReadOnlyPaths"
+        " -p CapabilityBoundingSet"
     )
     assert "User=noos-index" in shown
-    assert "ProtectHome=read-only" in shown
+    # Of the homes, /home alone, read-only: /root and /run/user stay behind a tmpfs.
+    assert "ProtectHome=tmpfs" in shown
+    assert "BindReadOnlyPaths=/home" in shown
     assert "cap_dac_read_search" in shown.lower()
     assert "org.noos.Index1.xml" in machine.succeed("ls /usr/share/dbus-1/interfaces/")
 

@@ -64,7 +64,7 @@ def test_busctl_submits_a_job_and_reads_it(machine: Machine) -> None:
     assert "belongs to another user" in denied
 
 
-def test_the_image_declares_its_models_and_only_root_loads_them(machine: Machine) -> None:
+def test_the_image_declares_its_models_and_a_user_may_not_load_them(machine: Machine) -> None:
     models = json.loads(
         machine.succeed(
             "busctl --json=short get-property org.noos.Scheduler1 /org/noos/Scheduler1 "
@@ -75,7 +75,8 @@ def test_the_image_declares_its_models_and_only_root_loads_them(machine: Machine
     names = {name for name, _ in models}
     assert names == {"smollm2-135m-instruct", "gemma3-270m"}
     denied = machine.fail(as_user(f"{SCHEDULER} Load s gemma3-270m"))
-    assert "only root" in denied
+    # busctl offers to answer a password prompt; with no agent, polkit refuses.
+    assert "may not org.noos.scheduler.manage-models" in denied
 
 
 def test_the_scheduler_unit_is_hardened_with_its_own_state(machine: Machine) -> None:

@@ -37,3 +37,18 @@ def pdf_with_text(pages: list[list[str]]) -> bytes:
         xref,
     )
     return bytes(out)
+
+
+# Just under the 64 MiB a PDF may have: ~37 KiB of text a page.
+PDF_PAGES = 1700
+LINES_A_PAGE = 500
+
+
+def book_pdf(pages: int) -> bytes:
+    """A PDF of `pages` pages of text (1700: just under the size limit); its
+    first and last pages say where they are."""
+    filler = "The quick brown fox jumps over the lazy dog, page after page"
+    text = [[f"{filler} {page} {line}" for line in range(LINES_A_PAGE)] for page in range(pages)]
+    text[0].insert(0, "The aardvark digs its burrow at the start of the book.")
+    text[-1].insert(0, "The zeppelin lands in its hangar at the end of the book.")
+    return pdf_with_text(text)

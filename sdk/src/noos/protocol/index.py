@@ -25,7 +25,7 @@ HIT_SIGNATURE = "(sdsuudsa{sv})"
 INDEXED_SIGNATURE = "(uuus)"
 
 SEARCH_OPTIONS = OptionTable(
-    "option", Option("for_uid", "u", "search as this user (root only; logged)")
+    "option", Option("for_uid", "u", "search as this user (root, or as polkit allows; logged)")
 )
 HIT_DETAILS = OptionTable(
     "detail",

@@ -28,7 +28,7 @@ Scalar = str | int | float | bool
 # D-Bus types a metadata value may have.
 SCALAR_SIGNATURES = frozenset("sbyinqxtud")
 
-FOR_UID = Option("for_uid", "u", "act on this user's memories (root only; logged)")
+FOR_UID = Option("for_uid", "u", "act on this user's memories (root, or as polkit allows; logged)")
 
 REMEMBER_OPTIONS = OptionTable(
     "option",

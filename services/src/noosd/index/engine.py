@@ -12,6 +12,7 @@ what the D-Bus methods ask. Its threads, each calling the engine itself:
     index-watcher    applies the wishes that are due
     index-crawler    walks, and indexes batch after batch
     index-media      mount table and udev changes
+    index-rescan     crawls the directories left unwatched by the watch budget
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from noosd.index.live.budget import (
+    DEFAULT_RESCAN_S,
+    DEFAULT_WATCHES_PER_USER,
+    UnwatchedRescan,
+    WatchBudget,
+    kernel_watch_limit,
+    total_budget,
+)
 from noosd.index.live.crawler import CHECKPOINT_FILE, DEFAULT_BATCH_SIZE, Crawler
 from noosd.index.live.media import KNOWN_MEDIA_FILE, KnownMedia, MediaMonitor, Medium, Udev
 from noosd.index.live.pending import DEFAULT_QUIET_S, PendingChanges
@@ -40,13 +49,18 @@ class IndexerSettings:
     """state_dir: the engine's files and the crawl's checkpoint; roots: the
     directories indexed (users' homes); media_dirs: where removable media are
     mounted (empty: none indexed); quiet_s: how long a file's events must
-    pause before it is indexed; crawl_batch: files per engine call of a crawl."""
+    pause before it is indexed; crawl_batch: files per engine call of a
+    crawl; watches_per_user, max_watches (0: below the kernel's limit) and
+    unwatched_rescan_s: the inotify watch budget (`budget`)."""
 
     state_dir: Path
     roots: tuple[Path, ...] = (Path("/home"),)
     media_dirs: tuple[Path, ...] = ()
     quiet_s: float = DEFAULT_QUIET_S
     crawl_batch: int = DEFAULT_BATCH_SIZE
+    watches_per_user: int = DEFAULT_WATCHES_PER_USER
+    max_watches: int = 0
+    unwatched_rescan_s: float = DEFAULT_RESCAN_S
 
 
 @dataclass(frozen=True)
@@ -64,12 +78,16 @@ class Indexer:
         self.settings = settings
         self.runner = StoreRunner(open_engine)
         self.roots = RootSet()
+        self.budget = WatchBudget(
+            settings.watches_per_user, total_budget(settings.max_watches, kernel_watch_limit())
+        )
         self.watcher = Watcher(
             self.runner.sink(),
             self.roots,
             PendingChanges(quiet_s=settings.quiet_s),
             on_rules_changed=self._rules_changed,
             on_overflow=self._overflowed,
+            budget=self.budget,
         )
         self.crawler = Crawler(
             self.runner.sink(),
@@ -77,6 +95,7 @@ class Indexer:
             settings.state_dir / CHECKPOINT_FILE,
             batch_size=settings.crawl_batch,
         )
+        self._rescan = UnwatchedRescan(self.budget, self.crawler.crawl, settings.unwatched_rescan_s)
         self._media: MediaMonitor | None = None
         self._known_media: KnownMedia | None = None
         self.files_indexed_on_request = 0
@@ -98,6 +117,7 @@ class Indexer:
             else:
                 _log.warning("not indexing %s: it is not a directory", path)
         self.crawler.start(catch_up=watched)
+        self._rescan.start()
         if self.settings.media_dirs:
             self._start_media()
 
@@ -115,6 +135,7 @@ class Indexer:
         """Stop the threads, applying the changes already seen. Blocks: run it on a thread."""
         if self._media is not None:
             self._media.stop()
+        self._rescan.stop()
         self.crawler.stop()
         self.watcher.stop()
 

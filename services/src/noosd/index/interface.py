@@ -2,8 +2,8 @@
 
 Search acts for the calling uid, taken from the bus: it returns only files
 that user could open now (the groups and home are the system's, `callers`).
-Root may search as another user only by naming it in the `for_uid` option,
-which the runtime logs.
+Root, or whom polkit allows `org.noos.index.search-as-user`, may search as
+another user only by naming it in the `for_uid` option, which the runtime logs.
 
 - `Search(query, limit, options)`: the `limit` (1 to 100) files that best
   match `query`, best first. The query may say filters in words: "python
@@ -47,6 +47,7 @@ from dbus_fast.annotations import (
 )
 from dbus_fast.service import dbus_property, dbus_signal
 
+from noos.protocol.actions import INDEX_SEARCH_AS_USER
 from noos.protocol.index import (
     HIT_SIGNATURE,
     INDEXED_SIGNATURE,
@@ -116,7 +117,8 @@ class IndexInterface(NoosInterface):
     @noos_method()
     async def Search(self, query: DBusStr, limit: DBusUInt32, options: VariantDict) -> HitList:
         """The `limit` files that best match `query` among those the caller may read."""
-        uid = effective_uid(await caller_uid(), SEARCH_OPTIONS.decode(options).get("for_uid"))
+        for_uid = SEARCH_OPTIONS.decode(options).get("for_uid")
+        uid = await effective_uid(await caller_uid(), for_uid, INDEX_SEARCH_AS_USER)
         user = user_of(uid)
         hits = await self._indexer.runner.run(
             lambda engine: engine.search(query, limit, user.caller, home=user.home)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from dbus_fast.service import ServiceInterface
 
 from noos.protocol import index as protocol
+from noosd.index.core.ignore import SizeLimits
 from noosd.index.engine import Indexer
 from noosd.index.interface import IndexInterface
 from noosd.index.settings import SETTINGS, indexer_settings
@@ -37,6 +38,7 @@ class IndexService(Service):
         self._settings = indexer_settings(settings)
         self._model_dir: Path = settings["models_dir"] / EMBEDDING_MODEL
         self._chroma_url = settings["chroma_url"] or None
+        self._limits = SizeLimits(max_pdf_text_chars=settings["max_pdf_text_chars"])
         self._indexer = Indexer(self._settings, self._open_engine)
         self._interface = IndexInterface(self._indexer)
         self._watching: asyncio.Future[None] | None = None
@@ -82,7 +84,9 @@ class IndexService(Service):
         from noosd.shared.embedding import load_embedder
 
         embedder = load_embedder(self._model_dir)
-        engine = IndexStore(self._settings.state_dir, embedder, chroma_url=self._chroma_url)
+        engine = IndexStore(
+            self._settings.state_dir, embedder, limits=self._limits, chroma_url=self._chroma_url
+        )
         # Load the model now, not on the first user's search.
         embedder.embed(["noos"])
         return engine

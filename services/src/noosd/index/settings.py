@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from noosd.index.core.chunking import MAX_PDF_TEXT_CHARS
 from noosd.index.engine import IndexerSettings
+from noosd.index.live.budget import DEFAULT_RESCAN_S, DEFAULT_WATCHES_PER_USER
 from noosd.index.live.crawler import DEFAULT_BATCH_SIZE
 from noosd.index.live.media import DEFAULT_MEDIA_DIRS
 from noosd.index.live.pending import DEFAULT_QUIET_S
@@ -66,6 +68,38 @@ SETTINGS = SettingsTable(
             at_least(1),
         ),
         Setting(
+            "watches_per_user",
+            INTEGER,
+            DEFAULT_WATCHES_PER_USER,
+            "NOOS_INDEX_WATCHES_PER_USER",
+            "inotify watches a user's directories may hold; past them, they are rescanned",
+            at_least(1),
+        ),
+        Setting(
+            "max_watches",
+            INTEGER,
+            0,
+            "NOOS_INDEX_MAX_WATCHES",
+            "inotify watches all users' directories may hold; 0: 9/10 of the kernel's limit",
+            at_least(0),
+        ),
+        Setting(
+            "unwatched_rescan_s",
+            NUMBER,
+            DEFAULT_RESCAN_S,
+            "NOOS_INDEX_UNWATCHED_RESCAN_S",
+            "seconds between two crawls of the directories past their owner's watch budget",
+            positive,
+        ),
+        Setting(
+            "max_pdf_text_chars",
+            INTEGER,
+            MAX_PDF_TEXT_CHARS,
+            "NOOS_INDEX_MAX_PDF_TEXT_CHARS",
+            "characters of a PDF's text indexed, from its first page; the rest is left out",
+            at_least(1),
+        ),
+        Setting(
             "chroma_url",
             TEXT,
             "",
@@ -84,4 +118,7 @@ def indexer_settings(settings: Settings) -> IndexerSettings:
         media_dirs=settings["media_dirs"],
         quiet_s=settings["quiet_s"],
         crawl_batch=settings["crawl_batch"],
+        watches_per_user=settings["watches_per_user"],
+        max_watches=settings["max_watches"],
+        unwatched_rescan_s=settings["unwatched_rescan_s"],
     )

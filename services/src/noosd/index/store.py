@@ -52,8 +52,10 @@ import numpy as np
 
 from noos.protocol.errors import InvalidArgument
 from noosd.index.core.changes import plan_changes
-from noosd.index.core.chunking import Chunk, Unindexable, chunk_file, content_hash
+from noosd.index.core.chunking import Chunk, Unindexable, chunk_file
+from noosd.index.core.filetypes import FileType, Format
 from noosd.index.core.ignore import SizeLimits
+from noosd.index.core.metadata import FileMetadata
 from noosd.index.core.model import Indexed, IndexStatus, SearchHit
 from noosd.index.core.query import parse_query
 from noosd.index.live.sink import Interrupted
@@ -61,7 +63,7 @@ from noosd.index.search import Searcher
 from noosd.index.storage.access import Caller
 from noosd.index.storage.chroma import DEFAULT_COLLECTION, ChromaIndex
 from noosd.index.storage.database import FileFilter, IndexDatabase, StoredFile
-from noosd.index.storage.reading import FileContent, Refused, check_may_read, read_file
+from noosd.index.storage.reading import OpenedFile, Refused, check_may_read, open_file
 from noosd.index.storage.walking import open_parent
 from noosd.runtime.health import beat
 from noosd.shared.embedding import Embedder
@@ -101,9 +103,10 @@ class _Unchanged:
 
 @dataclass(frozen=True)
 class _Read:
-    """A file read: its content, its hash, and its chunks (None: same bytes as indexed)."""
+    """A file read: its metadata, type, hash, and chunks (None: same bytes as indexed)."""
 
-    content: FileContent
+    metadata: FileMetadata
+    file_type: FileType
     content_hash: str
     chunks: tuple[Chunk, ...] | None
 
@@ -206,14 +209,29 @@ class IndexStore:
         it (it did: nothing the user wrote was indexed for as long as the
         first crawl's first batch took). A plan that a concurrent write made
         stale is made again, its embeddings kept; after `PLAN_TRIES`, the last
-        try holds the writer lock throughout, so that a batch always lands."""
+        try holds the writer lock throughout, so that a batch always lands.
+
+        Files are read (and a PDF's text extracted) once, before any try,
+        and never under the writer lock: a 64 MiB PDF read on the last try
+        held up every other writer for as long. Another try reads again only
+        a file that was judged unchanged by what was stored, when that
+        changed; on the last try, such a file is left as now stored (another
+        writer has just indexed it)."""
         checked = [_absolute(path) for path in paths]
         unique = list(dict.fromkeys(checked))
+        judged = self._stored_files(unique)
+        prepared = {path: self._prepare(path, judged[path], device, caller) for path in unique}
         fresh: dict[str, np.ndarray] = {}
         for attempt in range(PLAN_TRIES):
             last = attempt == PLAN_TRIES - 1
+            if attempt:
+                now_stored = self._stored_files(unique)
+                for path in unique:
+                    if _judged_by_record(prepared[path]) and now_stored[path] != judged[path]:
+                        prepared[path] = self._prepare(path, now_stored[path], device, caller)
+                judged = now_stored
             with self._writer if last else contextlib.nullcontext():
-                plans, reused = self._plan_files(unique, device, caller)
+                plans, reused = self._plan_files(unique, judged, prepared)
                 texts = {
                     text_hash: chunk.text
                     for plan in plans
@@ -250,17 +268,30 @@ class IndexStore:
             vectors.update(zip(piece, np.asarray(embedded, np.float16), strict=True))
         return vectors
 
-    def _plan_files(
-        self, paths: list[Path], device: str | None, caller: Caller | None
-    ) -> tuple[list[_Plan], dict[str, bytes]]:
-        """Each path read and planned against what is stored, and the stored
-        vectors of the texts to add that some file has already."""
+    def _stored_files(self, paths: list[Path]) -> dict[Path, StoredFile | None]:
         with self._state:
             self._check_open()
-            stored = {path: self._db.stored_file(os.fsencode(path)) for path in paths}
-        prepared = {path: self._prepare(path, stored[path], device, caller) for path in paths}
+            return {path: self._db.stored_file(os.fsencode(path)) for path in paths}
+
+    def _plan_files(
+        self,
+        paths: list[Path],
+        judged: dict[Path, StoredFile | None],
+        prepared: dict[Path, _Prepared],
+    ) -> tuple[list[_Plan], dict[str, bytes]]:
+        """Each prepared path planned against what is stored, and the stored
+        vectors of the texts to add that some file has already. A path
+        prepared by what was stored (`judged`), which has changed since, is
+        left as it is now stored."""
         with self._state:
-            plans = [self._plan(path, stored[path], prepared[path]) for path in paths]
+            self._check_open()
+            plans = []
+            for path in paths:
+                stored = self._db.stored_file(os.fsencode(path))
+                ready = prepared[path]
+                if _judged_by_record(ready) and stored != judged[path]:
+                    ready = _Unchanged()
+                plans.append(self._plan(path, stored, ready))
             reused = self._db.vectors_by_hash(
                 {text_hash for plan in plans for text_hash in plan.to_add}
             )
@@ -412,14 +443,25 @@ class IndexStore:
             check_may_read(status, path, caller)
             if stored is not None and device == stored.device and _same_stat(stored, status):
                 return _Unchanged()
-            content = read_file(path, parent, status, self._limits, caller)
-        if isinstance(content, Refused):
-            return _Skip(content)
-        whole = content_hash(content.data)
+            with open_file(path, parent, status, self._limits, caller) as opened:
+                if isinstance(opened, Refused):
+                    return _Skip(opened)
+                return self._read(path, opened, stored)
+
+    def _read(self, path: Path, opened: OpenedFile, stored: StoredFile | None) -> _Prepared:
+        """Hash an open file, and chunk it unless its bytes are as indexed."""
+        whole = opened.content_hash()
+        if isinstance(whole, Refused):
+            return _Skip(whole)
         if stored is not None and whole == stored.content_hash:
-            return _Read(content, whole, None)
+            return _Read(opened.metadata, opened.file_type, whole, None)
+        is_pdf = opened.file_type.format is Format.PDF
         try:
-            chunks = chunk_file(content.data, content.file_type)
+            chunks = chunk_file(
+                opened.rewound() if is_pdf else opened.data(),
+                opened.file_type,
+                max_pdf_text_chars=self._limits.max_pdf_text_chars,
+            )
         except Unindexable as error:
             return _Skip(Refused(str(error)))
         except Exception as error:
@@ -427,7 +469,7 @@ class IndexStore:
             # the file is recorded as failed, with the error.
             _log.exception("chunking %r failed", path)
             return _Skip(Refused(f"could not be chunked ({type(error).__name__}: {error})"))
-        return _Read(content, whole, chunks)
+        return _Read(opened.metadata, opened.file_type, whole, chunks)
 
     def _plan(self, path: Path, stored: StoredFile | None, prepared: _Prepared) -> _Plan:
         """What to write for a prepared path, against what is stored (under the lock)."""
@@ -482,10 +524,10 @@ class IndexStore:
                     continue
                 embedded = 0
                 if isinstance(prepared, _Read):
-                    file_type = prepared.content.file_type
+                    file_type = prepared.file_type
                     file_id = self._db.upsert_file(
                         encoded,
-                        prepared.content.metadata,
+                        prepared.metadata,
                         file_type.category.value,
                         prepared.content_hash,
                         device,
@@ -535,6 +577,13 @@ class IndexStore:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("the index engine is closed")
+
+
+def _judged_by_record(prepared: _Prepared) -> bool:
+    """Whether what was stored decided what was prepared: unchanged, by stat or by bytes."""
+    return isinstance(prepared, _Unchanged) or (
+        isinstance(prepared, _Read) and prepared.chunks is None
+    )
 
 
 def _absolute(path: Path) -> Path:

@@ -1,9 +1,10 @@
 """The org.noos.Memory1 interface: a thin D-Bus facade over `MemoryStore`.
 
-Every call acts on the memories of the calling uid, taken from the bus. Root
-may act for another user only by naming it in the `for_uid` option, which the
-runtime logs. The options, filters and structs are the protocol's
-(`noos.protocol.memory`), with each key's type and meaning. The counts
+Every call acts on the memories of the calling uid, taken from the bus. Root,
+or whom polkit allows `org.noos.memory.act-for-user`, may act for another user
+only by naming it in the `for_uid` option, which the runtime logs. The
+options, filters and structs are the protocol's (`noos.protocol.memory`), with
+each key's type and meaning. The counts
 (`Stats`, `WatchStats`, `StatsChanged`) are the caller's own.
 """
 
@@ -17,6 +18,7 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import DBusSignature, DBusStr, DBusUInt32, DBusUInt64
 from dbus_fast.service import dbus_property, dbus_signal
 
+from noos.protocol.actions import MEMORY_ACT_FOR_USER
 from noos.protocol.errors import InvalidArgument
 from noos.protocol.memory import (
     FILTER_OPTIONS,
@@ -193,7 +195,7 @@ class MemoryInterface(NoosInterface):
 
     @staticmethod
     async def _uid(options: Mapping[str, Any]) -> int:
-        return effective_uid(await caller_uid(), options.get("for_uid"))
+        return await effective_uid(await caller_uid(), options.get("for_uid"), MEMORY_ACT_FOR_USER)
 
     async def _as_caller(
         self, options: VariantDict, work: Callable[[MemoryStore, int], T]

@@ -6,8 +6,10 @@ of each `a{sv}` from `noos.protocol`), whose methods are marked `@noos_method()`
 it registers itself in the `noosd.services` entry-point group, and
 `noosd NAME` serves it. Methods raise the errors of `noos.protocol.errors`, learn who
 calls them from `caller_uid()`, and check access to per-user data with
-`effective_uid()`. Its settings are a `SettingsTable` (`noosd.runtime.settings`:
-files in /etc/noos, then the environment), and it is built from their values.
+`effective_uid()`; a privileged method names its polkit action
+(`noos_method(action=...)`, from `noos.protocol.actions`). Its settings are a
+`SettingsTable` (`noosd.runtime.settings`: files in /etc/noos, then the
+environment), and it is built from their values.
 Everything else — the bus, the name, systemd notification,
 logging, the bound on calls in flight and each caller's share of it (a call
 that only waits, inside `waiting()` or queued for a worker's turn, which

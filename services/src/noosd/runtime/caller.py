@@ -12,7 +12,9 @@ import logging
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
+from noos.protocol.actions import Action
 from noos.protocol.errors import PermissionDenied
+from noosd.runtime.authority import authorize
 from noosd.runtime.calls import current_call
 from noosd.runtime.gate import Caller
 
@@ -24,8 +26,6 @@ DEPARTURES_RULE = (
     "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
     "member='NameOwnerChanged',arg2=''"
 )
-
-ROOT_UID = 0
 
 _log = logging.getLogger(__name__)
 
@@ -131,20 +131,20 @@ async def caller_uid_if_any() -> int | None:
     return await caller_uid()
 
 
-def effective_uid(caller: int, for_uid: int | None = None) -> int:
+async def effective_uid(caller: int, for_uid: int | None, action: Action) -> int:
     """The uid whose data a call on per-user data acts on.
 
-    A caller acts on its own data. Root alone may act for another user, and
-    only by naming that user in `for_uid`, an argument of the method; each such
-    call is logged. `for_uid` None or negative means the caller itself, so a
-    D-Bus method takes it as an `i` where -1 means "myself". Anyone else naming
+    A caller acts on its own data. Another user's only by naming that user in
+    `for_uid`, an argument of the method, and only if it may do `action`:
+    root may, anyone else as polkit says (`authorize`). Each such call is
+    logged. `for_uid` None or negative means the caller itself, so a D-Bus
+    method takes it as an `i` where -1 means "myself". Anyone else naming
     another user gets PermissionDenied.
     """
     if for_uid is None or for_uid < 0 or for_uid == caller:
         return caller
-    if caller != ROOT_UID:
-        raise PermissionDenied(f"uid {caller} may not act for uid {for_uid}")
-    _log.info("uid 0 acts for uid %d in %s", for_uid, _served_member())
+    await authorize(caller, action)
+    _log.info("uid %d acts for uid %d in %s", caller, for_uid, _served_member())
     return for_uid
 
 

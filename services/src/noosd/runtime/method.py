@@ -9,16 +9,21 @@ from typing import Any, ParamSpec, cast
 
 from dbus_fast.service import dbus_method
 
-from noosd.runtime.caller import current_caller, known_caller
+from noos.protocol.actions import Action
+from noosd.runtime.authority import authorize
+from noosd.runtime.caller import caller_uid, current_caller, known_caller
 from noosd.runtime.calls import current_call
 from noosd.runtime.errors import reported_as_dbus_errors
 from noosd.runtime.fds import TAKES_FDS
 
 P = ParamSpec("P")
+# The privileged action a method declares (None: anyone may call it), kept on
+# the method for the test that checks the shipped polkit actions list it.
+ACTION = "__noos_action__"
 
 
 def noos_method(
-    name: str | None = None, *, takes_fds: int = 0
+    name: str | None = None, *, takes_fds: int = 0, action: Action | None = None
 ) -> Callable[[Callable[P, Any]], Callable[P, None]]:
     """Mark a method of a `ServiceInterface` as a D-Bus method of a noos service.
 
@@ -32,6 +37,9 @@ def noos_method(
       it runs) and takes each it keeps (`current_call().fds.take(fd)`); the
       rest are closed when the call ends. A method with no `takes_fds` sees
       them closed as soon as it is dispatched.
+    - is a privileged action if it names one (`action`, from
+      `noos.protocol.actions`): root may call it, anyone else only as polkit
+      says (`authorize`), else PermissionDenied before the method runs;
     - reports failures as `reported_as_dbus_errors` does: noos errors by their
       org.noos.Error.* names, bugs as Internal with the traceback in the log.
 
@@ -41,6 +49,8 @@ def noos_method(
 
     def decorate(fn: Callable[P, Any]) -> Callable[P, None]:
         member = name or fn.__name__
+        if action is not None and not inspect.iscoroutinefunction(fn):
+            raise TypeError(f"{member}: a privileged method must be async (polkit is asked)")
         # dbus-fast runs a method as a task only if it is a coroutine function:
         # hence two wrappers.
         serve_call: Callable[P, Any]
@@ -56,6 +66,8 @@ def noos_method(
                         call.gate.refuse_if_closed()
                         caller = await current_caller()
                         with call.gate.admit(caller):
+                            if action is not None:
+                                await authorize(await caller_uid(), action)
                             return await serve_async(*args, **kwargs)
                 finally:
                     call.fds.close()
@@ -70,6 +82,7 @@ def noos_method(
 
             serve_call = serve_call_sync
         setattr(serve_call, TAKES_FDS, takes_fds)
+        setattr(serve_call, ACTION, action)
         return dbus_method(name)(with_evaluated_annotations(serve_call, fn))
 
     return decorate

@@ -30,7 +30,8 @@ from dbus_fast.annotations import (
 )
 from dbus_fast.service import dbus_property, dbus_signal
 
-from noos.protocol.errors import NotFound, PermissionDenied
+from noos.protocol.actions import MANAGE_MODELS
+from noos.protocol.errors import NotFound
 from noos.protocol.scheduler import (
     ACCELERATOR_DETAILS,
     DEFAULT_MAX_TOKENS,
@@ -48,7 +49,7 @@ from noos.protocol.scheduler import (
 from noosd.runtime import NoosInterface, caller_uid, current_call, noos_method
 from noosd.scheduler.backends.base import ChatMessage, Prompt
 from noosd.scheduler.core.accelerators import Accelerator
-from noosd.scheduler.core.jobs import DEFAULT_MODEL, ROOT_UID, JobId, Priority, Sampling
+from noosd.scheduler.core.jobs import DEFAULT_MODEL, JobId, Priority, Sampling
 from noosd.scheduler.engine import Engine, ModelView
 from noosd.scheduler.live.records import JobRecord, JobView
 
@@ -149,12 +150,6 @@ def accelerator_details(accelerator: Accelerator) -> dict[str, Variant]:
     )
 
 
-async def _root_only(what: str) -> None:
-    # Loading and pinning spend everyone's memory: root's call (no polkit here).
-    if await caller_uid() != ROOT_UID:
-        raise PermissionDenied(f"only root may {what}")
-
-
 class SchedulerInterface(NoosInterface):
     """Submit jobs; list, load, unload and pin models; list the accelerators."""
 
@@ -209,22 +204,20 @@ class SchedulerInterface(NoosInterface):
         """The caller's jobs, live and recently ended (root: everyone's)."""
         return [job_path(job) for job in self._engine().jobs_of(await caller_uid())]
 
-    @noos_method()
+    # Loading and pinning spend everyone's memory: root's, or an administrator's.
+    @noos_method(action=MANAGE_MODELS)
     async def Load(self, model: DBusStr) -> None:
-        """Load `model` into memory now, ahead of its jobs (root only)."""
-        await _root_only("load models")
+        """Load `model` into memory now, ahead of its jobs (root, or as polkit allows)."""
         self._engine().load(model)
 
-    @noos_method()
+    @noos_method(action=MANAGE_MODELS)
     async def Unload(self, model: DBusStr) -> None:
-        """Take `model` out of memory (root only)."""
-        await _root_only("unload models")
+        """Take `model` out of memory (root, or as polkit allows)."""
         self._engine().unload(model)
 
-    @noos_method()
+    @noos_method(action=MANAGE_MODELS)
     async def Pin(self, model: DBusStr, pinned: DBusBool) -> None:
-        """Keep `model` in memory for good, or no longer (root only)."""
-        await _root_only("pin models")
+        """Keep `model` in memory for good, or no longer (root, or as polkit allows)."""
         self._engine().pin(model, pinned)
 
     @dbus_property(access=PropertyAccess.READ)

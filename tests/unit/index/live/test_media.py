@@ -70,7 +70,12 @@ def test_the_monitor_reports_media_as_they_come_and_go(tmp_path: Path) -> None:
     appeared: list[Medium] = []
     gone: list[Medium] = []
     monitor = MediaMonitor(
-        DEFAULT_MEDIA_DIRS, appeared.append, gone.append, mountinfo=mountinfo, udev=None
+        DEFAULT_MEDIA_DIRS,
+        appeared.append,
+        gone.append,
+        mountinfo=mountinfo,
+        udev=None,
+        sys_dev_block=tmp_path / "block",
     )
     monitor.start()
     try:
@@ -83,6 +88,34 @@ def test_the_monitor_reports_media_as_they_come_and_go(tmp_path: Path) -> None:
         assert gone == [stick]
         assert [medium.mount_point for medium in appeared[1:]] == [Path("/run/media/user/card")]
         assert monitor.media() == appeared[1:]
+    finally:
+        monitor.stop()
+
+
+def test_a_stick_pulled_out_before_it_was_unmounted_is_gone(tmp_path: Path) -> None:
+    # Its mount lingers in the table; its device no longer is in sysfs.
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(SYSTEM + STICK)
+    sys_dev_block = tmp_path / "block"
+    sys_dev_block.mkdir()
+    (sys_dev_block / "8:17").mkdir()
+    gone: list[Medium] = []
+    monitor = MediaMonitor(
+        DEFAULT_MEDIA_DIRS,
+        lambda medium: None,
+        gone.append,
+        mountinfo=mountinfo,
+        udev=None,
+        sys_dev_block=sys_dev_block,
+    )
+    monitor.start()
+    try:
+        monitor.rescan()
+        assert gone == [] and len(monitor.media()) == 1
+        (sys_dev_block / "8:17").rmdir()
+        monitor.rescan()
+        assert [medium.device_number for medium in gone] == [os.makedev(8, 17)]
+        assert monitor.media() == []
     finally:
         monitor.stop()
 

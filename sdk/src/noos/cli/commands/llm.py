@@ -50,11 +50,11 @@ def register(subcommands: Subcommands) -> None:
     models_parser = verbs.add_parser("models", help="the models, and which are in memory")
     models_parser.set_defaults(run=models)
 
-    load_parser = verbs.add_parser("load", help="load a model into memory now (root)")
+    load_parser = verbs.add_parser("load", help="load a model into memory now (root, noos-admin)")
     load_parser.add_argument("model")
     load_parser.set_defaults(run=load)
 
-    unload_parser = verbs.add_parser("unload", help="take a model out of memory (root)")
+    unload_parser = verbs.add_parser("unload", help="take a model out of memory (root, noos-admin)")
     unload_parser.add_argument("model")
     unload_parser.set_defaults(run=unload)
 

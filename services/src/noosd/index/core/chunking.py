@@ -30,12 +30,15 @@ import re
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from noosd.index.core.filetypes import FileType, Format
 
 MAX_CHUNK_CHARS = 1500
 MIN_CHUNK_CHARS = 200
+# Characters of a PDF's text indexed, from its first page on: a long book's
+# worth (~400 dense pages); the rest of a larger one is left out.
+MAX_PDF_TEXT_CHARS = 2**20
 # Like git and grep: a NUL byte in the first 8 KiB makes a file binary.
 BINARY_SNIFF_BYTES = 8192
 
@@ -46,7 +49,12 @@ class Unindexable(Exception):
 
 def content_hash(data: bytes) -> str:
     """The hash that names a chunk's text (or a file's bytes): 128-bit BLAKE2b, in hex."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    return content_hasher(data).hexdigest()
+
+
+def content_hasher(data: bytes = b"") -> hashlib.blake2b:
+    """`content_hash`'s hash, to be fed a file a block at a time."""
+    return hashlib.blake2b(data, digest_size=16)
 
 
 @dataclass(frozen=True)
@@ -74,18 +82,21 @@ def is_binary(head: bytes) -> bool:
 
 
 def chunk_file(
-    data: bytes,
+    source: bytes | BinaryIO,
     file_type: FileType,
     max_chars: int = MAX_CHUNK_CHARS,
     min_chars: int = MIN_CHUNK_CHARS,
+    max_pdf_text_chars: int = MAX_PDF_TEXT_CHARS,
 ) -> tuple[Chunk, ...]:
-    """The chunks of a file of this type with this content.
+    """The chunks of a file of this type with this content (its bytes, or
+    the open file: a PDF is read as pypdf needs it).
 
     Raises `Unindexable` for binary content, or a PDF that pypdf cannot read.
     Text is UTF-8 (a byte-order mark dropped); what does not decode becomes U+FFFD.
     """
     if file_type.format is Format.PDF:
-        return chunk_pdf(data, max_chars, min_chars)
+        return chunk_pdf(source, max_chars, min_chars, max_pdf_text_chars)
+    data = source if isinstance(source, bytes) else source.read()
     if is_binary(data):
         raise Unindexable(f"binary content (a NUL byte in the first {BINARY_SNIFF_BYTES} bytes)")
     text = data.decode("utf-8-sig", errors="replace")
@@ -136,29 +147,38 @@ def chunk_markdown(text: str, max_chars: int = MAX_CHUNK_CHARS) -> tuple[Chunk, 
 
 
 def chunk_pdf(
-    data: bytes, max_chars: int = MAX_CHUNK_CHARS, min_chars: int = MIN_CHUNK_CHARS
+    source: bytes | BinaryIO,
+    max_chars: int = MAX_CHUNK_CHARS,
+    min_chars: int = MIN_CHUNK_CHARS,
+    max_text_chars: int = MAX_PDF_TEXT_CHARS,
 ) -> tuple[Chunk, ...]:
-    """Each page's text (pypdf's extraction) as blocks, with the page's number."""
+    """Each page's text (pypdf's extraction) as blocks, with the page's
+    number, page by page until `max_text_chars` of text: what a PDF costs in
+    memory and in embedding is bounded by that, not by its pages (extracting
+    all of a 64 MiB PDF of text took 312 MiB and minutes, and would have
+    taken hours to embed)."""
     # Imported here: pypdf is needed only when a PDF is indexed, and importing
     # this module should stay cheap for the query side.
     import pypdf
 
+    chunks: list[Chunk] = []
+    left = max_text_chars
     try:
-        reader = pypdf.PdfReader(io.BytesIO(data))
+        reader = pypdf.PdfReader(io.BytesIO(source) if isinstance(source, bytes) else source)
         if reader.is_encrypted and not reader.decrypt(""):
             raise Unindexable("an encrypted PDF")
-        pages = [page.extract_text() for page in reader.pages]
+        for number, page in enumerate(reader.pages, start=1):
+            if left <= 0:
+                break
+            text = page.extract_text()[:left]
+            left -= len(text)
+            chunks += chunk_blocks(text, max_chars, min_chars, page=number)
     except Unindexable:
         raise
     except Exception as error:
         # pypdf raises many kinds of error on malformed files, not only PyPdfError.
         raise Unindexable(f"an unreadable PDF ({type(error).__name__}: {error})") from error
-    return tuple(
-        itertools.chain.from_iterable(
-            chunk_blocks(text, max_chars, min_chars, page=number)
-            for number, text in enumerate(pages, start=1)
-        )
-    )
+    return tuple(chunks)
 
 
 class _Span(NamedTuple):

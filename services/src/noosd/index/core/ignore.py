@@ -29,6 +29,7 @@ from pathlib import Path
 from pathspec import GitIgnoreSpec
 
 from noos.protocol.errors import InvalidArgument
+from noosd.index.core.chunking import MAX_PDF_TEXT_CHARS
 from noosd.index.core.filetypes import FileType, Format
 
 IGNORE_FILE = ".noosignore"
@@ -289,10 +290,12 @@ def _tag(directory: Path) -> str | None:
 @dataclass(frozen=True)
 class SizeLimits:
     """The largest files indexed: text beyond a few MiB is generated (dumps,
-    data, logs), and a PDF's text is a small part of its bytes."""
+    data, logs), and a PDF's text is a small part of its bytes; of a PDF,
+    at most `max_pdf_text_chars` of text (`chunk_pdf`)."""
 
     max_text_bytes: int = 4 * 2**20
     max_pdf_bytes: int = 64 * 2**20
+    max_pdf_text_chars: int = MAX_PDF_TEXT_CHARS
 
     def why_too_large(self, size: int, file_type: FileType) -> str | None:
         """Why a file of this size and type is left out, or None when it is indexed."""

@@ -7,12 +7,14 @@ back, so that a USB stick plugged in weekly is embedded once.
 
 What is mounted is read from /proc/self/mountinfo, which the kernel marks
 readable-with-priority (POLLPRI) whenever the mount table changes: that
-catches every mount and unmount, whoever makes it, without udev. udev
-(pyudev) adds two things when it is there: the UUID that names a file
-system wherever it is mounted, and the removal of a device whose mount
-lingers (a stick pulled out before it was unmounted). Without udevd (a
-container, the test host) media are tagged by their mount point and the
-monitor says so once.
+catches every mount and unmount, whoever makes it, without udev. A device
+whose mount lingers (a stick pulled out before it was unmounted) is seen
+gone by its node in /sys/dev/block, looked at every `LINGER_CHECK_S`: no
+netlink socket, so the service needs no network namespace but its own
+(udevd's netlink messages reach only the host's). udev's database (pyudev,
+files under /run/udev) adds the UUID that names a file system wherever it
+is mounted; without udevd (a container, the test host) media are tagged by
+their mount point and the monitor says so once.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ from typing import Any, BinaryIO
 MOUNTINFO = Path("/proc/self/mountinfo")
 DEFAULT_MEDIA_DIRS = (Path("/media"), Path("/run/media"), Path("/mnt"))
 KNOWN_MEDIA_FILE = "media.json"
+# Where the kernel lists block devices by number (MAJOR:MINOR), for as long as they exist.
+SYS_DEV_BLOCK = Path("/sys/dev/block")
+# Seconds between looks for a device pulled out from under its mount.
+LINGER_CHECK_S = 2.0
 
 _log = logging.getLogger(__name__)
 
@@ -116,26 +122,22 @@ class Medium:
 
 
 class Udev:
-    """udev, when it is there: file systems' UUIDs and devices' removals."""
+    """udev's database, when udevd is there: file systems' UUIDs."""
 
     def __init__(self) -> None:
         self._pyudev: Any = None
         self._context: Any = None
-        self.monitor: Any = None
         try:
-            # udevd's control socket: without it nothing would ever arrive.
+            # udevd's control socket: without udevd its database is empty.
             if not Path("/run/udev/control").exists():
                 raise OSError("udevd is not running")
             import pyudev
 
             self._pyudev = pyudev
             self._context = pyudev.Context()
-            self.monitor = pyudev.Monitor.from_netlink(self._context)
-            self.monitor.filter_by("block")
-            self.monitor.start()
         except Exception as error:
             _log.info("no udev (%s): media are tagged by their mount point", error)
-            self._context = self.monitor = None
+            self._context = None
 
     def uuid(self, device_number: int) -> str | None:
         """The UUID of the file system on a block device, if udev knows it."""
@@ -148,16 +150,10 @@ class Udev:
             return None
         return str(uuid) if uuid else None
 
-    def removed_devices(self) -> tuple[set[int], set[int]]:
-        """The block devices removed and added since last asked (device numbers)."""
-        removed: set[int] = set()
-        added: set[int] = set()
-        while self.monitor is not None and (device := self.monitor.poll(timeout=0)) is not None:
-            if device.action == "remove":
-                removed.add(device.device_number)
-            elif device.action == "add":
-                added.add(device.device_number)
-        return removed, added
+
+def device_exists(sys_dev_block: Path, device_number: int) -> bool:
+    """Whether the kernel still lists the block device (a stick pulled out: no longer)."""
+    return (sys_dev_block / f"{os.major(device_number)}:{os.minor(device_number)}").exists()
 
 
 class KnownMedia:
@@ -191,6 +187,7 @@ class MediaMonitor:
         *,
         mountinfo: Path = MOUNTINFO,
         udev: Udev | None = None,
+        sys_dev_block: Path = SYS_DEV_BLOCK,
     ) -> None:
         self._media_dirs = tuple(media_dirs)
         self._on_appeared = on_appeared
@@ -199,7 +196,10 @@ class MediaMonitor:
         self._udev = udev
         self._mounted: dict[Path, Mount] = {}
         self._media: dict[Path, Medium] = {}
-        self._removed: set[int] = set()
+        self._sys_dev_block = sys_dev_block
+        # Devices listed in sysfs when their medium appeared: only those can be seen pulled out
+        # (a file system on no block device of its own, btrfs's subvolumes, never is).
+        self._listed: set[int] = set()
         self._wake_read, self._wake_write = os.pipe()
         self._thread = threading.Thread(target=self._run, name="index-media", daemon=True)
         self._watched: BinaryIO | None = None
@@ -224,9 +224,6 @@ class MediaMonitor:
 
     def rescan(self) -> None:
         """Read the mount table again, and report what appeared and went."""
-        if self._udev is not None:
-            removed, added = self._udev.removed_devices()
-            self._removed = (self._removed | removed) - added
         try:
             text = self._mountinfo.read_text(encoding="utf-8", errors="surrogateescape")
         except OSError as error:
@@ -235,7 +232,7 @@ class MediaMonitor:
         present = {
             point: mount
             for point, mount in media_mounts(parse_mountinfo(text), self._media_dirs).items()
-            if mount.device_number not in self._removed
+            if not self._pulled_out(mount.device_number)
         }
         changes = mount_changes(self._mounted, present)
         self._mounted = present
@@ -244,9 +241,16 @@ class MediaMonitor:
             if medium is not None:
                 self._report(self._on_gone, medium)
         for mount in changes.appeared:
+            if device_exists(self._sys_dev_block, mount.device_number):
+                self._listed.add(mount.device_number)
             medium = Medium(mount.mount_point, mount.device_number, self._tag(mount))
             self._media[mount.mount_point] = medium
             self._report(self._on_appeared, medium)
+
+    def _pulled_out(self, device_number: int) -> bool:
+        return device_number in self._listed and not device_exists(
+            self._sys_dev_block, device_number
+        )
 
     def _tag(self, mount: Mount) -> str:
         uuid = self._udev.uuid(mount.device_number) if self._udev is not None else None
@@ -264,10 +268,8 @@ class MediaMonitor:
         assert self._watched is not None
         poller.register(self._watched, select.POLLPRI | select.POLLERR)
         poller.register(self._wake_read, select.POLLIN)
-        if self._udev is not None and self._udev.monitor is not None:
-            poller.register(self._udev.monitor, select.POLLIN)
         while True:
-            ready = {descriptor for descriptor, _ in poller.poll()}
+            ready = {descriptor for descriptor, _ in poller.poll(LINGER_CHECK_S * 1000)}
             if self._wake_read in ready:
                 return
             self.rescan()

@@ -19,7 +19,9 @@ are due to the engine:
 Ignored paths (`IgnoreRules`) never reach the engine. watchdog has no way to
 leave directories out of a recursive watch, so node_modules and .git are
 watched too (an inotify watch per directory: the unit raises the limit) and
-their events are dropped here; the engine never hears of them. A change to
+their events are dropped here; the engine never hears of them. Each watch is
+charged to its directory's owner (`budget`): past their budget, a user's
+directories are rescanned instead of watched. A change to
 a `.noosignore`, a `pyvenv.cfg` or a `CACHEDIR.TAG` makes the rules of its
 directory be read again, and has the directory crawled, forgetting what the
 new rules leave out.
@@ -52,6 +54,7 @@ from watchdog.observers.api import ObservedWatch
 
 from noos.protocol.errors import NoosError
 from noosd.index.core.ignore import IGNORE_FILE
+from noosd.index.live.budget import WatchBudget
 from noosd.index.live.observer import EventsLost, LossReportingObserver
 from noosd.index.live.pending import PendingChanges, Rename, Wish
 from noosd.index.live.roots import IndexedRoot, RootSet
@@ -129,8 +132,10 @@ class Watcher:
         on_rules_changed: Callable[[Path], None] = lambda directory: None,
         on_overflow: Callable[[IndexedRoot], None] = lambda root: None,
         index_batch: int = DEFAULT_INDEX_BATCH,
+        budget: WatchBudget | None = None,
     ) -> None:
         self._sink = sink
+        self.budget = budget
         self._roots = roots
         self.pending = pending if pending is not None else PendingChanges()
         self._on_rules_changed = on_rules_changed
@@ -151,7 +156,7 @@ class Watcher:
         warnings.filterwarnings(
             "ignore", message="Callback with id .* already exists", category=RuntimeWarning
         )
-        self._observer = LossReportingObserver()
+        self._observer = LossReportingObserver(self.budget)
         self._observer.start()
         self._flusher.start()
 
