@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Protocol
 
 from noos.protocol.errors import InvalidArgument, Unavailable
+from noosd.runtime import waiting
 from noosd.runtime.health import WorkLoop
+from noosd.runtime.turns import FairTurns
 from noosd.scheduler.backends import backend_for
 from noosd.scheduler.backends.base import (
     Backend,
@@ -156,6 +158,8 @@ class Engine:
         self._state_ids = itertools.count(1)
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-loader")
         self._tokenizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenizer")
+        # Submits take turns at it by user: one user's burst does not delay another's question.
+        self._tokenizer_turns = FairTurns()
         # Per owner, the requests waiting for the tokenizer or on it, and their
         # prompts' bytes: they count toward the owner's share of the queue.
         self._tokenizing_jobs: Counter[int] = Counter()
@@ -291,9 +295,10 @@ class Engine:
     async def _tokenize(self, spec: ModelSpec, prompt: Prompt) -> list[int]:
         backend = self._backend(spec)
         try:
-            return await self._running_loop.run_in_executor(
-                self._tokenizer, backend.tokenize, spec, prompt
-            )
+            async with self._tokenizer_turns.turn():
+                return await self._running_loop.run_in_executor(
+                    self._tokenizer, backend.tokenize, spec, prompt
+                )
         except ModelLoadError as error:
             raise Unavailable(f"model {spec.name} cannot be used: {error}") from error
 
@@ -307,7 +312,8 @@ class Engine:
 
     async def wait(self, job: JobId, caller: int) -> JobView:
         self.core.job(job, caller)
-        await self._records[job].ended.wait()
+        with waiting():  # a Wait holds no work slot (the runtime's wait budget bounds them)
+            await self._records[job].ended.wait()
         return self.view(job, caller)
 
     def record(self, job: JobId, caller: int) -> JobRecord:

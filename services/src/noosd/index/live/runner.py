@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from noos.protocol.errors import Unavailable
+from noosd.runtime.turns import FairTurns
 from noosd.shared.opener import BackgroundOpener
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class StoreRunner:
     def __init__(self, open_engine: Callable[[], IndexStore]) -> None:
         self._engine = BackgroundOpener("the index engine", open_engine)
         self._calls = ThreadPoolExecutor(max_workers=CALL_THREADS, thread_name_prefix="index-call")
+        self._turns = FairTurns(CALL_THREADS)
 
     def open(self) -> None:
         """Start opening the engine in the background, on a thread of its own."""
@@ -53,12 +55,16 @@ class StoreRunner:
         return call(self.engine())
 
     async def run(self, call: Callable[[IndexStore], T]) -> T:
-        """`call(engine)` on a thread of the call pool, once the engine is open."""
-        try:
-            future = self._calls.submit(self.call, call)
-        except RuntimeError as error:  # the pool was shut down
-            raise Unavailable("the index is shutting down") from error
-        return await asyncio.wrap_future(future)
+        """`call(engine)` on a thread of the call pool, once the engine is open
+        and it is the caller's turn (`FairTurns`: one user's backlog does not
+        delay the others' calls); the method call waits meanwhile, holding no
+        work slot."""
+        async with self._turns.turn():
+            try:
+                future = self._calls.submit(self.call, call)
+            except RuntimeError as error:  # the pool was shut down
+                raise Unavailable("the index is shutting down") from error
+            return await asyncio.wrap_future(future)
 
     def sink(self) -> EngineSink:
         """The engine as the watcher and the crawler use it, from their threads."""
