@@ -4,7 +4,7 @@ Four users write 200 memories each to `noosd memory` on a private bus while
 the service is killed with SIGKILL every 2 to 6 s and started again; then the
 same users write while its state disk (a 16 MiB loop-mounted ext4) is full,
 and after space returns. Prints, for the kills: writes acknowledged, lost
-(goal 0), duplicated (goal 0), kills, and the recovery time (kill to ready)
+(goal 0), duplicated (goal 0), kills, and the recovery time (kill to the first Recall answered)
 against a clean start of the service measured in the same run; for the full
 disk: the outcomes by kind in each phase, corruption found (goal 0), writes
 lost (goal 0), and whether every write succeeded once space returned.
@@ -18,10 +18,9 @@ import time
 from pathlib import Path
 
 from tests.fixtures.loopfs import small_disk
-from tests.fixtures.memory import start_memory
 from tests.fixtures.models import shipped_models_tree
 from tests.fixtures.private_bus import PrivateBus
-from tests.security.faults import disk_full_campaign, kill_campaign
+from tests.security.faults import disk_full_campaign, kill_campaign, serving
 
 WRITES_PER_USER = 200
 KILL_EVERY_S = (2.0, 6.0)
@@ -39,7 +38,7 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="noos-faults-") as work:
             started = time.monotonic()
-            start_memory(bus.address, Path(work) / "clean", models).terminate()
+            serving(bus.address, Path(work) / "clean", models).terminate()
             clean_start_s = time.monotonic() - started
             kills = kill_campaign(
                 bus.address,
@@ -61,7 +60,7 @@ def main() -> None:
     print(f"  memories stored twice        {dup:8d}   goal 0: {goal(not dup)}")
     print(f"  kills                        {kills.kills:8d}")
     print(
-        f"  recovery, kill to ready      {recovery:8.2f} s  (median; clean start "
+        f"  recovery, kill to a Recall   {recovery:8.2f} s  (median; clean start "
         f"{clean_start_s:.2f} s: x{recovery / clean_start_s:.2f})"
     )
     print(f"memory service, state on a full {DISK_MIB} MiB disk:")

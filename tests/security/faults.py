@@ -21,11 +21,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from noos import SyncMemory
 from noosd.memory.core.codec import unpack_text
 from noosd.memory.user import DATABASE_FILE
 from tests.fixtures import faults_writer_as
 from tests.fixtures.loopfs import fill
 from tests.fixtures.memory import start_memory
+from tests.fixtures.noosd_process import NoosdProcess
 
 # Users of the machine's own passwd (games, man, lp, nobody): the bus daemon
 # refuses a uid it cannot name.
@@ -43,6 +45,15 @@ class KillFigures:
     duplicates: list[str] = field(default_factory=list)
     kills: int = 0
     recoveries_s: list[float] = field(default_factory=list)
+
+
+def serving(bus_address: str, state_dir: Path, models: Path) -> NoosdProcess:
+    """The memory service started on `state_dir`, once it has answered a Recall
+    (its store open behind the name it owns at READY=1)."""
+    service = start_memory(bus_address, state_dir, models)
+    with SyncMemory(bus_address) as memory:
+        memory.recall("is the store open yet?", limit=1)
+    return service
 
 
 def stored_texts(state_dir: Path, uid: int) -> Counter[str]:
@@ -95,7 +106,7 @@ def kill_campaign(
             service.finish()
             figures.kills += 1
             killed_at = time.monotonic()
-            service = start_memory(bus_address, state_dir, models)
+            service = serving(bus_address, state_dir, models)
             figures.recoveries_s.append(time.monotonic() - killed_at)
         outputs = [writer.communicate(timeout=WRITER_TIMEOUT_S)[0] for writer in writers]
     finally:
