@@ -1,11 +1,13 @@
 """security_faults: the fault campaign of tests/security/test_faults.py, longer.
 
 Four users write 200 memories each to `noosd memory` on a private bus while
-the service is killed with SIGKILL every 2 to 6 s and started again; then the
+the service is killed with SIGKILL every 2 to 6 s and started again; likewise
+100 files each, indexed by `IndexFile`, while `noosd index` is killed; then the
 same users write while its state disk (a 16 MiB loop-mounted ext4) is full,
 and after space returns. Prints, for the kills: writes acknowledged, lost
-(goal 0), duplicated (goal 0), kills, and the recovery time (kill to the first Recall answered)
-against a clean start of the service measured in the same run; for the full
+(goal 0), duplicated (goal 0), kills, and the recovery time (kill to the
+first call answered) against a clean start of the service measured in the
+same run; for the full
 disk: the outcomes by kind in each phase, corruption found (goal 0), writes
 lost (goal 0), and whether every write succeeded once space returned.
 """
@@ -20,9 +22,17 @@ from pathlib import Path
 from tests.fixtures.loopfs import small_disk
 from tests.fixtures.models import shipped_models_tree
 from tests.fixtures.private_bus import PrivateBus
-from tests.security.faults import disk_full_campaign, kill_campaign, serving
+from tests.security.faults import (
+    KillFigures,
+    disk_full_campaign,
+    index_kill_campaign,
+    index_serving,
+    kill_campaign,
+    serving,
+)
 
 WRITES_PER_USER = 200
+INDEX_WRITES_PER_USER = 100
 KILL_EVERY_S = (2.0, 6.0)
 DISK_FULL_WRITES = 20
 DISK_MIB = 16
@@ -30,6 +40,21 @@ DISK_MIB = 16
 
 def goal(met: bool) -> str:
     return "met" if met else "NOT MET"
+
+
+def print_kills(title: str, kills: KillFigures, clean_start_s: float) -> None:
+    recovery = statistics.median(kills.recoveries_s) if kills.recoveries_s else float("nan")
+    print(title)
+    print(f"  writes acknowledged          {kills.acknowledged:8d}")
+    print(f"  writes failed (by kind)      {dict(kills.failed)}")
+    print(f"  acknowledged writes lost     {len(kills.lost):8d}   goal 0: {goal(not kills.lost)}")
+    dup = len(kills.duplicates)
+    print(f"  stored twice                 {dup:8d}   goal 0: {goal(not dup)}")
+    print(f"  kills                        {kills.kills:8d}")
+    print(
+        f"  recovery, kill to answering  {recovery:8.2f} s  (median; clean start "
+        f"{clean_start_s:.2f} s: x{recovery / clean_start_s:.2f})"
+    )
 
 
 def main() -> None:
@@ -47,21 +72,26 @@ def main() -> None:
                 writes_per_user=WRITES_PER_USER,
                 kill_every_s=KILL_EVERY_S,
             )
+            homes = Path(work) / "empty-homes"
+            homes.mkdir()
+            started = time.monotonic()
+            index_serving(bus.address, Path(work) / "clean-index", homes).terminate()
+            index_clean_start_s = time.monotonic() - started
+            index_kills = index_kill_campaign(
+                bus.address,
+                Path(work),
+                writes_per_user=INDEX_WRITES_PER_USER,
+                kill_every_s=KILL_EVERY_S,
+            )
             with small_disk(Path(work) / "disk", size_mib=DISK_MIB) as disk:
                 full = disk_full_campaign(bus.address, disk, models, writes=DISK_FULL_WRITES)
     finally:
         bus.stop()
-    recovery = statistics.median(kills.recoveries_s) if kills.recoveries_s else float("nan")
-    print("memory service, kill -9 during 4 users' concurrent writes:")
-    print(f"  writes acknowledged          {kills.acknowledged:8d}")
-    print(f"  writes failed (by kind)      {dict(kills.failed)}")
-    print(f"  acknowledged writes lost     {len(kills.lost):8d}   goal 0: {goal(not kills.lost)}")
-    dup = len(kills.duplicates)
-    print(f"  memories stored twice        {dup:8d}   goal 0: {goal(not dup)}")
-    print(f"  kills                        {kills.kills:8d}")
-    print(
-        f"  recovery, kill to a Recall   {recovery:8.2f} s  (median; clean start "
-        f"{clean_start_s:.2f} s: x{recovery / clean_start_s:.2f})"
+    print_kills("memory service, kill -9 during 4 users' Remember calls:", kills, clean_start_s)
+    print_kills(
+        "index service, kill -9 during 4 users' file writes and IndexFile calls:",
+        index_kills,
+        index_clean_start_s,
     )
     print(f"memory service, state on a full {DISK_MIB} MiB disk:")
     print(f"  before it filled             {dict(full.before)}")

@@ -19,6 +19,7 @@ from tests.fixtures.private_bus import PrivateBus
 from tests.security.faults import (
     USERS,
     disk_full_campaign,
+    index_kill_campaign,
     kill_campaign,
     stored_texts,
     write_as,
@@ -50,6 +51,20 @@ def test_kill_9_during_four_users_writes_loses_and_duplicates_nothing(
     assert figures.lost == []
     assert figures.duplicates == []
     # While the service is down a write fails as the bus says: no owner.
+    assert set(figures.failed) <= {"Unavailable"}
+
+
+def test_kill_9_during_four_users_index_writes_loses_nothing(
+    bus: PrivateBus, tmp_path: Path
+) -> None:
+    figures = index_kill_campaign(
+        bus.address, tmp_path, writes_per_user=WRITES_PER_USER // 2, kill_every_s=(1.0, 4.0)
+    )
+
+    assert figures.kills >= 1
+    assert figures.acknowledged > 0
+    assert figures.lost == []
+    assert figures.duplicates == []
     assert set(figures.failed) <= {"Unavailable"}
 
 
