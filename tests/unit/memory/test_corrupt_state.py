@@ -10,7 +10,7 @@ import shutil
 import sqlite3
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -93,12 +93,12 @@ def test_a_damaged_chromadb_is_set_aside_and_rebuilt_without_an_error(
 
 
 def test_a_chromadb_that_cannot_write_after_sqlite_committed_fails_no_remember(
-    embedder: Embedder, clock: Clock
+    embedder: Embedder, clock: Clock, nobodys_state_dir: Path
 ) -> None:
     """A real failure: the store runs as an unprivileged user whose directory
     refuses chromadb's files (EACCES). A full disk cannot stand in for it: the
     chromadb of this image hangs in its upsert when the disk is full."""
-    state_dir = Path(tempfile.mkdtemp(prefix="noos-memory-"))
+    state_dir = nobodys_state_dir
     config = MemoryConfig(hot_capacity=1, max_unwritten_warm=0)
     user_dir = state_dir / "users" / str(NOBODY)
     # chromadb's modules load as root first: nobody may not read them all.
@@ -126,10 +126,16 @@ def test_a_chromadb_that_cannot_write_after_sqlite_committed_fails_no_remember(
         store.close()
     finally:
         os.seteuid(0)
-        user_dir.chmod(0o700)
     assert warm_ids(state_dir, NOBODY) == chromadb_ids(state_dir, NOBODY) != set()
     texts = stored_texts(state_dir / "users" / str(NOBODY) / DATABASE_FILE)
     assert sorted(texts.values()) == [1] * (len(TEXTS) + 2)
+
+
+@pytest.fixture
+def nobodys_state_dir() -> Iterator[Path]:
+    """A state directory outside pytest's (0700, root's), which nobody may reach."""
+    state_dir = Path(tempfile.mkdtemp(prefix="noos-memory-"))
+    yield state_dir
     shutil.rmtree(state_dir)
 
 
