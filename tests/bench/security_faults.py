@@ -33,6 +33,8 @@ from tests.security.faults import (
 
 WRITES_PER_USER = 200
 INDEX_WRITES_PER_USER = 100
+# After each write: the campaign lasts long enough for several kills.
+PAUSE_S = 0.05
 KILL_EVERY_S = (2.0, 6.0)
 DISK_FULL_WRITES = 20
 DISK_MIB = 16
@@ -70,6 +72,7 @@ def main() -> None:
                 Path(work) / "killed",
                 models,
                 writes_per_user=WRITES_PER_USER,
+                pause_s=PAUSE_S,
                 kill_every_s=KILL_EVERY_S,
             )
             homes = Path(work) / "empty-homes"
@@ -81,6 +84,7 @@ def main() -> None:
                 bus.address,
                 Path(work),
                 writes_per_user=INDEX_WRITES_PER_USER,
+                pause_s=PAUSE_S,
                 kill_every_s=KILL_EVERY_S,
             )
             with small_disk(Path(work) / "disk", size_mib=DISK_MIB) as disk:

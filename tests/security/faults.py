@@ -82,12 +82,22 @@ def kill_campaign(
     models: Path,
     *,
     writes_per_user: int,
+    pause_s: float,
     kill_every_s: tuple[float, float],
     seed: int = 14,
 ) -> KillFigures:
-    """Four users remember while the memory service is killed (-9) and restarted."""
+    """Four users remember, pausing `pause_s` after each write (the campaign then
+    lasts long enough for its kills, however fast the machine), while the memory
+    service is killed (-9) and restarted."""
     writers = [
-        [faults_writer_as.__file__, str(uid), bus_address, f"user {uid}", str(writes_per_user)]
+        [
+            faults_writer_as.__file__,
+            str(uid),
+            bus_address,
+            f"user {uid}",
+            str(writes_per_user),
+            str(pause_s),
+        ]
         for uid in USERS
     ]
     return _kill_loop(
@@ -104,11 +114,13 @@ def index_kill_campaign(
     work: Path,
     *,
     writes_per_user: int,
+    pause_s: float,
     kill_every_s: tuple[float, float],
     seed: int = 14,
 ) -> KillFigures:
-    """Four users write and index files of their own while the index service is
-    killed (-9) and restarted; an acknowledged `IndexFile` must be in its SQLite."""
+    """Four users write and index files of their own (pausing as in
+    `kill_campaign`) while the index service is killed (-9) and restarted; an
+    acknowledged `IndexFile` must be in its SQLite."""
     # Out of pytest's 0700 tmp directories: each user must reach their own home.
     root = Path(tempfile.mkdtemp(prefix="noos-faults-homes-"))
     root.chmod(0o755)
@@ -119,7 +131,14 @@ def index_kill_campaign(
         home.mkdir()
         os.chown(home, uid, uid)
         writers.append(
-            [faults_indexer_as.__file__, str(uid), bus_address, str(home), str(writes_per_user)]
+            [
+                faults_indexer_as.__file__,
+                str(uid),
+                bus_address,
+                str(home),
+                str(writes_per_user),
+                str(pause_s),
+            ]
         )
 
     def indexed(uid: int) -> Counter[str]:
@@ -226,7 +245,7 @@ class DiskFullFigures:
 def write_as(uid: int, bus_address: str, tag: str, count: int) -> list[dict[str, str]]:
     """`count` writes as `uid` (see faults_writer_as.py): each one's text and outcome."""
     writer = subprocess.run(
-        [sys.executable, faults_writer_as.__file__, str(uid), bus_address, tag, str(count)],
+        [sys.executable, faults_writer_as.__file__, str(uid), bus_address, tag, str(count), "0"],
         capture_output=True,
         text=True,
         timeout=WRITER_TIMEOUT_S,

@@ -26,6 +26,10 @@ from tests.security.faults import (
 )
 
 WRITES_PER_USER = 50
+# After each write: 50 writes then take 2.5 s at least, and the first kill
+# comes within KILL_EVERY_S[1], however fast the machine.
+PAUSE_S = 0.05
+KILL_EVERY_S = (0.5, 2.0)
 
 
 @pytest.fixture
@@ -43,7 +47,8 @@ def test_kill_9_during_four_users_writes_loses_and_duplicates_nothing(
         tmp_path,
         shipped_models_tree(),
         writes_per_user=WRITES_PER_USER,
-        kill_every_s=(1.0, 4.0),
+        pause_s=PAUSE_S,
+        kill_every_s=KILL_EVERY_S,
     )
 
     assert figures.kills >= 1
@@ -58,7 +63,11 @@ def test_kill_9_during_four_users_index_writes_loses_nothing(
     bus: PrivateBus, tmp_path: Path
 ) -> None:
     figures = index_kill_campaign(
-        bus.address, tmp_path, writes_per_user=WRITES_PER_USER // 2, kill_every_s=(1.0, 4.0)
+        bus.address,
+        tmp_path,
+        writes_per_user=WRITES_PER_USER,
+        pause_s=PAUSE_S,
+        kill_every_s=KILL_EVERY_S,
     )
 
     assert figures.kills >= 1
