@@ -1,7 +1,7 @@
 """security_faults: the fault campaign of tests/security/test_faults.py, longer.
 
 Four users write 200 memories each to `noosd memory` on a private bus while
-the service is killed with SIGKILL every 2 to 6 s and started again; likewise
+the service is killed with SIGKILL every 1 to 3 s and started again; likewise
 100 files each, indexed by `IndexFile`, while `noosd index` is killed; then the
 same users write while its state disk (a 16 MiB loop-mounted ext4) is full,
 and after space returns. Prints, for the kills: writes acknowledged, lost
@@ -35,7 +35,7 @@ WRITES_PER_USER = 200
 INDEX_WRITES_PER_USER = 100
 # After each write: the campaign lasts long enough for several kills.
 PAUSE_S = 0.05
-KILL_EVERY_S = (2.0, 6.0)
+KILL_EVERY_S = (1.0, 3.0)
 DISK_FULL_WRITES = 20
 DISK_MIB = 16
 
