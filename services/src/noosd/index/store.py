@@ -41,6 +41,7 @@ import contextlib
 import logging
 import os
 import pwd
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -69,6 +70,8 @@ from noosd.runtime.health import beat
 from noosd.shared.embedding import Embedder
 from noosd.shared.matrix import VectorMatrix
 from noosd.shared.outbox import ChromaOutbox
+from noosd.shared.quarantine import set_aside
+from noosd.shared.sqlite import is_corruption
 
 # The facade needs these and the engine alone.
 __all__ = ["Caller", "IndexStatus", "IndexStore", "Indexed", "Interrupted", "SearchHit"]
@@ -153,7 +156,7 @@ class IndexStore:
         self._clock = clock
         self._limits = limits or SizeLimits()
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._db = IndexDatabase(state_dir / DATABASE_FILE)
+        self._db = _open_database(state_dir, embedded_chroma=chroma_url is None)
         self._vectors = VectorMatrix(embedder.dim, quantized=True, grouped=True)
         chunk_ids, file_ids, vectors = self._db.all_vectors()
         self._vectors.add(chunk_ids.tolist(), vectors, file_ids.tolist())
@@ -634,3 +637,22 @@ def _directory_bytes(directory: Path) -> int:
             except FileNotFoundError:
                 continue
     return total
+
+
+def _open_database(state_dir: Path, *, embedded_chroma: bool) -> IndexDatabase:
+    """The index's database; a damaged one is set aside (with its WAL and an
+    embedded chromadb, whose ids are the damaged file's) and a new one made:
+    the index is a cache of the file system, and the crawl fills it again."""
+    path = state_dir / DATABASE_FILE
+    try:
+        return IndexDatabase(path)
+    except sqlite3.DatabaseError as error:
+        if not is_corruption(error):
+            raise
+        damaged = [path, *(path.with_name(path.name + end) for end in ("-wal", "-shm"))]
+        if embedded_chroma:
+            damaged.append(state_dir / CHROMA_DIR)
+        for item in damaged:
+            if item.exists():
+                set_aside(item, f"{error}; the crawl indexes the files again")
+        return IndexDatabase(path)

@@ -234,6 +234,8 @@ class IndexDatabase(OutboxDatabase):
             schema=_SCHEMA,
             version=SCHEMA_VERSION,
             settings={"journal_size_limit": _WAL_LIMIT_BYTES},
+            # Damage is found on open, where the store can set the file aside.
+            verify=True,
         )
 
     # --- files ---
