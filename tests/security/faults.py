@@ -1,17 +1,19 @@
 """The fault campaign's harness, shared by tests/security/test_faults.py (quick)
 and `make bench security_faults` (longer, with its figures).
 
-The service (memory, or index) runs as a real subprocess on a private bus;
-four users (uids of the passwd file, through `faults_writer_as.py` or
-`faults_indexer_as.py`) remember numbered memories, or write and index files
-of their own, concurrently while the service is killed with SIGKILL at random
-moments and started again, as systemd would. Afterwards the service's SQLite,
-the truth, is read directly: a write the service acknowledged must be there
-exactly once.
+The service (memory, index, or scheduler) runs as a real subprocess on a
+private bus; four users (uids of the passwd file, through
+`faults_writer_as.py`, `faults_indexer_as.py` or `faults_submitter_as.py`)
+remember numbered memories, write and index files of their own, or submit
+numbered jobs, concurrently while the service is killed with SIGKILL at
+random moments and started again, as systemd would. Afterwards the service's
+SQLite, the truth, is read directly: a write the service acknowledged must be
+there exactly once (a job: done, its prompt in no other job).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -28,13 +30,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from noos import SyncIndex, SyncMemory
+from noos.bus import Connection
+from noos.protocol.scheduler import job_path
 from noosd.memory.core.codec import unpack_text
 from noosd.memory.user import DATABASE_FILE
-from tests.fixtures import faults_indexer_as, faults_writer_as
+from tests.fixtures import faults_indexer_as, faults_submitter_as, faults_writer_as
 from tests.fixtures.loopfs import fill
 from tests.fixtures.memory import start_memory
 from tests.fixtures.models import shipped_models_tree
 from tests.fixtures.noosd_process import NoosdProcess
+from tests.fixtures.scheduler import start_scheduler, write_catalog
 
 # Users of the machine's own passwd (games, man, lp, nobody): the bus daemon
 # refuses a uid it cannot name.
@@ -160,6 +165,81 @@ def index_kill_campaign(
         )
     finally:
         shutil.rmtree(root)
+
+
+def scheduler_kill_campaign(
+    bus_address: str,
+    state_dir: Path,
+    *,
+    jobs_per_user: int,
+    pause_s: float,
+    kill_every_s: tuple[float, float],
+    seed: int = 14,
+) -> KillFigures:
+    """Four users submit tiny jobs of the real SmolLM2 (pausing as in
+    `kill_campaign`) while the scheduler is killed (-9) and restarted; then,
+    once it runs again, every job of its journal is waited for as root: an
+    acknowledged job must be there, done, and its prompt in no other job."""
+    write_catalog(state_dir / "models.d")
+    writers = [
+        [
+            faults_submitter_as.__file__,
+            str(uid),
+            bus_address,
+            f"user {uid}",
+            str(jobs_per_user),
+            str(pause_s),
+        ]
+        for uid in USERS
+    ]
+    done: dict[int, Counter[str]] = {}
+
+    def done_of(uid: int) -> Counter[str]:
+        if not done:
+            done.update(_jobs_done(bus_address, state_dir))
+        return done.get(uid, Counter())
+
+    return _kill_loop(
+        lambda: scheduler_serving(bus_address, state_dir),
+        writers,
+        done_of,
+        kill_every_s,
+        seed,
+    )
+
+
+def scheduler_serving(bus_address: str, state_dir: Path) -> NoosdProcess:
+    """`noosd scheduler` on `state_dir` (its catalog in models.d), with room
+    in its queue for every user's burst."""
+    return start_scheduler(bus_address, state_dir, max_queued="1024", max_queued_per_user="256")
+
+
+def _jobs_done(bus_address: str, state_dir: Path) -> dict[int, Counter[str]]:
+    """By owner, how many jobs of each prompt the scheduler's journal holds that
+    end done, once the scheduler started again has run them."""
+    db = sqlite3.connect(f"file:{state_dir / 'jobs.sqlite3'}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT job, owner, request FROM jobs").fetchall()
+    finally:
+        db.close()
+
+    async def wait_all() -> dict[int, Counter[str]]:
+        found: dict[int, Counter[str]] = {}
+        async with await Connection.open(bus_address) as bus:
+            for job, owner, request in rows:
+                path = job_path(job % 2**64)
+                (info,) = await bus.call(
+                    "org.noos.Scheduler1", path, "org.noos.Scheduler1.Job", "Wait"
+                )
+                if info["state"].value == "done":
+                    found.setdefault(owner, Counter())[json.loads(request)["text"]] += 1
+        return found
+
+    service = scheduler_serving(bus_address, state_dir)
+    try:
+        return asyncio.run(wait_all())
+    finally:
+        service.terminate()
 
 
 def index_serving(bus_address: str, state_dir: Path, root: Path) -> NoosdProcess:

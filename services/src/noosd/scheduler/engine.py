@@ -20,6 +20,7 @@ import contextlib
 import itertools
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections import Counter, deque
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from noos.protocol.errors import InvalidArgument, Unavailable
+from noos.protocol.errors import InvalidArgument, NoosError, Unavailable
 from noosd.runtime import waiting
 from noosd.runtime.health import WorkLoop
 from noosd.runtime.turns import FairTurns
@@ -74,6 +75,7 @@ from noosd.scheduler.core.kvcache import SavedState, prefix_blocks
 from noosd.scheduler.core.machine import Scheduler, SchedulerStats
 from noosd.scheduler.core.prediction import ModelPredictor
 from noosd.scheduler.live.records import JobRecord, JobView, RunControl, TextPipe
+from noosd.scheduler.storage.journal import JobJournal, JournalEntry
 from noosd.scheduler.storage.kvstore import KvStore
 
 _log = logging.getLogger(__name__)
@@ -140,6 +142,7 @@ class Engine:
         catalog: Catalog,
         config: SchedulerConfig,
         kv_dir: Path,
+        journal_path: Path,
         listener: EngineListener,
         predictor: ModelPredictor | None = None,
         clock: Callable[[], float] = time.time,
@@ -149,6 +152,8 @@ class Engine:
         self._clock = clock
         self._kv_dir = kv_dir
         self._kv: KvStore | None = None
+        self._journal_path = journal_path
+        self._job_journal: JobJournal | None = None
         self._backends: dict[BackendKind, Backend] = {}
         self._resident: dict[str, _Resident] = {}
         self._records: dict[JobId, JobRecord] = {}
@@ -182,10 +187,73 @@ class Engine:
 
     # Life.
 
-    def start(self) -> None:
+    def start(self) -> list[JobRecord]:
+        """Start; the jobs the journal kept from before (see `_restore`)."""
         self._loop = asyncio.get_running_loop()
         self._kv = KvStore(self._kv_dir)
+        self._job_journal = JobJournal.open(self._journal_path)
+        restored = self._restore()
         self._tick()
+        return restored
+
+    def _restore(self) -> list[JobRecord]:
+        """The journal's jobs, queued again under their ids and owners, in the
+        order they came; those that had ended, as they ended. A job that was
+        running starts again from its prompt (saved KV states do not outlive
+        the process); its streams, if any, are gone with the process."""
+        restored = []
+        for entry in self._journal.entries():
+            try:
+                spec = self.core.catalog.get(entry.model)
+                request = JobRequest(
+                    owner=entry.owner,
+                    model=spec.name,
+                    priority=entry.priority,
+                    max_tokens=entry.max_tokens,
+                    prompt_tokens=len(entry.tokens)
+                    or self._backend(spec).estimate_tokens(entry.prompt),
+                    sampling=entry.sampling,
+                    prompt_bytes=entry.prompt_bytes,
+                )
+                decisions = self.core.restore(
+                    entry.job, request, self._clock(), entry.ended, entry.reason, entry.generated
+                )
+            except NoosError as error:
+                _log.error(
+                    "job %d of uid %d, kept from before the restart, is dropped: %s",
+                    entry.job,
+                    entry.owner,
+                    error,
+                )
+                self._journal.forget(entry.job)
+                continue
+            record = self._new_record(entry)
+            restored.append(record)
+            if entry.ended is None:
+                self._live.add(entry.job)
+            else:
+                record.pieces.append(entry.text)
+                record.ended.set()
+                self._finished.append(entry.job)
+            self._execute(decisions)
+        if restored:
+            _log.info("%d jobs kept from before the restart", len(restored))
+        return restored
+
+    def _new_record(self, entry: JournalEntry, pipe: TextPipe | None = None) -> JobRecord:
+        record = JobRecord(
+            id=entry.job,
+            owner=entry.owner,
+            model=entry.model,
+            prompt=entry.prompt,
+            tokens=entry.tokens,
+            sampling=entry.sampling,
+            max_tokens=entry.max_tokens,
+            submitted_wall=entry.submitted_wall,
+            pipe=pipe,
+        )
+        self._records[entry.job] = record
+        return record
 
     async def stop(self) -> None:
         if self._ticker is not None:
@@ -204,6 +272,7 @@ class Engine:
             if record.pipe is not None:
                 record.pipe.close()
         self._states.close()
+        self._journal.close()
 
     def _tick(self) -> None:
         self._event(self.core.tick)
@@ -214,6 +283,12 @@ class Engine:
         if self._kv is None:
             raise RuntimeError("the engine has not started")
         return self._kv
+
+    @property
+    def _journal(self) -> JobJournal:
+        if self._job_journal is None:
+            raise RuntimeError("the engine has not started")
+        return self._job_journal
 
     @property
     def _running_loop(self) -> asyncio.AbstractEventLoop:
@@ -264,18 +339,29 @@ class Engine:
             if pipe is not None:
                 pipe.close()
             raise
-        self._records[job] = JobRecord(
-            id=job,
+        entry = JournalEntry(
+            job=job,
             owner=owner,
             model=spec.name,
+            priority=self.core.job(job, owner).priority,
+            max_tokens=max_tokens,
             prompt=prompt,
             tokens=tuple(tokens),
             sampling=sampling,
-            max_tokens=max_tokens,
+            prompt_bytes=prompt_bytes,
             submitted_wall=time.time(),
-            pipe=pipe,
         )
+        self._new_record(entry, pipe)
         self._live.add(job)
+        try:
+            self._journal.add(entry)
+        except (sqlite3.Error, OSError) as error:
+            # Not acknowledged, so not kept: the job goes as if cancelled.
+            self._execute(decisions)
+            self.cancel(job, owner)
+            raise Unavailable(
+                f"the job could not be kept ({error}): nothing was queued; retry"
+            ) from error
         self._execute(decisions)
         return job
 
@@ -408,6 +494,7 @@ class Engine:
             record = self._records[job]
             if self.core.job(job, record.owner).state in TERMINAL:
                 self._live.discard(job)
+                self._journal_end(record)
                 record.ended.set()
                 if record.pipe is not None:
                     record.pipe.close()
@@ -416,7 +503,25 @@ class Engine:
         while len(self._finished) > self.core.config.finished_kept:
             forgotten = self._finished.popleft()
             del self._records[forgotten]
+            self._journal_forget(forgotten)
             self._listener.job_forgotten(forgotten)
+
+    def _journal_end(self, record: JobRecord) -> None:
+        info = self.core.job(record.id, record.owner)
+        try:
+            self._journal.end(record.id, info.state, record.text, info.reason, info.timings.tokens)
+        except (sqlite3.Error, OSError) as error:
+            _log.error(
+                "the end of job %d is not kept (it runs again after a restart): %s",
+                record.id,
+                error,
+            )
+
+    def _journal_forget(self, job: JobId) -> None:
+        try:
+            self._journal.forget(job)
+        except (sqlite3.Error, OSError) as error:
+            _log.warning("job %d stays in the journal, to be forgotten again: %s", job, error)
 
     # Models.
 

@@ -94,10 +94,19 @@ class SchedulerService(Service):
             config.vram_bytes,
         )
         self._predictor = ModelPredictor(utc_offset_s=config.utc_offset_s)
-        self._engine = Engine(catalog, config, settings.kv_dir, self, predictor=self._predictor)
+        self._engine = Engine(
+            catalog,
+            config,
+            settings.kv_dir,
+            settings.journal_file,
+            self,
+            predictor=self._predictor,
+        )
         self._interface.accelerators = list(accelerators)
         self._relearn(self._predictor)
-        self._engine.start()
+        # Jobs acknowledged before a restart: their objects are there again.
+        for record in self._engine.start():
+            self._export_job(record)
         self._keeping = asyncio.create_task(self._keep_learning_periodically())
         self._hotplug = Hotplug(self._accelerators_changed)
         self._hotplug.start()

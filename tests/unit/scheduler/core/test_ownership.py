@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from noos.protocol.errors import NotFound
-from noosd.scheduler.core import Cancel, JobId, JobState, Start
+from noosd.scheduler.core import Cancel, JobId, JobRequest, JobState, Start
 from tests.unit.scheduler.fakes import loaded, model, scheduler, submit
 
 OWNER, OTHER, ROOT = 1000, 1001, 0
@@ -95,3 +95,27 @@ def test_job_ids_are_random_not_sequential() -> None:
 
     assert len(set(ids)) == 3
     assert all(job >= 2**32 for job in ids), ids  # 1 in 2**32 each of failing by chance
+
+
+def test_a_restored_job_keeps_its_id_and_owner_and_runs_again() -> None:
+    s = scheduler(model("m"))
+    job = JobId(2**64 - 1)
+
+    decisions = loaded(s, s.restore(job, JobRequest(owner=OWNER, model="m"), 0), 0)
+
+    assert Start(job, "m") in decisions
+    assert s.job(job, OWNER).state is JobState.RUNNING
+    with pytest.raises(NotFound):
+        s.job(job, OTHER)
+
+
+def test_a_restored_ended_job_stays_as_it_ended() -> None:
+    s = scheduler(model("m"))
+    job = JobId(7)
+
+    decisions = s.restore(job, JobRequest(owner=OWNER, model="m"), 0, JobState.DONE, "", 3)
+
+    assert decisions == []
+    info = s.job(job, OWNER)
+    assert (info.state, info.timings.tokens) == (JobState.DONE, 3)
+    assert s.cancel(job, OWNER, 1) == []

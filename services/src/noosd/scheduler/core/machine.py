@@ -6,6 +6,7 @@ in order (see `decisions`):
 
     admit(owner, prompt_bytes, now)   before tokenizing: InvalidArgument / Busy, as submit would
     submit(request, now)              a caller's job; its id, or Busy / NotFound / InvalidArgument
+    restore(job, request, now, ...)   a journalled job after a restart, under its id
     cancel(job, caller, now)          by its owner or root, else NotFound (as for no job)
     on_loaded(model, now)             a Load is done
     on_load_failed(model, reason, now)
@@ -147,8 +148,36 @@ class Scheduler:
         self._check_size(request.prompt_bytes)
         self._check_runnable(request, model)
         self._check_room(request.owner, now, 0, request.prompt_bytes)
+        job = self._new_job(random_job_id(self._jobs), request, model, now)
+        self._queue.add(job)
+        return job.id, self._settle(now)
+
+    def restore(
+        self,
+        job_id: JobId,
+        request: JobRequest,
+        now: float,
+        ended: JobState | None = None,
+        reason: str = "",
+        tokens: int = 0,
+    ) -> list[Decision]:
+        """A job acknowledged before a restart (the engine's journal), under its
+        id and owner, behind those restored before it: queued again, or kept as
+        it ended (`ended`, `reason`, its `tokens`). It was admitted once: only a
+        catalog that changed since refuses it (NotFound, InvalidArgument)."""
+        model = self.catalog.get(request.model)
+        self._check_runnable(request, model)
+        job = self._new_job(job_id, request, model, now)
+        if ended is None:
+            self._queue.add(job)
+            return self._settle(now)
+        job.state, job.finished_at, job.reason, job.tokens = ended, now, reason, tokens
+        self._keep_finished(job)
+        return []
+
+    def _new_job(self, job_id: JobId, request: JobRequest, model: ModelSpec, now: float) -> Job:
         job = Job(
-            id=random_job_id(self._jobs),
+            id=job_id,
             owner=request.owner,
             model=model.name,
             priority=model.priority if request.priority is None else request.priority,
@@ -163,8 +192,7 @@ class Scheduler:
         self._jobs[job.id] = job
         self._unloaded.discard(model.name)
         self._predictor.observe(model.name, now)
-        self._queue.add(job)
-        return job.id, self._settle(now)
+        return job
 
     def cancel(self, job_id: JobId, caller: int, now: float) -> list[Decision]:
         """Cancel a job of the caller's (root: anyone's); a finished job stays as it ended."""
@@ -494,10 +522,14 @@ class Scheduler:
         job.state = state
         job.finished_at = now
         job.reason = reason
+        self._keep_finished(job)
+        return decisions
+
+    def _keep_finished(self, job: Job) -> None:
+        """Keep an ended job for its owner to read; forget the oldest past finished_kept."""
         self._finished.append(job.id)
         while len(self._finished) > self.config.finished_kept:
             del self._jobs[self._finished.popleft()]
-        return decisions
 
     def _load_pinned(self, now: float) -> list[Decision]:
         decisions: list[Decision] = []
