@@ -334,19 +334,31 @@ def write_as(uid: int, bus_address: str, tag: str, count: int) -> list[dict[str,
     return [json.loads(line) for line in writer.stdout.splitlines()]
 
 
+# Settings under which every Remember past a user's second memory writes
+# chromadb (the warm tier, no write-behind), and the reserve left free is
+# small beside the 16 MiB disk.
+RESERVE = 1 << 20
+CHROMA_IN_USE = {"hot_capacity": "2", "max_unwritten_warm": "0", "min_free_bytes": str(RESERVE)}
+# What the full disk still has free: room for SQLite's commit, not for
+# chromadb's write after it (which hangs on a full disk), and under the reserve.
+LEFT_FREE = 256 << 10
+
+
 def disk_full_campaign(
     bus_address: str, disk: Path, models: Path, *, writes: int
 ) -> DiskFullFigures:
-    """The memory service with its state on `disk` (a small file system): users
-    write, the disk fills, they write on, space returns, they write again."""
+    """The memory service with its state on `disk` (a small file system), each
+    user's chromadb in use: users write, the disk fills (but for LEFT_FREE,
+    under the service's reserve), they write on, space returns, they write
+    again."""
     figures = DiskFullFigures()
     acknowledged: list[tuple[int, str]] = []
     state_dir = disk / "state"
-    service = start_memory(bus_address, state_dir, models)
+    service = start_memory(bus_address, state_dir, models, **CHROMA_IN_USE)
     try:
         for phase, outcomes in (("before", figures.before), ("full", figures.full)):
             if phase == "full":
-                filler = fill(disk)
+                filler = fill(disk, leave=LEFT_FREE)
             for uid in USERS:
                 for write in write_as(uid, bus_address, f"{phase} {uid}", writes):
                     outcomes[write["outcome"]] += 1

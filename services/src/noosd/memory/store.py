@@ -10,7 +10,10 @@ open, by `quick_check`, or by any later query) is set aside with the whole of
 the user's directory (`users/<uid>.corrupt-<UTC time>`, see
 `noosd.shared.quarantine`): that call fails with `Corrupted`, and the user's
 next call starts an empty store. Other users' files are never touched. A full
-disk fails the call with `Unavailable`, and leaves nothing half-written.
+disk fails the call with `Unavailable`, and leaves nothing half-written: a
+Remember is refused before it touches SQLite or chromadb while the state's file
+system has no more than `min_free_bytes` free (chromadb's writes hang on a
+full disk), and chromadb's write-behind waits for space likewise.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from noosd.memory.storage.database import NewMemoryRow, row_bytes
 from noosd.memory.storage.hot import gpu_device
 from noosd.memory.user import DATABASE_FILE, UserMemories, directory_bytes
 from noosd.shared.chroma import ChromaError
+from noosd.shared.diskspace import has_room
 from noosd.shared.embedding import Embedder
 from noosd.shared.quarantine import set_aside
 from noosd.shared.sqlite import is_corruption, is_disk_full
@@ -143,8 +147,16 @@ class MemoryStore:
         checked = [self._check_new(item) for item in items]
         if not checked:
             return []
+        self._check_room()
         with self._faults(uid):
             return self._remember_checked(uid, checked)
+
+    def _check_room(self) -> None:
+        if not has_room(self.state_dir, self.config.min_free_bytes):
+            raise Unavailable(
+                "the disk that holds the memories is full; nothing of this call was "
+                "stored: retry once space is freed"
+            )
 
     def _remember_checked(self, uid: int, checked: Sequence[_CheckedMemory]) -> list[Memory]:
         existing = self._existing_user(uid)
@@ -353,6 +365,7 @@ class MemoryStore:
         report = ConsolidationReport()
         for uid in self._uids_on_disk():
             try:
+                self._check_room()  # consolidating writes chromadb
                 with self._faults(uid):
                     user = self._existing_user(uid)
                     if user is None:

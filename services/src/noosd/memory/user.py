@@ -53,6 +53,7 @@ from noosd.memory.storage.database import (
 from noosd.memory.storage.hot import HotIndex
 from noosd.memory.storage.warm import WarmIndex
 from noosd.shared.chroma import ChromaError
+from noosd.shared.diskspace import has_room
 from noosd.shared.matrix import IdArray, VectorMatrix
 from noosd.shared.outbox import ChromaOutbox
 
@@ -492,16 +493,27 @@ class UserMemories:
         """Write the oldest unwritten warm memories if there are too many, a chunk at
         a time (twice what the call just `added`, at least WARM_WRITE_CHUNK): each
         remember pays a bounded part, and the backlog still shrinks."""
-        if self.unwritten_warm_count() > self.config.max_unwritten_warm:
+        if self.unwritten_warm_count() > self.config.max_unwritten_warm and self._has_room():
             try:
                 self.outbox.write(limit=max(WARM_WRITE_CHUNK, 2 * added))
             except ChromaError as error:
                 # They wait in the hot matrix and the outbox: the next write tries again.
                 _log.warning("chromadb failed to take uid %d's warm memories: %s", self.uid, error)
 
+    def _has_room(self) -> bool:
+        """Whether chromadb may write: its writes hang on a full disk, so they
+        wait, queued in SQLite's outbox, while the disk has no more than the
+        reserve free."""
+        room = has_room(self.directory, self.config.min_free_bytes)
+        if not room:
+            _log.warning("chromadb's writes for uid %d wait: the disk is nearly full", self.uid)
+        return room
+
     def _flush_removals(self) -> None:
         """Delete from chromadb what SQLite deleted; on failure they stay queued
         (a stale vector in chromadb finds no row: it is never returned)."""
+        if not self._has_room():
+            return
         try:
             self.outbox.flush_removals()
         except ChromaError as error:
