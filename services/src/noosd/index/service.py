@@ -87,6 +87,9 @@ class IndexService(Service):
         engine = IndexStore(
             self._settings.state_dir, embedder, limits=self._limits, chroma_url=self._chroma_url
         )
+        # A damaged database found by a query is set aside and the index
+        # starts afresh, as on open: the crawl fills it again.
+        engine.on_started_afresh = self._indexer.reindex
         # Load the model now, not on the first user's search.
         embedder.embed(["noos"])
         return engine
