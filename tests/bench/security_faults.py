@@ -2,14 +2,16 @@
 
 Four users write 200 memories each to `noosd memory` on a private bus while
 the service is killed with SIGKILL every 1 to 3 s and started again; likewise
-100 files each, indexed by `IndexFile`, while `noosd index` is killed; then the
-same users write while its state disk (a 16 MiB loop-mounted ext4) is full,
-and after space returns. Prints, for the kills: writes acknowledged, lost
-(goal 0), duplicated (goal 0), kills, and the recovery time (kill to the
-first call answered) against a clean start of the service measured in the
-same run; for the full
-disk: the outcomes by kind in each phase, corruption found (goal 0), writes
-lost (goal 0), and whether every write succeeded once space returned.
+100 files each, indexed by `IndexFile`, while `noosd index` is killed; 50
+tiny jobs each (SmolLM2, 2 tokens) submitted to `noosd scheduler` while it is
+killed, every acknowledged job then waited for; then the same users write
+memories while the memory service's state disk (a 16 MiB loop-mounted ext4,
+each user's chromadb in use) is full, and after space returns. Prints, for
+the kills: writes acknowledged, lost (goal 0), duplicated (goal 0), kills,
+and the recovery time (kill to the first call answered) against a clean
+start of the service measured in the same run; for the full disk: the
+outcomes by kind in each phase, corruption found (goal 0), writes lost
+(goal 0), and whether every write succeeded once space returned.
 """
 
 from __future__ import annotations
@@ -22,17 +24,22 @@ from pathlib import Path
 from tests.fixtures.loopfs import small_disk
 from tests.fixtures.models import shipped_models_tree
 from tests.fixtures.private_bus import PrivateBus
+from tests.fixtures.scheduler import write_catalog
 from tests.security.faults import (
     KillFigures,
     disk_full_campaign,
     index_kill_campaign,
     index_serving,
     kill_campaign,
+    scheduler_kill_campaign,
+    scheduler_serving,
     serving,
 )
 
 WRITES_PER_USER = 200
 INDEX_WRITES_PER_USER = 100
+# 200 concurrent submits in all, as the issue asks.
+JOBS_PER_USER = 50
 # After each write: the campaign lasts long enough for several kills.
 PAUSE_S = 0.05
 KILL_EVERY_S = (1.0, 3.0)
@@ -87,6 +94,18 @@ def main() -> None:
                 pause_s=PAUSE_S,
                 kill_every_s=KILL_EVERY_S,
             )
+            clean_scheduler = Path(work) / "clean-scheduler"
+            write_catalog(clean_scheduler / "models.d")
+            started = time.monotonic()
+            scheduler_serving(bus.address, clean_scheduler).terminate()
+            scheduler_clean_start_s = time.monotonic() - started
+            scheduler_kills = scheduler_kill_campaign(
+                bus.address,
+                Path(work) / "scheduler",
+                jobs_per_user=JOBS_PER_USER,
+                pause_s=PAUSE_S,
+                kill_every_s=KILL_EVERY_S,
+            )
             with small_disk(Path(work) / "disk", size_mib=DISK_MIB) as disk:
                 full = disk_full_campaign(bus.address, disk, models, writes=DISK_FULL_WRITES)
     finally:
@@ -96,6 +115,11 @@ def main() -> None:
         "index service, kill -9 during 4 users' file writes and IndexFile calls:",
         index_kills,
         index_clean_start_s,
+    )
+    print_kills(
+        "scheduler, kill -9 during 4 users' Submit calls (acknowledged: done once after):",
+        scheduler_kills,
+        scheduler_clean_start_s,
     )
     print(f"memory service, state on a full {DISK_MIB} MiB disk:")
     print(f"  before it filled             {dict(full.before)}")
