@@ -34,8 +34,9 @@ from tests.security.faults import (
 )
 
 WRITES_PER_USER = 50
-# Each a job of the real SmolLM2: 120 jobs in all.
+# Each a job of the real SmolLM2: 120 jobs in all, over 3 s at least.
 JOBS_PER_USER = 30
+SUBMIT_PAUSE_S = 0.1
 # After each write: 50 writes then take 2.5 s at least, and the first kill
 # comes within KILL_EVERY_S[1], however fast the machine.
 PAUSE_S = 0.05
@@ -94,7 +95,7 @@ def test_kill_9_during_four_users_submits_loses_no_job_and_runs_none_twice(
         bus.address,
         tmp_path,
         jobs_per_user=JOBS_PER_USER,
-        pause_s=PAUSE_S,
+        pause_s=SUBMIT_PAUSE_S,
         kill_every_s=KILL_EVERY_S,
     )
 
@@ -115,7 +116,12 @@ async def test_a_wait_cut_by_kill_9_is_answered_after_the_restart(
     write_catalog(tmp_path / "models.d")
     service = start_scheduler(bus.address, tmp_path)
     async with await Connection.open(bus.address) as client:
-        request = {"prompt": Variant("s", "Once upon a time"), "max_tokens": Variant("i", 400)}
+        # A long answer, greedy: a count goes on to max_tokens, never to an end.
+        request = {
+            "prompt": Variant("s", "Counting from 1 to 1000: 1, 2, 3, 4, 5, 6,"),
+            "max_tokens": Variant("i", 600),
+            "temperature": Variant("d", 0.0),
+        }
         (job,) = await client.call(
             SCHEDULER, "/org/noos/Scheduler1", SCHEDULER, "Submit", "a{sv}", [request]
         )

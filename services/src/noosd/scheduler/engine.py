@@ -225,7 +225,7 @@ class Engine:
                     entry.owner,
                     error,
                 )
-                self._journal.forget(entry.job)
+                self._journal_forget(entry.job)
                 continue
             record = self._new_record(entry)
             restored.append(record)
