@@ -426,3 +426,67 @@ def test_a_kept_out_line_and_a_token_typed_in_the_shell_are_not_remembered(
     assert TOKEN not in remembered, remembered
     # The token's line was remembered, with the token redacted.
     assert "GITHUB_TOKEN=[REDACTED]" in remembered, remembered
+
+
+# --- 12: another user's directories against the index's inotify watches -----
+
+# Lowered through a settings drop-in, so that the attack is quick under TCG:
+# the attacker makes more directories than its whole budget.
+WATCH_BUDGET_DROP_IN = "/etc/noos/index.d/90-attack-watches.toml"
+WATCHES_PER_USER = 40
+ATTACK_DIRECTORIES = 120
+LETTER = "Dear bank, the overdraft on the heron account is paid in full."
+LETTER_QUERY = "overdraft heron account paid"
+
+
+@pytest.mark.timeout(1800, method="signal")
+def test_a_user_making_directories_takes_only_their_own_inotify_watches(
+    machine: Machine,
+) -> None:
+    users(machine)
+    machine.succeed(
+        f"mkdir -p /etc/noos/index.d && printf '%s\\n' 'watches_per_user = {WATCHES_PER_USER}'"
+        f" 'unwatched_rescan_s = 3600' > {WATCH_BUDGET_DROP_IN}"
+        " && systemctl restart noosd@index.service"
+    )
+    try:
+        machine.wait_for_unit("noosd@index.service", timeout=SERVICE_TIMEOUT_S)
+        watch = ServiceWatch(machine, ["index"])
+        machine.wait_until_succeeds(
+            as_user("noos index status", VICTIM), timeout=SERVICE_TIMEOUT_S, watch=watch
+        )
+        machine.succeed(
+            as_user(
+                f"sh -c 'for i in $(seq {ATTACK_DIRECTORIES}); do"
+                f" mkdir -p /home/{ATTACKER}/many/$i; done'",
+                ATTACKER,
+            )
+        )
+        # The attack reached its budget: the index says it left the rest unwatched.
+        machine.wait_until_succeeds(
+            f"journalctl -u noosd@index.service | grep -q 'uid {ATTACKER_UID}.s directories"
+            " are past its inotify watch budget'",
+            timeout=600,
+            watch=watch,
+        )
+        # A directory the victim makes after the attack is still watched: its
+        # file is found long before the hour's rescan could find it.
+        machine.succeed(
+            as_user(
+                f"sh -c 'mkdir -p /home/{VICTIM}/letters"
+                f' && echo "{LETTER}" > /home/{VICTIM}/letters/bank.txt\'',
+                VICTIM,
+            )
+        )
+        machine.wait_until_succeeds(
+            as_user(f"noos index search '{LETTER_QUERY}'", VICTIM)
+            + f" | grep -q /home/{VICTIM}/letters/bank.txt",
+            timeout=900,
+            interval=10,
+            watch=watch,
+        )
+    finally:
+        machine.succeed(
+            f"rm -f {WATCH_BUDGET_DROP_IN} && rm -rf /home/{ATTACKER}/many"
+            " && systemctl restart noosd@index.service"
+        )
