@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 from noosd.runtime import waiting
 from noosd.runtime.health import WorkLoop
 from noosd.runtime.turns import FairTurns
+from noosd.shared.niceness import SERVICE_CALLS, lower_this_thread
 from noosd.shared.opener import BackgroundOpener
 
 if TYPE_CHECKING:
@@ -35,7 +36,13 @@ _log = logging.getLogger(__name__)
 class StoreRunner:
     def __init__(self, open_store: Callable[[], MemoryStore]) -> None:
         self._store = BackgroundOpener("the memory store", open_store)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-store")
+        self._executor = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="memory-store",
+            # Below interactive generation: a flood of calls must not slow it to a crawl.
+            initializer=lower_this_thread,
+            initargs=(SERVICE_CALLS,),
+        )
         self._turns = FairTurns()
         self._settle: asyncio.TimerHandle | None = None
         self._settling: set[asyncio.Future[None]] = set()

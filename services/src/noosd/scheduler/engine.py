@@ -63,6 +63,7 @@ from noosd.scheduler.core.decisions import (
     Start,
 )
 from noosd.scheduler.core.jobs import (
+    ROOT_UID,
     TERMINAL,
     JobId,
     JobInfo,
@@ -74,6 +75,7 @@ from noosd.scheduler.core.jobs import (
 from noosd.scheduler.core.kvcache import SavedState, prefix_blocks
 from noosd.scheduler.core.machine import Scheduler, SchedulerStats
 from noosd.scheduler.core.prediction import ModelPredictor
+from noosd.scheduler.live.priorities import GenerationPriorities
 from noosd.scheduler.live.records import JobRecord, JobView, RunControl, TextPipe
 from noosd.scheduler.storage.journal import JobJournal, JournalEntry
 from noosd.scheduler.storage.kvstore import KvStore
@@ -87,12 +89,6 @@ GENERATION_STUCK_AFTER_S = 3600.0
 # How often time passes for the core when nothing else happens: pinned models
 # that now fit, KV states to page, models to preload.
 TICK_S = 1.0
-# The CPU priority of each class's generation threads. With more runnable
-# threads than cores (another program, Index1's crawl), the kernel shares the
-# CPU evenly between equals: an interactive job's prefill next to a batch
-# job's generation took 2.1x its idle time in the TTFT benchmark, 1.05x with
-# the batch thread at nice 19. Nice values are per thread on Linux.
-NICENESS = {Priority.INTERACTIVE: 0, Priority.NORMAL: 5, Priority.BATCH: 19}
 ROLES = frozenset({"system", "user", "assistant", "tool"})
 
 
@@ -174,12 +170,11 @@ class Engine:
             priority: ThreadPoolExecutor(
                 max_workers=slots,
                 thread_name_prefix=f"generate-{priority.name.lower()}",
-                initializer=_run_at_niceness,
-                initargs=(NICENESS[priority],),
             )
             for priority in Priority
         }
         self._runs: set[asyncio.Future[Outcome]] = set()
+        self._priorities = GenerationPriorities()
         self.generating = WorkLoop("scheduler-generation", stuck_after_s=GENERATION_STUCK_AFTER_S)
         self.loading = WorkLoop("scheduler-loading", stuck_after_s=GENERATION_STUCK_AFTER_S)
         self._ticker: asyncio.TimerHandle | None = None
@@ -475,8 +470,10 @@ class Engine:
                     self._run(job, model, None)
                 case Resume(job=job, model=model, state=state):
                     self._run(job, model, state)
-                case Preempt(job=job):
+                case Preempt(job=job, for_job=for_job):
                     self._stop(job, Stop.PREEMPT)
+                    waiting_class = self.core.job(for_job, ROOT_UID).priority
+                    self._priorities.hasten(job, waiting_class)
                 case Cancel(job=job):
                     self._stop(job, Stop.CANCEL)
                 case Reject():
@@ -577,9 +574,14 @@ class Engine:
                 start_from, record.cached_tokens = hit.state, hit.tokens
         control = RunControl(record, self._running_loop, self._on_emit)
         self._controls[job] = control
+        priority = self.core.job(job, record.owner).priority
 
         def generate() -> Outcome:
-            with self.generating.working(), resident.locks[slot]:
+            with (
+                self.generating.working(),
+                self._priorities.running(job, priority),
+                resident.locks[slot],
+            ):
                 start = self._states.get(start_from) if start_from is not None else None
                 if resume_from is not None:
                     self._states.drop(resume_from)  # the job's own state: restored, then freed
@@ -595,7 +597,6 @@ class Engine:
                 )
                 return resident.runtime.generate(slot, generation, control)
 
-        priority = self.core.job(job, record.owner).priority
         run = self._running_loop.run_in_executor(self._generators[priority], generate)
         self._runs.add(run)
         run.add_done_callback(lambda done: self._ran(record, resident, done))
@@ -665,12 +666,3 @@ def _check_prompt(prompt: Prompt) -> None:
         raise InvalidArgument("the messages are all empty")
     if prompt.text and not prompt.text.strip():
         raise InvalidArgument("the prompt is empty")
-
-
-def _run_at_niceness(niceness: int) -> None:
-    """Lower the calling thread's CPU priority to `niceness`, never raise it
-    (that needs privilege): a service started at nice 10 keeps 10."""
-    thread = threading.get_native_id()
-    with contextlib.suppress(OSError):
-        current = os.getpriority(os.PRIO_PROCESS, thread)
-        os.setpriority(os.PRIO_PROCESS, thread, max(current, niceness))

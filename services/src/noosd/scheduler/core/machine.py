@@ -27,7 +27,7 @@ their budgets, then preloads the predicted next model into free memory.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum, auto
@@ -417,7 +417,9 @@ class Scheduler:
         """
         decisions: list[Decision] = []
         threads_blocked = memory_blocked = False
-        for job in self._queue.in_order():
+        holding = (JobState.RUNNING, JobState.LOADING)  # a slot each
+        held = Counter(j.owner for j in self._jobs.values() if j.state in holding)
+        for job in self._queue.in_order(held):
             if self._saving(job):
                 continue
             model = self.catalog.get(job.model)
