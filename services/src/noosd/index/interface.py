@@ -151,7 +151,7 @@ class IndexInterface(NoosInterface):
     async def IndexFile(self, path: DBusStr) -> IndexedStruct:
         """Index the file at `path` now: (embedded, kept, dropped, skipped)."""
         target = absolute_path(path)
-        root = indexed_root(target, self._indexer.roots)
+        root = indexed_root(target, self._indexer.roots, self._indexer.settings.roots)
         caller = user_of(await caller_uid()).caller
         # At once, for a clear answer; the engine decides again on the file it opens.
         check_readable(target, caller)
@@ -171,7 +171,7 @@ class IndexInterface(NoosInterface):
     async def Forget(self, path: DBusStr) -> DBusUInt32:
         """Drop the entries of the file at `path`, which the caller owns: how many (0 or 1)."""
         target = absolute_path(path)
-        indexed_root(target, self._indexer.roots)
+        indexed_root(target, self._indexer.roots, self._indexer.settings.roots)
         caller = user_of(await caller_uid()).caller
         check_readable(target, caller)
         check_owned(target, caller)
