@@ -152,13 +152,19 @@ def test_a_swapped_parent_symlink_never_shows_another_users_private_file(
     swap = put_script(machine, "swap-parent", SWAP_PARENT)
 
     started = time.monotonic()
-    out = machine.succeed(
-        # Ended in the guest before the driver gives up, so that the guest's
-        # shell is free for the tests after a failed one.
-        "timeout 1200 "
-        + as_user(f"{PYTHON} {swap} {attacker_home} {victim_dir} '{SECRET_QUERY}'", ATTACKER),
-        timeout=1500,
-    )
+    try:
+        out = machine.succeed(
+            # Ended in the guest before the driver gives up, so that the guest's
+            # shell is free for the tests after a failed one.
+            "timeout 1200 "
+            + as_user(f"{PYTHON} {swap} {attacker_home} {victim_dir} '{SECRET_QUERY}'", ATTACKER),
+            timeout=1500,
+        )
+    finally:
+        # Its indexing was cut short on purpose: left there, every later crawl
+        # (after a service restart) would spend minutes under TCG embedding it,
+        # and the tests after this one would wait behind it.
+        machine.succeed(f"rm -f {attacker_home}/big.txt")
 
     result = json.loads(out.strip().splitlines()[-1])
     # Either the call was refused at its check, before any read, because its
