@@ -29,11 +29,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from noos import SyncIndex, SyncMemory
+from noos import NoosError, SyncIndex, SyncMemory
 from noos.bus import Connection
 from noos.protocol.scheduler import job_path
+from noosd.index.storage.chroma import DEFAULT_COLLECTION, ChromaIndex
+from noosd.index.store import CHROMA_DIR
 from noosd.memory.core.codec import unpack_text
 from noosd.memory.user import DATABASE_FILE
+from noosd.shared.chroma import ChromaError
 from tests.fixtures import faults_indexer_as, faults_submitter_as, faults_writer_as
 from tests.fixtures.loopfs import fill
 from tests.fixtures.memory import start_memory
@@ -208,10 +211,44 @@ def scheduler_kill_campaign(
     )
 
 
-def scheduler_serving(bus_address: str, state_dir: Path) -> NoosdProcess:
+def scheduler_disk_full_campaign(bus_address: str, disk: Path, *, jobs: int) -> DiskFullFigures:
+    """The scheduler with its journal (and kv_dir) on `disk`: users submit
+    tiny jobs, the disk fills, they submit on, space returns, they submit
+    again; then every acknowledged job must be done once (as the kill
+    campaign counts), and the journal sound."""
+    figures = DiskFullFigures()
+    state_dir = disk / "scheduler"
+    write_catalog(state_dir / "models.d")
+    service = scheduler_serving(bus_address, state_dir, min_free_bytes=str(RESERVE))
+    try:
+        acknowledged = _phases(
+            disk,
+            figures,
+            lambda uid, phase: write_as(
+                uid,
+                bus_address,
+                f"{phase} {uid}",
+                jobs,
+                writer=faults_submitter_as.__file__,
+                timeout_s=DISK_FULL_WRITER_TIMEOUT_S,
+            ),
+        )
+    finally:
+        service.terminate()
+    problems = _quick_check(state_dir / "jobs.sqlite3")
+    if problems != ["ok"]:
+        figures.corrupt.append(f"jobs.sqlite3: {problems}")
+    done = _jobs_done(bus_address, state_dir)
+    figures.lost = [text for uid, text in acknowledged if done.get(uid, Counter())[text] != 1]
+    return figures
+
+
+def scheduler_serving(bus_address: str, state_dir: Path, **settings: str) -> NoosdProcess:
     """`noosd scheduler` on `state_dir` (its catalog in models.d), with room
-    in its queue for every user's burst."""
-    return start_scheduler(bus_address, state_dir, max_queued="1024", max_queued_per_user="256")
+    in its queue for every user's burst, and `settings` (see `start_scheduler`)."""
+    return start_scheduler(
+        bus_address, state_dir, max_queued="1024", max_queued_per_user="256", **settings
+    )
 
 
 def _jobs_done(bus_address: str, state_dir: Path) -> dict[int, Counter[str]]:
@@ -242,8 +279,9 @@ def _jobs_done(bus_address: str, state_dir: Path) -> dict[int, Counter[str]]:
         service.terminate()
 
 
-def index_serving(bus_address: str, state_dir: Path, root: Path) -> NoosdProcess:
-    """`noosd index` on `root`, once it has answered a search."""
+def index_serving(bus_address: str, state_dir: Path, root: Path, **env: str) -> NoosdProcess:
+    """`noosd index` on `root`, once it has answered a search; `env` adds to its
+    environment (settings)."""
     service = NoosdProcess(
         "index",
         "--bus",
@@ -255,6 +293,7 @@ def index_serving(bus_address: str, state_dir: Path, root: Path) -> NoosdProcess
             "NOOS_MODELS_DIR": str(shipped_models_tree()),
             "HF_HUB_OFFLINE": "1",
             "ANONYMIZED_TELEMETRY": "False",
+            **env,
         },
     ).wait_ready()
     with SyncIndex(bus_address) as index:
@@ -313,25 +352,46 @@ def _kill_loop(
 
 @dataclass
 class DiskFullFigures:
-    """What a disk-full campaign saw: writes before, while and after the disk was full."""
+    """What a disk-full campaign saw: writes before, while and after the disk
+    was full (by outcome: "ok", an error's name, or "timeout": a call that
+    hung), and what was lost or found corrupt after."""
 
     before: Counter[str] = field(default_factory=Counter)
     full: Counter[str] = field(default_factory=Counter)
     after: Counter[str] = field(default_factory=Counter)
     lost: list[str] = field(default_factory=list)
     corrupt: list[str] = field(default_factory=list)
+    # Searches while the disk was full (the index's campaign), by outcome.
+    searches_full: Counter[str] = field(default_factory=Counter)
 
 
-def write_as(uid: int, bus_address: str, tag: str, count: int) -> list[dict[str, str]]:
-    """`count` writes as `uid` (see faults_writer_as.py): each one's text and outcome."""
-    writer = subprocess.run(
-        [sys.executable, faults_writer_as.__file__, str(uid), bus_address, tag, str(count), "0"],
-        capture_output=True,
-        text=True,
-        timeout=WRITER_TIMEOUT_S,
-        check=True,
-    )
-    return [json.loads(line) for line in writer.stdout.splitlines()]
+# Long enough for a call on a loaded machine, short beside a hang's forever.
+DISK_FULL_WRITER_TIMEOUT_S = 120.0
+
+
+def write_as(
+    uid: int,
+    bus_address: str,
+    tag: str,
+    count: int,
+    *,
+    writer: str = faults_writer_as.__file__,
+    timeout_s: float = WRITER_TIMEOUT_S,
+) -> list[dict[str, str]]:
+    """`count` writes as `uid` by `writer` (faults_writer_as.py, or
+    faults_indexer_as.py with `tag` the directory): each one's text and
+    outcome; those not answered within `timeout_s` (a hung call) as "timeout"."""
+    command = [sys.executable, writer, str(uid), bus_address, tag, str(count), "0"]
+    try:
+        output = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout_s, check=True
+        ).stdout
+    except subprocess.TimeoutExpired as hung:
+        output = hung.stdout.decode() if isinstance(hung.stdout, bytes) else hung.stdout or ""
+    writes = [json.loads(line) for line in output.splitlines()]
+    return writes + [
+        {"text": f"{tag} #{n}", "outcome": "timeout"} for n in range(len(writes), count)
+    ]
 
 
 # Settings under which every Remember past a user's second memory writes
@@ -342,6 +402,41 @@ CHROMA_IN_USE = {"hot_capacity": "2", "max_unwritten_warm": "0", "min_free_bytes
 # What the full disk still has free: room for SQLite's commit, not for
 # chromadb's write after it (which hangs on a full disk), and under the reserve.
 LEFT_FREE = 256 << 10
+PHASES = ("before", "full", "after")
+
+
+def _phases(
+    disk: Path,
+    figures: DiskFullFigures,
+    write: Callable[[int, str], list[dict[str, str]]],
+    while_full: Callable[[], None] = lambda: None,
+) -> list[tuple[int, str]]:
+    """Each user's writes (`write(uid, phase)`) before the disk fills (but for
+    LEFT_FREE, under the services' reserve), while it is full (and
+    `while_full`), and once space returned; the writes acknowledged, by uid."""
+    acknowledged: list[tuple[int, str]] = []
+    outcomes = {"before": figures.before, "full": figures.full, "after": figures.after}
+    for phase in PHASES:
+        if phase == "full":
+            filler = fill(disk, leave=LEFT_FREE)
+        for uid in USERS:
+            for done in write(uid, phase):
+                outcomes[phase][done["outcome"]] += 1
+                if done["outcome"] == "ok":
+                    acknowledged.append((uid, done["text"]))
+        if phase == "full":
+            while_full()
+            filler.unlink()
+    return acknowledged
+
+
+def _quick_check(path: Path) -> list[str]:
+    """SQLite's quick_check of the database at `path`: ["ok"] when sound."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return [row[0] for row in db.execute("PRAGMA quick_check")]
+    finally:
+        db.close()
 
 
 def disk_full_campaign(
@@ -352,35 +447,99 @@ def disk_full_campaign(
     under the service's reserve), they write on, space returns, they write
     again."""
     figures = DiskFullFigures()
-    acknowledged: list[tuple[int, str]] = []
     state_dir = disk / "state"
     service = start_memory(bus_address, state_dir, models, **CHROMA_IN_USE)
     try:
-        for phase, outcomes in (("before", figures.before), ("full", figures.full)):
-            if phase == "full":
-                filler = fill(disk, leave=LEFT_FREE)
-            for uid in USERS:
-                for write in write_as(uid, bus_address, f"{phase} {uid}", writes):
-                    outcomes[write["outcome"]] += 1
-                    if write["outcome"] == "ok":
-                        acknowledged.append((uid, write["text"]))
-        filler.unlink()
-        for uid in USERS:
-            for write in write_as(uid, bus_address, f"after {uid}", writes):
-                figures.after[write["outcome"]] += 1
-                if write["outcome"] == "ok":
-                    acknowledged.append((uid, write["text"]))
+        acknowledged = _phases(
+            disk,
+            figures,
+            lambda uid, phase: write_as(
+                uid,
+                bus_address,
+                f"{phase} {uid}",
+                writes,
+                timeout_s=DISK_FULL_WRITER_TIMEOUT_S,
+            ),
+        )
     finally:
         service.terminate()
     for uid in USERS:
-        path = state_dir / "users" / str(uid) / DATABASE_FILE
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            problems = [row[0] for row in db.execute("PRAGMA quick_check")]
-        finally:
-            db.close()
+        problems = _quick_check(state_dir / "users" / str(uid) / DATABASE_FILE)
         if problems != ["ok"]:
             figures.corrupt.append(f"uid {uid}: {problems}")
     stored = {uid: stored_texts(state_dir, uid) for uid in USERS}
     figures.lost = [text for uid, text in acknowledged if stored[uid][text] != 1]
+    return figures
+
+
+# How long the files written while the disk was full may take to be indexed
+# once space returned: the watcher's look again (ROOM_RETRY_S) and an
+# embedding batch, on a loaded machine.
+CATCH_UP_S = 90.0
+
+
+def index_disk_full_campaign(bus_address: str, disk: Path, *, writes: int) -> DiskFullFigures:
+    """The index service with its state on `disk`, the users' homes elsewhere:
+    users write and index files of their own, the disk fills, they write and
+    index on (and root searches), space returns, they write again; then every
+    file written, in any phase, must come to be indexed (the watcher's, once
+    there is room), SQLite must be sound and chromadb readable."""
+    figures = DiskFullFigures()
+    state_dir = disk / "index-state"
+    root = Path(tempfile.mkdtemp(prefix="noos-diskfull-homes-"))
+    root.chmod(0o755)
+    written: list[tuple[int, str]] = []
+
+    def write(uid: int, phase: str) -> list[dict[str, str]]:
+        directory = root / str(uid) / phase
+        directory.mkdir(parents=True)
+        for made in (directory.parent, directory):
+            os.chown(made, uid, uid)
+        done = write_as(
+            uid,
+            bus_address,
+            str(directory),
+            writes,
+            writer=faults_indexer_as.__file__,
+            timeout_s=DISK_FULL_WRITER_TIMEOUT_S,
+        )
+        written.extend((uid, str(directory / f"note{n}.txt")) for n in range(writes))
+        return done
+
+    def search() -> None:
+        try:
+            with SyncIndex(bus_address) as index:
+                index.search("the boiler was serviced", limit=5)
+            figures.searches_full["ok"] += 1
+        except NoosError as error:
+            figures.searches_full[type(error).__name__] += 1
+
+    def indexed() -> set[tuple[int, str]]:
+        db = sqlite3.connect(f"file:{state_dir / 'index.sqlite3'}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT uid, path FROM files")
+            return {(uid, os.fsdecode(path)) for uid, path in rows}
+        finally:
+            db.close()
+
+    service = index_serving(bus_address, state_dir, root, NOOS_INDEX_MIN_FREE_BYTES=str(RESERVE))
+    try:
+        acknowledged = _phases(disk, figures, write, while_full=search)
+        deadline = time.monotonic() + CATCH_UP_S
+        while not set(written) <= indexed() and time.monotonic() < deadline:
+            time.sleep(1.0)
+    finally:
+        service.terminate()
+        shutil.rmtree(root)
+    problems = _quick_check(state_dir / "index.sqlite3")
+    if problems != ["ok"]:
+        figures.corrupt.append(f"index.sqlite3: {problems}")
+    try:
+        ChromaIndex(state_dir / CHROMA_DIR, None, DEFAULT_COLLECTION).count()
+    except ChromaError as error:
+        figures.corrupt.append(f"chromadb: {error}")
+    found = indexed()
+    figures.lost = sorted(
+        {path for uid, path in [*acknowledged, *written] if (uid, path) not in found}
+    )
     return figures

@@ -7,6 +7,8 @@ prints its figures."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,9 @@ from noos import Corrupted, Memory
 from noos.bus import Connection
 from noos.protocol.errors import Unavailable
 from noosd.memory.user import DATABASE_FILE
-from tests.fixtures.loopfs import small_disk
+from noosd.scheduler.backends.base import KvState
+from noosd.scheduler.storage.kvstore import KvStore
+from tests.fixtures.loopfs import fill, small_disk
 from tests.fixtures.memory import start_memory
 from tests.fixtures.models import shipped_models_tree
 from tests.fixtures.private_bus import PrivateBus
@@ -26,8 +30,10 @@ from tests.fixtures.scheduler import STOP_TIMEOUT_S, start_scheduler, write_cata
 from tests.security.faults import (
     USERS,
     disk_full_campaign,
+    index_disk_full_campaign,
     index_kill_campaign,
     kill_campaign,
+    scheduler_disk_full_campaign,
     scheduler_kill_campaign,
     stored_texts,
     write_as,
@@ -183,6 +189,64 @@ def test_a_full_disk_gives_clear_errors_corrupts_nothing_and_recovers(
     assert set(figures.after) == {"ok"}
     assert figures.lost == []
     assert figures.corrupt == []
+
+
+def test_a_full_index_disk_refuses_writes_keeps_searching_and_catches_up(
+    bus: PrivateBus, tmp_path: Path
+) -> None:
+    with small_disk(tmp_path / "disk", size_mib=16) as disk:
+        figures = index_disk_full_campaign(bus.address, disk, writes=3)
+
+    assert set(figures.before) == {"ok"}
+    # Refused before SQLite or chromadb is touched (chromadb's writes hang).
+    assert set(figures.full) == {"Unavailable"}
+    assert set(figures.searches_full) == {"ok"}
+    assert set(figures.after) == {"ok"}
+    # Every file, those written while full too, is indexed once space returned.
+    assert figures.lost == []
+    assert figures.corrupt == []
+
+
+def test_a_full_scheduler_disk_refuses_submits_and_runs_every_job_it_took(
+    bus: PrivateBus, tmp_path: Path
+) -> None:
+    with small_disk(tmp_path / "disk", size_mib=16) as disk:
+        figures = scheduler_disk_full_campaign(bus.address, disk, jobs=3)
+
+    assert set(figures.before) == {"ok"}
+    # Refused before the journal is written: an acknowledged job must outlive kill -9.
+    assert set(figures.full) == {"Unavailable"}
+    assert set(figures.after) == {"ok"}
+    assert figures.lost == []
+    assert figures.corrupt == []
+
+
+def test_a_kv_state_its_full_disk_cannot_take_is_dropped_and_paging_recovers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = KvState(data=bytearray(os.urandom(8 << 20)), tokens=tuple(range(64)))
+    with small_disk(tmp_path / "disk", size_mib=16) as disk:
+        store = KvStore(disk / "kv", min_free_bytes=1 << 20)
+        try:
+            filler = fill(disk, leave=4 << 20)
+            store.put("full", state)
+            with caplog.at_level(logging.WARNING):
+                store.page_out("full")
+                store.flush()
+            # A cache: dropped (its job prefills again), nothing left on the disk.
+            assert store.get("full") is None
+            assert "the KV state full is dropped" in caplog.text
+            assert list((disk / "kv").iterdir()) == []
+            filler.unlink()
+            store.put("room", state)
+            store.page_out("room")
+            store.flush()
+            assert [p.name for p in (disk / "kv").iterdir()] == ["room.kv"]
+            again = store.get("room")
+        finally:
+            store.close()
+    assert again is not None
+    assert again.data == state.data
 
 
 async def test_a_corrupt_database_is_one_users_clear_error_and_no_one_elses(

@@ -37,6 +37,7 @@ from noosd.index.live.pending import DEFAULT_QUIET_S, PendingChanges, is_under
 from noosd.index.live.roots import IndexedRoot, RootSet
 from noosd.index.live.runner import StoreRunner
 from noosd.index.live.watcher import Watcher
+from noosd.shared.diskspace import DEFAULT_MIN_FREE_BYTES
 
 if TYPE_CHECKING:
     from noosd.index.store import IndexStore
@@ -51,7 +52,8 @@ class IndexerSettings:
     mounted (empty: none indexed); quiet_s: how long a file's events must
     pause before it is indexed; crawl_batch: files per engine call of a
     crawl; watches_per_user, max_watches (0: below the kernel's limit) and
-    unwatched_rescan_s: the inotify watch budget (`budget`)."""
+    unwatched_rescan_s: the inotify watch budget (`budget`); min_free_bytes:
+    the free space the state's file system keeps (`noosd.shared.diskspace`)."""
 
     state_dir: Path
     roots: tuple[Path, ...] = (Path("/home"),)
@@ -61,6 +63,7 @@ class IndexerSettings:
     watches_per_user: int = DEFAULT_WATCHES_PER_USER
     max_watches: int = 0
     unwatched_rescan_s: float = DEFAULT_RESCAN_S
+    min_free_bytes: int = DEFAULT_MIN_FREE_BYTES
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,11 @@ class IndexService(Service):
 
         embedder = load_embedder(self._model_dir)
         engine = IndexStore(
-            self._settings.state_dir, embedder, limits=self._limits, chroma_url=self._chroma_url
+            self._settings.state_dir,
+            embedder,
+            limits=self._limits,
+            chroma_url=self._chroma_url,
+            min_free_bytes=self._settings.min_free_bytes,
         )
         # A damaged database found by a query is set aside and the index
         # starts afresh, as on open: the crawl fills it again.

@@ -24,6 +24,7 @@ from noosd.runtime.settings import (
     positive,
     state_directory,
 )
+from noosd.shared.diskspace import DEFAULT_MIN_FREE_BYTES
 from noosd.shared.models import MODELS_DIR
 
 SETTINGS = SettingsTable(
@@ -100,6 +101,14 @@ SETTINGS = SettingsTable(
             at_least(1),
         ),
         Setting(
+            "min_free_bytes",
+            INTEGER,
+            DEFAULT_MIN_FREE_BYTES,
+            "NOOS_INDEX_MIN_FREE_BYTES",
+            "free bytes state_dir's file system keeps; writes finding no more wait (Unavailable)",
+            at_least(0),
+        ),
+        Setting(
             "chroma_url",
             TEXT,
             "",
@@ -121,4 +130,5 @@ def indexer_settings(settings: Settings) -> IndexerSettings:
         watches_per_user=settings["watches_per_user"],
         max_watches=settings["max_watches"],
         unwatched_rescan_s=settings["unwatched_rescan_s"],
+        min_free_bytes=settings["min_free_bytes"],
     )

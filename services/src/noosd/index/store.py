@@ -15,6 +15,11 @@ rules are theirs) and searches them for a caller. Where things are:
   SQLite through an outbox (`noosd.shared.outbox`) and is reconciled at open;
   it may be lost, or unreachable, at any time: the search then stays exact in
   RAM, and chromadb is tried again after `outbox.RETRY_S`.
+- A full disk: while state_dir's file system has no more than
+  `min_free_bytes` free, every write is refused with `DiskFull` (an
+  `Unavailable`) before SQLite or chromadb is touched (chromadb's writes hang
+  on a full disk; `noosd.shared.diskspace`), and chromadb's outbox waits;
+  searches go on. SQLite finding the disk full itself is `DiskFull` too.
 
 Indexing a file costs what changed: a file whose size, mtime, ctime and inode
 are those indexed is not read; one whose bytes hash as before is not chunked;
@@ -45,7 +50,7 @@ import pwd
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -70,16 +75,19 @@ from noosd.index.storage.reading import OpenedFile, Refused, check_may_read, ope
 from noosd.index.storage.walking import open_parent
 from noosd.runtime.health import beat
 from noosd.shared.chroma import ChromaError
+from noosd.shared.diskspace import DEFAULT_MIN_FREE_BYTES, DiskFull, ensure_room, has_room
 from noosd.shared.embedding import Embedder
 from noosd.shared.matrix import VectorMatrix
 from noosd.shared.outbox import ChromaOutbox
 from noosd.shared.quarantine import set_aside
-from noosd.shared.sqlite import is_corruption
+from noosd.shared.sqlite import is_corruption, is_disk_full
 
 # The facade needs these and the engine alone.
 __all__ = ["Caller", "IndexStatus", "IndexStore", "Indexed", "Interrupted", "SearchHit"]
 
 DATABASE_FILE = "index.sqlite3"
+# What a full disk refuses to write, as `DiskFull` says it.
+THE_INDEX = "the index"
 CHROMA_DIR = "chroma"
 MAX_LIMIT = 100
 # A filter that keeps at most this many chunks is searched exactly, by a
@@ -175,8 +183,10 @@ class IndexStore:
         limits: SizeLimits | None = None,
         exact_max_rows: int = EXACT_MAX_ROWS,
         before_read: Callable[[Path], None] | None = None,
+        min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
     ) -> None:
         self.state_dir = state_dir
+        self._min_free_bytes = min_free_bytes
         # Called with each path just before it is looked at to be read: the
         # seam where a test puts what an attacker does between a check and the read.
         self._before_read = before_read
@@ -282,6 +292,7 @@ class IndexStore:
         changed; on the last try, such a file is left as now stored (another
         writer has just indexed it)."""
         checked = [_absolute(path) for path in paths]
+        self._ensure_room()
         unique = list(dict.fromkeys(checked))
         judged = self._stored_files(unique)
         prepared = {path: self._prepare(path, judged[path], device, caller) for path in unique}
@@ -306,7 +317,9 @@ class IndexStore:
                 with self._writer if not last else contextlib.nullcontext(), self._state:
                     self._check_open()
                     if last or all(self._still_as_planned(plan) for plan in plans):
-                        outcomes = self._commit(plans, reused, fresh, device)
+                        self._ensure_room()
+                        with _full_disk_refused():
+                            outcomes = self._commit(plans, reused, fresh, device)
                         return [outcomes[path] for path in checked]
             _log.debug("a concurrent write changed what was planned: planning again")
         raise AssertionError("unreachable: the last try commits")
@@ -374,8 +387,9 @@ class IndexStore:
         """Remove the file at `path`, or everything under it as a directory, from
         the index (SQLite, RAM and chromadb); returns how many files."""
         encoded = os.fsencode(_absolute(path))
-        with self._writer, self._state:
+        with self._writer, self._state, _full_disk_refused():
             self._check_open()
+            self._ensure_room()
             file_ids = [file_id for file_id, _ in self._db.files_at_or_under(encoded)]
             with self._db.transaction():
                 removed = self._db.delete_files(file_ids)
@@ -395,8 +409,9 @@ class IndexStore:
             return 0
         if _contains(source, target) or _contains(target, source):
             raise InvalidArgument(f"cannot rename {old} to {new}: one is inside the other")
-        with self._writer, self._state:
+        with self._writer, self._state, _full_disk_refused():
             self._check_open()
+            self._ensure_room()
             moving = self._db.files_at_or_under(source)
             moves = [(file_id, target + path[len(source) :]) for file_id, path in moving]
             replaced = [file_id for file_id, _ in self._db.files_at_or_under(target)]
@@ -413,8 +428,9 @@ class IndexStore:
         """Show or hide the files on removable medium `device` (hidden ones stay indexed)."""
         if not isinstance(device, str) or not device:
             raise InvalidArgument("a device is named by a non-empty string")
-        with self._state:
+        with self._state, _full_disk_refused():
             self._check_open()
+            self._ensure_room()
             with self._db.transaction():
                 self._db.set_hidden(device, hidden=not visible)
             self._hidden = self._db.hidden_devices()
@@ -651,12 +667,32 @@ class IndexStore:
         self._unsynced.difference_update(chunk_ids)
 
     def _flush_outbox(self) -> None:
-        """Write to chromadb what it lacks, unless it is failing (the outbox waits)."""
+        """Write to chromadb what it lacks, unless it is failing or the disk
+        is full (chromadb's writes would hang): the outbox waits."""
+        if not has_room(self.state_dir, self._min_free_bytes):
+            _log.warning("chromadb's writes wait: the disk that holds the index is full")
+            return
         self._outbox.guarded("writing", self._outbox.flush)
+
+    def _ensure_room(self) -> None:
+        """`DiskFull` unless the state's file system has more than the reserve free."""
+        ensure_room(self.state_dir, self._min_free_bytes, THE_INDEX)
 
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("the index engine is closed")
+
+
+@contextlib.contextmanager
+def _full_disk_refused() -> Iterator[None]:
+    """SQLite (or a file) finding the disk full, as `DiskFull`: its
+    transaction was rolled back, nothing of the call is written."""
+    try:
+        yield
+    except (sqlite3.Error, OSError) as error:
+        if is_disk_full(error):
+            raise DiskFull(THE_INDEX) from error
+        raise
 
 
 def _judged_by_record(prepared: _Prepared) -> bool:

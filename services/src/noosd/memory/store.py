@@ -50,7 +50,7 @@ from noosd.memory.storage.database import NewMemoryRow, row_bytes
 from noosd.memory.storage.hot import gpu_device
 from noosd.memory.user import DATABASE_FILE, UserMemories, directory_bytes
 from noosd.shared.chroma import ChromaError
-from noosd.shared.diskspace import has_room
+from noosd.shared.diskspace import DiskFull, ensure_room
 from noosd.shared.embedding import Embedder
 from noosd.shared.quarantine import set_aside
 from noosd.shared.sqlite import is_corruption, is_disk_full
@@ -69,6 +69,8 @@ __all__ = [
 ]
 
 USERS_DIR = "users"
+# What a full disk refuses to store, as `DiskFull` says it.
+MEMORIES = "the memories"
 
 _log = logging.getLogger(__name__)
 
@@ -152,11 +154,7 @@ class MemoryStore:
             return self._remember_checked(uid, checked)
 
     def _check_room(self) -> None:
-        if not has_room(self.state_dir, self.config.min_free_bytes):
-            raise Unavailable(
-                "the disk that holds the memories is full; nothing of this call was "
-                "stored: retry once space is freed"
-            )
+        ensure_room(self.state_dir, self.config.min_free_bytes, MEMORIES)
 
     def _remember_checked(self, uid: int, checked: Sequence[_CheckedMemory]) -> list[Memory]:
         existing = self._existing_user(uid)
@@ -439,10 +437,7 @@ class MemoryStore:
             if is_corruption(error):
                 raise self._set_aside(uid, error) from error
             if is_disk_full(error):
-                raise Unavailable(
-                    "the disk that holds the memories is full; nothing of this call "
-                    "was stored: retry once space is freed"
-                ) from error
+                raise DiskFull(MEMORIES) from error
             raise
 
     def _set_aside(self, uid: int, error: BaseException) -> Corrupted:

@@ -79,8 +79,12 @@ from noosd.scheduler.live.priorities import GenerationPriorities
 from noosd.scheduler.live.records import JobRecord, JobView, RunControl, TextPipe
 from noosd.scheduler.storage.journal import JobJournal, JournalEntry
 from noosd.scheduler.storage.kvstore import KvStore
+from noosd.shared.diskspace import DEFAULT_MIN_FREE_BYTES, DiskFull, ensure_room
+from noosd.shared.sqlite import is_disk_full
 
 _log = logging.getLogger(__name__)
+# What a full disk refuses to write, as `DiskFull` says it.
+THE_JOURNAL = "the job journal"
 
 # CPU seconds without a beat that mean a generation or a load is stuck. A
 # prefill batch (512 tokens) is one llama.cpp call with no beat between: 4.8 s
@@ -142,6 +146,7 @@ class Engine:
         listener: EngineListener,
         predictor: ModelPredictor | None = None,
         clock: Callable[[], float] = time.time,
+        min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
     ) -> None:
         self.core = Scheduler(catalog, config, predictor)
         self._listener = listener
@@ -150,6 +155,7 @@ class Engine:
         self._kv: KvStore | None = None
         self._journal_path = journal_path
         self._job_journal: JobJournal | None = None
+        self._min_free_bytes = min_free_bytes
         self._backends: dict[BackendKind, Backend] = {}
         self._resident: dict[str, _Resident] = {}
         self._records: dict[JobId, JobRecord] = {}
@@ -185,7 +191,7 @@ class Engine:
     def start(self) -> list[JobRecord]:
         """Start; the jobs the journal kept from before (see `_restore`)."""
         self._loop = asyncio.get_running_loop()
-        self._kv = KvStore(self._kv_dir)
+        self._kv = KvStore(self._kv_dir, self._min_free_bytes)
         self._job_journal = JobJournal.open(self._journal_path)
         restored = self._restore()
         self._tick()
@@ -306,6 +312,9 @@ class Engine:
         """A job for `owner`; `stream_fd`, if given, is the engine's to close."""
         pipe = TextPipe(stream_fd) if stream_fd is not None else None
         try:
+            # Refused, not run unjournaled: an acknowledged job must outlive a
+            # kill -9; and the reserve keeps room for the ends of the jobs under way.
+            ensure_room(self._journal_path.parent, self._min_free_bytes, THE_JOURNAL)
             _check_prompt(prompt)
             spec = self.core.catalog.get(model)
             if max_tokens < 1:
@@ -354,6 +363,8 @@ class Engine:
             # Not acknowledged, so not kept: the job goes as if cancelled.
             self._execute(decisions)
             self.cancel(job, owner)
+            if is_disk_full(error):
+                raise DiskFull(THE_JOURNAL) from error
             raise Unavailable(
                 f"the job could not be kept ({error}): nothing was queued; retry"
             ) from error

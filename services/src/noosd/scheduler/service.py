@@ -101,6 +101,7 @@ class SchedulerService(Service):
             settings.journal_file,
             self,
             predictor=self._predictor,
+            min_free_bytes=settings.min_free_bytes,
         )
         self._interface.accelerators = list(accelerators)
         self._relearn(self._predictor)

@@ -30,6 +30,7 @@ from noosd.scheduler.core.config import (
     QUEUED_PROMPTS_OF_MAX_SIZE,
     SchedulerConfig,
 )
+from noosd.shared.diskspace import DEFAULT_MIN_FREE_BYTES
 
 BUDGET_DEFAULTS = SchedulerConfig()
 
@@ -70,6 +71,15 @@ SETTINGS = SettingsTable(
             Computed("state_dir/kv", lambda: None),
             "NOOS_SCHEDULER_KV_DIR",
             "where idle jobs' KV states are paged out",
+        ),
+        Setting(
+            "min_free_bytes",
+            INTEGER,
+            DEFAULT_MIN_FREE_BYTES,
+            "NOOS_SCHEDULER_MIN_FREE_BYTES",
+            "free bytes the journal's and kv_dir's file systems keep: a Submit finding "
+            "no more is refused (Unavailable), a KV state not paged out (dropped)",
+            at_least(0),
         ),
         Setting(
             "cpu_threads",
@@ -131,6 +141,8 @@ class SchedulerSettings:
     predictor_file: Path
     # The jobs acknowledged and not yet forgotten (`storage.journal`).
     journal_file: Path
+    # Free bytes kept where the journal and the KV states are written.
+    min_free_bytes: int
     # The budgets; its vram_bytes is `vram_bytes`'s once the accelerators are known.
     config: SchedulerConfig
     # None: the usable accelerators' memory.
@@ -144,6 +156,7 @@ class SchedulerSettings:
             kv_dir=settings["kv_dir"] or state_dir / "kv",
             predictor_file=state_dir / "predictor.json",
             journal_file=state_dir / "jobs.sqlite3",
+            min_free_bytes=settings["min_free_bytes"],
             config=replace(
                 BUDGET_DEFAULTS,
                 cpu_threads=settings["cpu_threads"],

@@ -100,3 +100,23 @@ def test_dropping_a_directory_drops_the_wishes_below_it() -> None:
     clock.now += 2
     due, _ = pending.take_due()
     assert due.to_index == {None: [A]}
+
+
+def test_changes_put_back_come_again_behind_no_newer_wish() -> None:
+    clock = Clock()
+    pending = pending_with(clock)
+    pending.rename(A, B)
+    pending.add(C, Wish.INDEX, "usb")
+    pending.add(A, Wish.FORGET)
+    clock.now += 2
+    due, _ = pending.take_due()
+    # The index's disk was full: nothing applied. Meanwhile C was deleted.
+    pending.add(C, Wish.FORGET)
+    pending.rename(B, A)
+    pending.put_back(due)
+    clock.now += 2
+    again, _ = pending.take_due()
+    assert again.renames == [Rename(A, B), Rename(B, A)]
+    # C's newer wish (forget) stands; A's forget comes again.
+    assert sorted(again.forgets) == [A, C]
+    assert again.to_index == {}

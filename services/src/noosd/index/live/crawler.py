@@ -37,6 +37,7 @@ from noosd.index.live.priority import lower_this_thread
 from noosd.index.live.roots import IndexedRoot, RootSet
 from noosd.index.live.sink import IndexSink, Interrupted
 from noosd.runtime.health import WorkLoop
+from noosd.shared.diskspace import ROOM_RETRY_S, DiskFull
 
 CHECKPOINT_FILE = "crawl.json"
 CHECKPOINT_VERSION = 1
@@ -295,6 +296,12 @@ class Crawler:
                 # Stopping: the batch in hand is done again at the next start.
                 self._save_checkpoint(force=True)
                 return
+            except DiskFull as error:
+                # The job goes on from its last batch once there is room.
+                _log.warning("crawling %s waits: %s", job.directory, error)
+                self._save_checkpoint(force=True)
+                self._halt.wait(ROOM_RETRY_S)
+                finished = False
             except NoosError as error:
                 # The engine is gone (it could not open, or it closed): the
                 # checkpoint keeps the crawl for the next start.

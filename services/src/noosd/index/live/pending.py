@@ -132,6 +132,20 @@ class PendingChanges:
             self._renames.append(Rename(old, new))
         self.wake.set()
 
+    def put_back(self, changes: DueChanges) -> None:
+        """Take back changes taken but not applied (the index's disk was
+        full), due at once: renames before those noted since, and a path's
+        wish unless a newer one was noted since."""
+        now = self._clock()
+        with self._lock:
+            self._renames[:0] = changes.renames
+            for path in changes.forgets:
+                self._paths.setdefault(path, _Pending(Wish.FORGET, None, now, now))
+            for device, paths in changes.to_index.items():
+                for path in paths:
+                    self._paths.setdefault(path, _Pending(Wish.INDEX, device, now, now))
+        self.wake.set()
+
     def drop_under(self, directory: Path) -> None:
         """Drop every wish for `directory` and below (it is forgotten whole)."""
         with self._lock:

@@ -56,10 +56,11 @@ from noos.protocol.errors import NoosError
 from noosd.index.core.ignore import IGNORE_FILE
 from noosd.index.live.budget import WatchBudget
 from noosd.index.live.observer import EventsLost, LossReportingObserver
-from noosd.index.live.pending import PendingChanges, Rename, Wish
+from noosd.index.live.pending import DueChanges, PendingChanges, Wish
 from noosd.index.live.roots import IndexedRoot, RootSet
 from noosd.index.live.sink import IndexSink
 from noosd.runtime.health import WorkLoop
+from noosd.shared.diskspace import ROOM_RETRY_S, DiskFull
 
 # Files whose change changes which files are ignored around them.
 RULE_FILES = frozenset({IGNORE_FILE, "pyvenv.cfg", "CACHEDIR.TAG"})
@@ -287,8 +288,9 @@ class Watcher:
     def _flush_forever(self) -> None:
         while True:
             due, next_due = self.pending.take_due()
-            if due:
-                self._apply(due.renames, due.forgets, due.to_index)
+            if due and not self._apply(due):
+                # The index's disk is full: what was due waits, and is tried again.
+                self._stopping.wait(ROOM_RETRY_S)
             if self._stopping.is_set():
                 break
             if not due:
@@ -298,31 +300,47 @@ class Watcher:
     def _flush_everything(self) -> None:
         self.pending.quiet_s = self.pending.max_wait_s = 0.0
         due, _ = self.pending.take_due()
-        self._apply(due.renames, due.forgets, due.to_index)
+        # Not applied for a full disk: the crawl at the next start finds it.
+        self._apply(due)
 
-    def _apply(
-        self,
-        renames: Sequence[Rename],
-        forgets: Sequence[Path],
-        to_index: dict[str | None, list[Path]],
-    ) -> None:
-        for rename in renames:
-            self._apply_one(
-                f"renaming {rename.old} to {rename.new}",
-                functools.partial(self._sink.rename, rename.old, rename.new),
-            )
-        for path in forgets:
-            self._apply_one(f"forgetting {path}", functools.partial(self._sink.forget, path))
-        for device, paths in to_index.items():
-            for batch in batches_by_size(paths, self._index_batch):
-                index = functools.partial(self._sink.index_files, batch, device=device)
-                if self._apply_one(f"indexing {len(batch)} files", index):
-                    self.files_done += len(batch)
+    def _apply(self, due: DueChanges) -> bool:
+        """Apply what is due; False if the index's disk is full, and then
+        what was not applied is pending again (nothing of it is lost)."""
+        renames, forgets = list(due.renames), list(due.forgets)
+        to_index = {device: list(paths) for device, paths in due.to_index.items()}
+        try:
+            while renames:
+                old, new = renames[0].old, renames[0].new
+                rename = functools.partial(self._sink.rename, old, new)
+                self._apply_one(f"renaming {old} to {new}", rename)
+                renames.pop(0)
+            while forgets:
+                path = forgets[0]
+                self._apply_one(f"forgetting {path}", functools.partial(self._sink.forget, path))
+                forgets.pop(0)
+            for device, paths in list(to_index.items()):
+                for batch in batches_by_size(paths, self._index_batch):
+                    index = functools.partial(self._sink.index_files, batch, device=device)
+                    if self._apply_one(f"indexing {len(batch)} files", index):
+                        self.files_done += len(batch)
+                    done = set(batch)
+                    paths[:] = [path for path in paths if path not in done]
+                del to_index[device]
+        except DiskFull as error:
+            left = len(renames) + len(forgets) + sum(map(len, to_index.values()))
+            _log.warning("%s; %d changes wait for room", error, left)
+            self.pending.put_back(DueChanges(renames, forgets, to_index))
+            return False
+        return True
 
     def _apply_one(self, what: str, call: Callable[[], object]) -> bool:
+        """Whether `call` succeeded; a failure is logged, but a full disk
+        (`DiskFull`) is raised: the change waits for room."""
         try:
             with self.work.working():
                 call()
+        except DiskFull:
+            raise
         except Exception as error:
             # A noos error (the engine could not open) says it all; anything else is a bug.
             _log.warning("%s failed: %s", what, error, exc_info=not isinstance(error, NoosError))

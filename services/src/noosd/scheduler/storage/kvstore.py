@@ -12,6 +12,11 @@ Each file carries a digest of its tokens and bytes, checked when it is read
 back: a state damaged on disk (a flipped bit, a file changed under the
 service) is discarded with a log line, and its job computes its prompt again
 rather than generating from a wrong cache.
+
+A state is a cache: one that cannot be paged out (its file system has no
+more than `min_free_bytes` free beyond its size, or the write fails, a full
+disk) is dropped with a log line, its partial file removed, and its job
+computes its prompt again; no job fails for it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from noosd.scheduler.backends.base import KvState
+from noosd.shared.diskspace import has_room
 
 _log = logging.getLogger(__name__)
 # A state file: the number of tokens, the digest of what follows, the tokens
@@ -35,8 +41,9 @@ _HEADER = struct.Struct(f"<Q{_DIGEST_BYTES}s")
 
 
 class KvStore:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, min_free_bytes: int = 0) -> None:
         self.directory = directory
+        self._min_free_bytes = min_free_bytes
         directory.mkdir(parents=True, exist_ok=True)
         for stale in directory.glob("*.kv*"):
             stale.unlink(missing_ok=True)
@@ -79,13 +86,17 @@ class KvStore:
 
     def _write(self, state: str, kv: KvState) -> None:
         path = self._path(state)
+        size = _HEADER.size + 8 * len(kv.tokens) + len(kv.data)
         try:
+            if not has_room(self.directory, self._min_free_bytes + size):
+                raise OSError(f"the disk of {self.directory} is full")
             _write(path, kv)
         except OSError as error:
-            # Kept in RAM: over budget, but nothing lost.
-            _log.error("paging out the KV state %s failed: %s", state, error)
+            # A cache: dropped (RAM is over budget else), its job prefills again.
+            _log.warning("the KV state %s is dropped, not paged out: %s", state, error)
             with self._lock:
                 self._writes.pop(state, None)
+                self._in_ram.pop(state, None)
             return
         with self._lock:
             self._writes.pop(state, None)
@@ -119,11 +130,16 @@ class KvStore:
 def _write(path: Path, kv: KvState) -> None:
     partial = path.with_suffix(".kv.partial")
     tokens = array("q", kv.tokens).tobytes()
-    with partial.open("wb") as file:
-        file.write(_HEADER.pack(len(kv.tokens), _digest(tokens, kv.data)))
-        file.write(tokens)
-        file.write(kv.data)
-    partial.replace(path)
+    try:
+        with partial.open("wb") as file:
+            file.write(_HEADER.pack(len(kv.tokens), _digest(tokens, kv.data)))
+            file.write(tokens)
+            file.write(kv.data)
+        partial.replace(path)
+    except OSError:
+        # What was written of it would hold the space it failed for.
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def _read(path: Path) -> KvState:
