@@ -6,12 +6,16 @@ the service is killed with SIGKILL every 1 to 3 s and started again; likewise
 tiny jobs each (SmolLM2, 2 tokens) submitted to `noosd scheduler` while it is
 killed, every acknowledged job then waited for; then the same users write
 memories while the memory service's state disk (a 16 MiB loop-mounted ext4,
-each user's chromadb in use) is full, and after space returns. Prints, for
+each user's chromadb in use) is full, and after space returns; likewise
+files they index while the index's state disk is full (searching too), and
+jobs they submit while the scheduler's journal disk is full. Prints, for
 the kills: writes acknowledged, lost (goal 0), duplicated (goal 0), kills,
 and the recovery time (kill to the first call answered) against a clean
-start of the service measured in the same run; for the full disk: the
-outcomes by kind in each phase, corruption found (goal 0), writes lost
-(goal 0), and whether every write succeeded once space returned.
+start of the service measured in the same run; for each full disk: the
+outcomes by kind in each phase ("timeout": a call that hung; goal none),
+corruption found (goal 0), writes lost (goal 0: for the index, every file
+written, those refused while full too, indexed once space returned), and
+whether every write succeeded once space returned.
 """
 
 from __future__ import annotations
@@ -26,11 +30,14 @@ from tests.fixtures.models import shipped_models_tree
 from tests.fixtures.private_bus import PrivateBus
 from tests.fixtures.scheduler import write_catalog
 from tests.security.faults import (
+    DiskFullFigures,
     KillFigures,
     disk_full_campaign,
+    index_disk_full_campaign,
     index_kill_campaign,
     index_serving,
     kill_campaign,
+    scheduler_disk_full_campaign,
     scheduler_kill_campaign,
     scheduler_serving,
     serving,
@@ -46,6 +53,8 @@ SUBMIT_PAUSE_S = 0.25
 PAUSE_S = 0.05
 KILL_EVERY_S = (1.0, 3.0)
 DISK_FULL_WRITES = 20
+INDEX_DISK_FULL_WRITES = 10
+DISK_FULL_JOBS = 10
 DISK_MIB = 16
 
 
@@ -66,6 +75,20 @@ def print_kills(title: str, kills: KillFigures, clean_start_s: float) -> None:
         f"  recovery, kill to answering  {recovery:8.2f} s  (median; clean start "
         f"{clean_start_s:.2f} s: x{recovery / clean_start_s:.2f})"
     )
+
+
+def print_disk_full(title: str, full: DiskFullFigures) -> None:
+    print(title)
+    print(f"  before it filled             {dict(full.before)}")
+    print(f"  while full                   {dict(full.full)}")
+    if full.searches_full:
+        print(f"  searches while full          {dict(full.searches_full)}")
+    print(f"  after space returned         {dict(full.after)}")
+    corrupt = len(full.corrupt)
+    print(f"  corrupt state                {corrupt:8d}   goal 0: {goal(not corrupt)}")
+    print(f"  writes lost                  {len(full.lost):8d}   goal 0: {goal(not full.lost)}")
+    recovered = set(full.after) == {"ok"}
+    print(f"  every write ok after         {recovered!s:>8}   goal True: {goal(recovered)}")
 
 
 def main() -> None:
@@ -110,6 +133,14 @@ def main() -> None:
             )
             with small_disk(Path(work) / "disk", size_mib=DISK_MIB) as disk:
                 full = disk_full_campaign(bus.address, disk, models, writes=DISK_FULL_WRITES)
+            with small_disk(Path(work) / "index-disk", size_mib=DISK_MIB) as disk:
+                index_full = index_disk_full_campaign(
+                    bus.address, disk, writes=INDEX_DISK_FULL_WRITES
+                )
+            with small_disk(Path(work) / "scheduler-disk", size_mib=DISK_MIB) as disk:
+                scheduler_full = scheduler_disk_full_campaign(
+                    bus.address, disk, jobs=DISK_FULL_JOBS
+                )
     finally:
         bus.stop()
     print_kills("memory service, kill -9 during 4 users' Remember calls:", kills, clean_start_s)
@@ -123,15 +154,13 @@ def main() -> None:
         scheduler_kills,
         scheduler_clean_start_s,
     )
-    print(f"memory service, state on a full {DISK_MIB} MiB disk:")
-    print(f"  before it filled             {dict(full.before)}")
-    print(f"  while full                   {dict(full.full)}")
-    print(f"  after space returned         {dict(full.after)}")
-    corrupt = len(full.corrupt)
-    print(f"  corrupt databases            {corrupt:8d}   goal 0: {goal(not corrupt)}")
-    print(f"  acknowledged writes lost     {len(full.lost):8d}   goal 0: {goal(not full.lost)}")
-    recovered = set(full.after) == {"ok"}
-    print(f"  every write ok after         {recovered!s:>8}   goal True: {goal(recovered)}")
+    print_disk_full(f"memory service, state on a full {DISK_MIB} MiB disk:", full)
+    print_disk_full(
+        f"index service, state on a full {DISK_MIB} MiB disk (IndexFile, watcher):", index_full
+    )
+    print_disk_full(
+        f"scheduler, journal and kv_dir on a full {DISK_MIB} MiB disk (Submit):", scheduler_full
+    )
 
 
 if __name__ == "__main__":
