@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from noosd.shared.diskspace import DiskFull
+
 
 class RecordingSink:
     def __init__(self) -> None:
@@ -58,6 +60,41 @@ class RecordingSink:
     def indexed_files(self, kind: str = "index") -> list[str]:
         """The paths of the recorded calls of `kind`, in order."""
         return [call[1] for call in self.recorded() if call[0] == kind]
+
+
+class FullDiskSink(RecordingSink):
+    """The index's disk is full after `batches` batches indexed, until
+    `room` is set: every write is refused with `DiskFull`, as the engine's."""
+
+    def __init__(self, batches: int = 0) -> None:
+        super().__init__()
+        self.left = batches
+        self.refused = 0
+        self.room = threading.Event()
+
+    def _refuse_if_full(self) -> None:
+        if self.left == 0 and not self.room.is_set():
+            self.refused += 1
+            raise DiskFull("the index")
+
+    def index_files(
+        self,
+        paths: Sequence[Path],
+        *,
+        device: str | None = None,
+        interrupt: threading.Event | None = None,
+    ) -> object:
+        self._refuse_if_full()
+        self.left -= 1
+        return super().index_files(paths, device=device)
+
+    def forget(self, path: Path) -> int:
+        self._refuse_if_full()
+        return super().forget(path)
+
+    def rename(self, old: Path, new: Path) -> int:
+        self._refuse_if_full()
+        return super().rename(old, new)
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 10.0) -> None:

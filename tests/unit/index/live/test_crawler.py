@@ -21,7 +21,7 @@ from noosd.index.live.crawler import (
 )
 from noosd.index.live.roots import IndexedRoot, RootSet
 from noosd.index.live.sink import Interrupted
-from tests.unit.index.recording_sink import RecordingSink, wait_until
+from tests.unit.index.recording_sink import FullDiskSink, RecordingSink, wait_until
 
 
 def make_tree(root: Path, count: int) -> list[Path]:
@@ -114,6 +114,26 @@ class FailingSink(RecordingSink):
             raise Unavailable("the index engine could not be opened: gone")
         self.left -= 1
         return super().index_files(paths, device=device)
+
+
+def test_a_crawl_that_finds_the_disk_full_waits_and_goes_on_from_where_it_was(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    files = make_tree(home, 50)
+    sink = FullDiskSink(batches=2)
+    crawler = Crawler(
+        sink, roots_with(home), tmp_path / CHECKPOINT_FILE, batch_size=10, room_retry_s=0.05
+    )
+    crawler.start(catch_up=[home])
+    wait_until(lambda: sink.refused >= 3)
+    # Still at it, the job kept and nothing past the full disk lost.
+    assert crawler.running and crawler.crawling
+    assert len(sink.indexed_files()) == 20
+    sink.room.set()
+    wait_until(lambda: not crawler.crawling)
+    crawler.stop()
+    assert sorted(sink.indexed_files()) == sorted(map(str, files))
 
 
 def test_a_crawl_cut_short_continues_from_its_checkpoint_not_from_the_start(

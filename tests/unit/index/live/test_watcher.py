@@ -14,7 +14,7 @@ from noosd.index.live.observer import EventsLost
 from noosd.index.live.pending import PendingChanges
 from noosd.index.live.roots import IndexedRoot, RootSet
 from noosd.index.live.watcher import Watcher, batches_by_size
-from tests.unit.index.recording_sink import RecordingSink, wait_until
+from tests.unit.index.recording_sink import FullDiskSink, RecordingSink, wait_until
 
 QUIET_S = 0.1
 
@@ -266,3 +266,28 @@ def test_a_small_file_is_batched_apart_from_large_ones_that_changed_with_it(
     assert batches[0] == [gone, note, large[0]]  # smallest first; a vanished file costs nothing
     assert batches[1:] == [[large[1]], [large[2]]]
     assert list(batches_by_size([note, gone], most=1)) == [[gone], [note]]
+
+
+def test_changes_that_find_the_disk_full_wait_and_are_applied_once_there_is_room(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "home"
+    root.mkdir()
+    (root / "old.txt").write_text("renamed while full\n")
+    (root / "gone.txt").write_text("deleted while full\n")
+    sink = FullDiskSink()
+    sink.indexed |= {root / "old.txt", root / "gone.txt"}
+    watcher = Watcher(sink, RootSet(), PendingChanges(quiet_s=QUIET_S), room_retry_s=0.05)
+    watcher.start()
+    watcher.watch(IndexedRoot(root))
+    try:
+        (root / "new.txt").write_text("written while full\n")
+        (root / "old.txt").rename(root / "moved.txt")
+        (root / "gone.txt").unlink()
+        wait_until(lambda: sink.refused >= 3)
+        assert sink.recorded() == []
+        sink.room.set()
+        wait_until(lambda: root / "new.txt" in sink.indexed)
+    finally:
+        watcher.stop()
+    assert sink.indexed == {root / "new.txt", root / "moved.txt"}

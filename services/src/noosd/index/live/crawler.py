@@ -179,6 +179,7 @@ class Crawler:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         on_batch: Callable[[int], None] = lambda files: None,
+        room_retry_s: float = ROOM_RETRY_S,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
@@ -187,6 +188,8 @@ class Crawler:
         self._checkpoint_path = checkpoint_path
         self._batch_size = batch_size
         self._on_batch = on_batch
+        # How long a crawl that found the index's disk full waits to try again.
+        self._room_retry_s = room_retry_s
         self._changed = threading.Condition()
         self._jobs: deque[CrawlJob] = deque()
         self._after: Parts | None = None
@@ -300,7 +303,7 @@ class Crawler:
                 # The job goes on from its last batch once there is room.
                 _log.warning("crawling %s waits: %s", job.directory, error)
                 self._save_checkpoint(force=True)
-                self._halt.wait(ROOM_RETRY_S)
+                self._halt.wait(self._room_retry_s)
                 finished = False
             except NoosError as error:
                 # The engine is gone (it could not open, or it closed): the

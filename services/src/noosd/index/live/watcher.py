@@ -134,8 +134,11 @@ class Watcher:
         on_overflow: Callable[[IndexedRoot], None] = lambda root: None,
         index_batch: int = DEFAULT_INDEX_BATCH,
         budget: WatchBudget | None = None,
+        room_retry_s: float = ROOM_RETRY_S,
     ) -> None:
         self._sink = sink
+        # How long changes that found the index's disk full wait to be tried again.
+        self._room_retry_s = room_retry_s
         self.budget = budget
         self._roots = roots
         self.pending = pending if pending is not None else PendingChanges()
@@ -290,7 +293,7 @@ class Watcher:
             due, next_due = self.pending.take_due()
             if due and not self._apply(due):
                 # The index's disk is full: what was due waits, and is tried again.
-                self._stopping.wait(ROOM_RETRY_S)
+                self._stopping.wait(self._room_retry_s)
             if self._stopping.is_set():
                 break
             if not due:
