@@ -48,6 +48,12 @@ def check_authorization(sender: str, action: Action, interactive: bool) -> Messa
     )
 
 
+def lets_polkit_prompt(call_flags: MessageFlag, may_prompt: bool) -> bool:
+    """Whether polkit may ask for a password: the call offered to answer one
+    (ALLOW_INTERACTIVE_AUTHORIZATION), and the check `may_prompt`."""
+    return may_prompt and bool(call_flags & MessageFlag.ALLOW_INTERACTIVE_AUTHORIZATION)
+
+
 async def authorize(uid: int, action: Action, *, may_prompt: bool = True) -> None:
     """Return if the caller of the call being served, whose uid is `uid`, may
     do `action`; else PermissionDenied naming the action. polkit may ask for a
@@ -61,9 +67,7 @@ async def authorize(uid: int, action: Action, *, may_prompt: bool = True) -> Non
     sender = call.message.sender
     if not sender:
         raise PermissionDenied("the call has no sender to identify")
-    interactive = may_prompt and bool(
-        call.message.flags & MessageFlag.ALLOW_INTERACTIVE_AUTHORIZATION
-    )
+    interactive = lets_polkit_prompt(call.message.flags, may_prompt)
     reply = await call.callers.bus.call(check_authorization(sender, action, interactive))
     if reply.message_type is MessageType.ERROR:
         _log.warning("polkit could not be asked about %s: %s", action.id, reply.error_name)
