@@ -5,10 +5,9 @@ models; each job is an object of its own, /org/noos/Scheduler1/jobs/<id>,
 with interface org.noos.Scheduler1.Job (`Info`, `Wait`, `Cancel`, `Watch`).
 A job is its owner's: only they, root and whom polkit allows
 `org.noos.scheduler.manage-jobs` (the noos-admin group) read, wait for or
-cancel it, and its signals
-(`Token`, `Finished`) go only to the connection that submitted it and those
-of its owner that called `Watch` — a broadcast would show every user's
-answers to everyone on the system bus. Its id is random (`random_job_id`),
+cancel it, and its signals (`Token`, `Finished`) go only to the connection
+that submitted it and those that called `Watch` — a broadcast would show
+every user's answers to everyone on the system bus. Its id is random (`random_job_id`),
 its object is neither announced (InterfacesAdded, InterfacesRemoved) nor
 listed (Introspect, GetManagedObjects), and anyone else calling on it is
 told NotFound, as for a job that never was (`ServiceBus.make_private`);
