@@ -44,8 +44,8 @@ class Index(Client):
 
     async def forget(self, path: str | os.PathLike[str]) -> int:
         """Drop the file at the absolute `path` from the index until it next
-        changes; how many files (0 or 1). Only its owner (or root) may:
-        PermissionDenied for anyone else."""
+        changes; how many files (0 or 1). Only its owner, root and noos-admin
+        may: PermissionDenied for anyone else."""
         return int((await self._call("Forget", "s", os.fspath(path)))[0])
 
     async def reindex(self) -> bool:

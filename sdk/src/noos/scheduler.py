@@ -506,11 +506,11 @@ class Scheduler(Client):
         return Job(self, path, events), events
 
     def job(self, job_id: int) -> Job:
-        """A handle on the job `job_id` (yours, or anyone's for root)."""
+        """A handle on the job `job_id` (yours; anyone's for root and noos-admin)."""
         return Job(self, job_path(job_id))
 
     async def jobs(self) -> list[Job]:
-        """Your jobs, running and recently ended (root: everyone's)."""
+        """Your jobs, running and recently ended (root and noos-admin: everyone's)."""
         (paths,) = await self._call("Jobs")
         return [Job(self, path) for path in paths]
 
@@ -551,15 +551,15 @@ class Scheduler(Client):
         ).map(scheduler_change_of)
 
     async def load(self, model: str) -> None:
-        """Load `model` into memory now, ahead of its jobs (root only)."""
+        """Load `model` into memory now, ahead of its jobs (root and noos-admin)."""
         await self._call("Load", "s", model)
 
     async def unload(self, model: str) -> None:
-        """Take `model` out of memory (root only)."""
+        """Take `model` out of memory (root and noos-admin)."""
         await self._call("Unload", "s", model)
 
     async def pin(self, model: str, pinned: bool = True) -> None:
-        """Keep `model` in memory for good, or no longer (root only)."""
+        """Keep `model` in memory for good, or no longer (root and noos-admin)."""
         await self._call("Pin", "sb", model, pinned)
 
 

@@ -8,7 +8,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -27,6 +26,7 @@ from noosd.scheduler.core.catalog import Backend as BackendKind
 from noosd.scheduler.core.catalog import ChatTemplate, ModelSpec, TemplateSource
 from noosd.scheduler.core.jobs import Priority, Sampling
 from tests.fixtures.llama_server import LlamaServer, chat_model, free_port
+from tests.fixtures.stalling_endpoint import StallingEndpoint
 
 GREEDY = Sampling(temperature=0.0)
 HELLO = Prompt(messages=(ChatMessage("user", "Say hello in one short sentence."),))
@@ -122,34 +122,6 @@ def runtime(server: LlamaServer) -> Iterator[OpenAIRuntime]:
     runtime = OpenAIBackend().load(remote_spec(server.base_url, server.model_name))
     yield runtime
     runtime.close()
-
-
-class StallingEndpoint:
-    """An HTTP server that lists its models, then never answers a generation."""
-
-    def __init__(self) -> None:
-        released = self.released = threading.Event()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def do_POST(self) -> None:
-                released.wait()
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self._server.server_port}/v1"
-        self._thread = threading.Thread(target=self._server.serve_forever)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.released.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
 
 
 def test_chat_streams_text_and_finishes(runtime: OpenAIRuntime) -> None:

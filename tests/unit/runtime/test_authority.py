@@ -5,10 +5,16 @@ answers are tested against the real polkitd: tests/integration/runtime/test_polk
 from __future__ import annotations
 
 import pytest
+from dbus_fast import MessageFlag
 
 from noos.protocol.actions import MANAGE_MODELS
 from noos.protocol.errors import PermissionDenied
-from noosd.runtime.authority import ALLOW_USER_INTERACTION, authorize, check_authorization
+from noosd.runtime.authority import (
+    ALLOW_USER_INTERACTION,
+    authorize,
+    check_authorization,
+    lets_polkit_prompt,
+)
 
 
 @pytest.mark.parametrize("interactive, flags", [(False, 0), (True, ALLOW_USER_INTERACTION)])
@@ -29,3 +35,19 @@ async def test_root_needs_no_one() -> None:
 async def test_anyone_else_outside_a_call_is_refused() -> None:
     with pytest.raises(PermissionDenied, match=MANAGE_MODELS.id):
         await authorize(1000, MANAGE_MODELS)
+
+
+@pytest.mark.parametrize(
+    "call_flags, may_prompt, prompts",
+    [
+        (MessageFlag.ALLOW_INTERACTIVE_AUTHORIZATION, True, True),
+        (MessageFlag.NONE, True, False),
+        # A check whose prompt would tell something (that a job exists) never prompts.
+        (MessageFlag.ALLOW_INTERACTIVE_AUTHORIZATION, False, False),
+        (MessageFlag.NONE, False, False),
+    ],
+)
+def test_polkit_asks_for_a_password_only_when_offered_and_allowed(
+    call_flags: MessageFlag, may_prompt: bool, prompts: bool
+) -> None:
+    assert lets_polkit_prompt(call_flags, may_prompt) is prompts

@@ -34,6 +34,12 @@ MANAGE_MODELS = Action(
     "Load, unload or pin the scheduler's models",
     "Authentication is required to load, unload or pin models (they use everyone's memory)",
 )
+MANAGE_JOBS = Action(
+    "org.noos.scheduler.manage-jobs",
+    "scheduler",
+    "List, read, wait for and cancel another user's jobs",
+    "Authentication is required to read or cancel another user's jobs",
+)
 MEMORY_ACT_FOR_USER = Action(
     "org.noos.memory.act-for-user",
     "memory",
@@ -47,4 +53,11 @@ INDEX_SEARCH_AS_USER = Action(
     "Authentication is required to search the files as another user",
 )
 
-ACTIONS = (MANAGE_MODELS, MEMORY_ACT_FOR_USER, INDEX_SEARCH_AS_USER)
+INDEX_MANAGE = Action(
+    "org.noos.index.manage",
+    "index",
+    "Take any user's files out of the index",
+    "Authentication is required to take another user's files out of the index",
+)
+
+ACTIONS = (MANAGE_MODELS, MANAGE_JOBS, MEMORY_ACT_FOR_USER, INDEX_SEARCH_AS_USER, INDEX_MANAGE)

@@ -19,8 +19,10 @@ another user only by naming it in the `for_uid` option, which the runtime logs.
   was kept, stored chunks dropped, and why the file was not indexed ('' when
   it was; a file the ignore rules leave out is not indexed either, and the
   reason quotes a `.noosignore` rule only to a caller who may read it).
-- `Forget(path)`: drop the file's entries, if the caller owns it (root: any
-  file; one who may only read it may not hide it from its owner's searches);
+- `Forget(path)`: drop the file's entries, if the caller owns it (root, and
+  whom polkit allows `org.noos.index.manage`: any file; one who may only read
+  it may not hide it from its owner's searches, and is told so as if polkit
+  had not been asked);
   how many files (0 or 1). It comes back when it next changes or is crawled: to
   keep a file out, name it in a `.noosignore`.
 - `Reindex()`: crawl every indexed directory again, finding what changed and
@@ -54,7 +56,8 @@ from dbus_fast.annotations import (
 )
 from dbus_fast.service import dbus_property, dbus_signal
 
-from noos.protocol.actions import INDEX_SEARCH_AS_USER
+from noos.protocol.actions import INDEX_MANAGE, INDEX_SEARCH_AS_USER
+from noos.protocol.errors import PermissionDenied
 from noos.protocol.index import (
     HIT_SIGNATURE,
     INDEXED_SIGNATURE,
@@ -74,8 +77,9 @@ from noosd.index.storage.access import ROOT_UID
 from noosd.index.storage.callers import user_of
 from noosd.index.storage.shown import own_directories, shown_roots
 from noosd.index.storage.targets import (
+    ROOT_CALLER,
     absolute_path,
-    check_owned,
+    check_forgettable,
     check_readable,
     ignored_reason_for,
     indexed_root,
@@ -86,6 +90,7 @@ from noosd.runtime import (
     caller_uid_if_any,
     effective_uid,
     noos_method,
+    permitted,
 )
 from noosd.runtime.watchers import Watchers
 
@@ -169,12 +174,19 @@ class IndexInterface(NoosInterface):
 
     @noos_method()
     async def Forget(self, path: DBusStr) -> DBusUInt32:
-        """Drop the entries of the file at `path`, which the caller owns: how many (0 or 1)."""
+        """Drop the entries of the file at `path`, which the caller owns (root,
+        or as polkit allows: any file): how many (0 or 1)."""
         target = absolute_path(path)
         indexed_root(target, self._indexer.roots, self._indexer.settings.roots)
-        caller = user_of(await caller_uid()).caller
-        check_readable(target, caller)
-        check_owned(target, caller)
+        uid = await caller_uid()
+        try:
+            check_forgettable(target, user_of(uid).caller)
+        except PermissionDenied:
+            # polkit is asked only of a caller refused: one it refuses too is
+            # told what they were told before it was asked.
+            if not await permitted(uid, INDEX_MANAGE):
+                raise
+            check_forgettable(target, ROOT_CALLER)
         return await self._indexer.runner.run(lambda engine: engine.forget(target))
 
     @noos_method()

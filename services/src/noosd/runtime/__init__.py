@@ -7,7 +7,8 @@ it registers itself in the `noosd.services` entry-point group, and
 `noosd NAME` serves it. Methods raise the errors of `noos.protocol.errors`, learn who
 calls them from `caller_uid()`, and check access to per-user data with
 `effective_uid()`; a privileged method names its polkit action
-(`noos_method(action=...)`, from `noos.protocol.actions`). Its settings are a
+(`noos_method(action=...)`, from `noos.protocol.actions`), and a method that
+does more for whom polkit allows asks `permitted()`. Its settings are a
 `SettingsTable` (`noosd.runtime.settings`: files in /etc/noos, then the
 environment), and it is built from their values.
 Everything else — the bus, the name, systemd notification,
@@ -17,6 +18,7 @@ that only waits, inside `waiting()` or queued for a worker's turn, which
 descriptors calls bring, clean shutdown — is the runtime's.
 """
 
+from noosd.runtime.authority import permitted
 from noosd.runtime.caller import caller_uid, caller_uid_if_any, effective_uid, signal_caller
 from noosd.runtime.calls import Call, current_call
 from noosd.runtime.errors import StartupError
@@ -38,6 +40,7 @@ __all__ = [
     "current_call",
     "effective_uid",
     "noos_method",
+    "permitted",
     "signal_caller",
     "waiting",
 ]

@@ -9,7 +9,9 @@ absent. When polkit is absent or cannot answer, everyone else is refused.
 polkit may ask the caller for a password through an authentication agent,
 but only if the call carries D-Bus's ALLOW_INTERACTIVE_AUTHORIZATION flag
 (busctl sets it by default, the SDK does not): a call is never held waiting
-for a person who did not offer to answer.
+for a person who did not offer to answer. A check whose prompt would itself
+tell something (that another user's job exists) never lets polkit ask
+(`may_prompt=False`).
 """
 
 from __future__ import annotations
@@ -46,9 +48,16 @@ def check_authorization(sender: str, action: Action, interactive: bool) -> Messa
     )
 
 
-async def authorize(uid: int, action: Action) -> None:
+def lets_polkit_prompt(call_flags: MessageFlag, may_prompt: bool) -> bool:
+    """Whether polkit may ask for a password: the call offered to answer one
+    (ALLOW_INTERACTIVE_AUTHORIZATION), and the check `may_prompt`."""
+    return may_prompt and bool(call_flags & MessageFlag.ALLOW_INTERACTIVE_AUTHORIZATION)
+
+
+async def authorize(uid: int, action: Action, *, may_prompt: bool = True) -> None:
     """Return if the caller of the call being served, whose uid is `uid`, may
-    do `action`; else PermissionDenied naming the action."""
+    do `action`; else PermissionDenied naming the action. polkit may ask for a
+    password if the call offered to answer one and `may_prompt`."""
     if uid == ROOT_UID:
         return
     try:
@@ -58,7 +67,7 @@ async def authorize(uid: int, action: Action) -> None:
     sender = call.message.sender
     if not sender:
         raise PermissionDenied("the call has no sender to identify")
-    interactive = bool(call.message.flags & MessageFlag.ALLOW_INTERACTIVE_AUTHORIZATION)
+    interactive = lets_polkit_prompt(call.message.flags, may_prompt)
     reply = await call.callers.bus.call(check_authorization(sender, action, interactive))
     if reply.message_type is MessageType.ERROR:
         _log.warning("polkit could not be asked about %s: %s", action.id, reply.error_name)
@@ -74,3 +83,13 @@ async def authorize(uid: int, action: Action) -> None:
     raise PermissionDenied(
         f"uid {uid} may not {action.id}: {why} (root and the {ADMIN_GROUP} group may)"
     )
+
+
+async def permitted(uid: int, action: Action, *, may_prompt: bool = True) -> bool:
+    """Whether the caller of the call being served may do `action` (`authorize`),
+    for a call that does something else when it may not."""
+    try:
+        await authorize(uid, action, may_prompt=may_prompt)
+    except PermissionDenied:
+        return False
+    return True

@@ -131,7 +131,9 @@ async def caller_uid_if_any() -> int | None:
     return await caller_uid()
 
 
-async def effective_uid(caller: int, for_uid: int | None, action: Action) -> int:
+async def effective_uid(
+    caller: int, for_uid: int | None, action: Action, *, may_prompt: bool = True
+) -> int:
     """The uid whose data a call on per-user data acts on.
 
     A caller acts on its own data. Another user's only by naming that user in
@@ -139,11 +141,12 @@ async def effective_uid(caller: int, for_uid: int | None, action: Action) -> int
     root may, anyone else as polkit says (`authorize`). Each such call is
     logged. `for_uid` None or negative means the caller itself, so a D-Bus
     method takes it as an `i` where -1 means "myself". Anyone else naming
-    another user gets PermissionDenied.
+    another user gets PermissionDenied (polkit asks for no password where
+    not `may_prompt`).
     """
     if for_uid is None or for_uid < 0 or for_uid == caller:
         return caller
-    await authorize(caller, action)
+    await authorize(caller, action, may_prompt=may_prompt)
     _log.info("uid %d acts for uid %d in %s", caller, for_uid, _served_member())
     return for_uid
 

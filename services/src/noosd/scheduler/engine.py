@@ -394,6 +394,10 @@ class Engine:
         except ModelLoadError as error:
             raise Unavailable(f"model {spec.name} cannot be used: {error}") from error
 
+    def owner(self, job: JobId) -> int:
+        """The uid whose job `job` is; NotFound when there is no such job."""
+        return self.core.job(job, ROOT_UID).owner
+
     def cancel(self, job: JobId, caller: int) -> None:
         self._event(lambda now: self.core.cancel(job, caller, now))
 

@@ -3,13 +3,16 @@
 The scheduler at /org/noos/Scheduler1 takes jobs (`Submit`) and lists the
 models; each job is an object of its own, /org/noos/Scheduler1/jobs/<id>,
 with interface org.noos.Scheduler1.Job (`Info`, `Wait`, `Cancel`, `Watch`).
-A job is its owner's: only they and root read or cancel it, and its signals
-(`Token`, `Finished`) go only to the connection that submitted it and those
-of its owner that called `Watch` — a broadcast would show every user's
-answers to everyone on the system bus. Its id is random (`random_job_id`),
+A job is its owner's: only they, root and whom polkit allows
+`org.noos.scheduler.manage-jobs` (the noos-admin group) read, wait for or
+cancel it, and its signals (`Token`, `Finished`) go only to the connection
+that submitted it and those that called `Watch` — a broadcast would show
+every user's answers to everyone on the system bus. Its id is random (`random_job_id`),
 its object is neither announced (InterfacesAdded, InterfacesRemoved) nor
 listed (Introspect, GetManagedObjects), and anyone else calling on it is
-told NotFound, as for a job that never was (`ServiceBus.make_private`).
+told NotFound, as for a job that never was (`ServiceBus.make_private`);
+polkit is asked about a caller on another's job without a password prompt,
+which would tell them that the job exists.
 
 The jobs counted (`Queued`, `Running`, a model's `running`) are the
 caller's own (root: everyone's); which models are loaded, the threads and
@@ -39,7 +42,8 @@ from dbus_fast.annotations import (
 )
 from dbus_fast.service import dbus_property, dbus_signal
 
-from noos.protocol.actions import MANAGE_MODELS
+from noos.protocol.actions import MANAGE_JOBS, MANAGE_MODELS
+from noos.protocol.errors import NotFound, PermissionDenied
 from noos.protocol.scheduler import (
     ACCELERATOR_DETAILS,
     DEFAULT_MAX_TOKENS,
@@ -54,11 +58,26 @@ from noos.protocol.scheduler import (
     job_path,
     model_struct,
 )
-from noosd.runtime import NoosInterface, caller_uid, caller_uid_if_any, current_call, noos_method
+from noosd.runtime import (
+    NoosInterface,
+    caller_uid,
+    caller_uid_if_any,
+    current_call,
+    effective_uid,
+    noos_method,
+    permitted,
+)
 from noosd.runtime.watchers import Watchers
 from noosd.scheduler.backends.base import ChatMessage, Prompt
 from noosd.scheduler.core.accelerators import Accelerator
-from noosd.scheduler.core.jobs import DEFAULT_MODEL, JobId, Priority, Sampling
+from noosd.scheduler.core.jobs import (
+    DEFAULT_MODEL,
+    NO_SUCH_JOB,
+    ROOT_UID,
+    JobId,
+    Priority,
+    Sampling,
+)
 from noosd.scheduler.engine import Engine, ModelView
 from noosd.scheduler.live.records import JobRecord, JobView
 
@@ -213,8 +232,12 @@ class SchedulerInterface(NoosInterface):
 
     @noos_method()
     async def Jobs(self) -> ObjectPaths:
-        """The caller's jobs, live and recently ended (root: everyone's)."""
-        return [job_path(job) for job in self._engine().jobs_of(await caller_uid())]
+        """The caller's jobs, live and recently ended (root, or as polkit allows: everyone's)."""
+        uid = await caller_uid()
+        # A list is worth no password prompt (busctl offers to answer one at
+        # every call); root's view of the jobs is everyone's.
+        everyone = await permitted(uid, MANAGE_JOBS, may_prompt=False)
+        return [job_path(job) for job in self._engine().jobs_of(ROOT_UID if everyone else uid)]
 
     # Loading and pinning spend everyone's memory: root's, or an administrator's.
     @noos_method(action=MANAGE_MODELS)
@@ -347,25 +370,40 @@ class JobInterface(NoosInterface):
         self._engine = engine
         self._job = job
 
+    async def _acting_uid(self) -> int:
+        """Whose job the call acts on: its caller's own, or, for root and
+        whom polkit allows MANAGE_JOBS, its owner's (logged). To anyone else
+        the job does not exist: NotFound, as for an id that was never a job,
+        which the bus answers without asking polkit; polkit is not let ask
+        for a password here, as a prompt would tell that the job exists."""
+        caller = await caller_uid()
+        try:
+            return await effective_uid(
+                caller, self._engine().owner(self._job), MANAGE_JOBS, may_prompt=False
+            )
+        except PermissionDenied:
+            raise NotFound(NO_SUCH_JOB) from None
+
     @noos_method()
     async def Info(self) -> VariantDict:
-        """The job as it is now: its text so far, its state and timings."""
-        return view_dict(self._engine().view(self._job, await caller_uid()))
+        """The job as it is now: its text so far, its state and timings. A job
+        answers its owner, root and whom polkit allows; anyone else, NotFound."""
+        return view_dict(self._engine().view(self._job, await self._acting_uid()))
 
     @noos_method()
     async def Wait(self) -> VariantDict:
         """The job's info once it has ended."""
-        return view_dict(await self._engine().wait(self._job, await caller_uid()))
+        return view_dict(await self._engine().wait(self._job, await self._acting_uid()))
 
     @noos_method()
     async def Cancel(self) -> None:
         """Stop the job; what it made so far stays in its info."""
-        self._engine().cancel(self._job, await caller_uid())
+        self._engine().cancel(self._job, await self._acting_uid())
 
     @noos_method()
     async def Watch(self) -> None:
         """Send the job's Token and Finished signals to this connection too."""
-        record = self._engine().record(self._job, await caller_uid())
+        record = self._engine().record(self._job, await self._acting_uid())
         sender = current_call().message.sender
         if sender:
             record.watchers.add(sender)

@@ -58,7 +58,9 @@ def register(subcommands: Subcommands) -> None:
     unload_parser.add_argument("model")
     unload_parser.set_defaults(run=unload)
 
-    jobs_parser = verbs.add_parser("jobs", help="your jobs, running and recent (root: everyone's)")
+    jobs_parser = verbs.add_parser(
+        "jobs", help="your jobs, running and recent (root, noos-admin: everyone's)"
+    )
     jobs_parser.set_defaults(run=jobs)
 
 

@@ -23,6 +23,8 @@ from noosd.index.live.roots import IndexedRoot, RootSet
 from noosd.index.storage.access import ROOT_UID, AccessCheck, Caller, permits
 from noosd.index.storage.walking import Refused, open_parent
 
+# Who an administrator acts as when polkit lets them forget any file: root.
+ROOT_CALLER = Caller(ROOT_UID, frozenset())
 # PATH_MAX, with its terminating NUL: no longer path can be opened.
 MAX_PATH_BYTES = 4095
 
@@ -105,6 +107,13 @@ def check_owned(path: Path, caller: Caller) -> None:
         raise PermissionDenied(
             f"uid {caller.uid} may not forget {path}: only its owner (uid {status.st_uid}) may"
         )
+
+
+def check_forgettable(path: Path, caller: Caller) -> None:
+    """Raise unless `caller` may take the file at `path` out of the index: they
+    may read it, and they own it."""
+    check_readable(path, caller)
+    check_owned(path, caller)
 
 
 def ignored_reason_for(ignored: Ignored, caller: Caller) -> str:
