@@ -24,10 +24,16 @@ build/bench-cache/; the state is keyed by the code that writes it. Embedding
 100,000 chunks is the cold cache's cost: about 20 minutes on 2 busy cores.
 Populating the engine from cached embeddings also measures its indexing
 throughput without the model.
+
+Quality: known-item searches (a chunk asked for by a few of its own words),
+MRR@10 of its file, asked by root (word weights of every user's chunks) and
+by uid 1000 owning half the files (weights of its own): `known_item_ranks`.
 """
 
 from __future__ import annotations
 
+import os
+import random
 import time
 from datetime import datetime
 from pathlib import Path
@@ -65,6 +71,9 @@ INDEX_BATCH = 200
 # New embeddings between two saves of the embedding cache: a cold run
 # interrupted half-way keeps most of what it embedded.
 SAVE_EVERY = 10_000
+# Known-item searches for the quality check, and the words of each.
+KNOWN_ITEMS = 300
+KNOWN_ITEM_WORDS = 4
 FILTER = "in python files from the last 7 days"
 CALLER_UID = 1000
 GOAL_P50_MS = 10.0
@@ -292,10 +301,60 @@ def measure(state: Path, chroma: Path, tree: Path) -> tuple[dict[str, Samples], 
     return samples, kept / collection.count()
 
 
+def known_item_ranks(state: Path) -> dict[str, list[float]]:
+    """Known-item search quality, by who asks: the reciprocal rank (0 past the
+    top 10) of the file of each of KNOWN_ITEMS chunks drawn at random, asked
+    for with KNOWN_ITEM_WORDS of its own words (function words left out).
+
+    Word weights are the caller's (counted among its own files' chunks, all
+    of them for root): root's are every user's, as everyone's were before;
+    the caller owns every other file here (set in the copy's SQLite: the
+    corpus is root's), and the rest are another user's that it may read."""
+    import sqlite3
+
+    from noosd.index.core.lexical import fts_terms
+    from noosd.index.store import DATABASE_FILE, Caller, IndexStore
+
+    rng = random.Random(7)
+    callers = {
+        "root": Caller(0, frozenset({0})),
+        f"uid {CALLER_UID}": Caller(CALLER_UID, frozenset({CALLER_UID})),
+    }
+    ranks: dict[str, list[float]] = {name: [] for name in callers}
+    with scratch_copy(state) as scratch:
+        db = sqlite3.connect(scratch / DATABASE_FILE)
+        db.execute("UPDATE files SET uid = ? WHERE id % 2 = 0", (CALLER_UID,))
+        db.commit()
+        (count,) = db.execute("SELECT max(id) FROM chunks").fetchone()
+        items = []
+        while len(items) < KNOWN_ITEMS:
+            row = db.execute(
+                "SELECT files.path, chunk_text.text FROM chunks "
+                "JOIN chunk_text ON chunk_text.rowid = chunks.id "
+                "JOIN files ON files.id = chunks.file_id WHERE chunks.id = ?",
+                (rng.randint(1, count),),
+            ).fetchone()
+            words = [term.strip('"') for term in fts_terms(row[1]) if term[1:-1].isalpha()]
+            if len(words) >= KNOWN_ITEM_WORDS:
+                query = " ".join(rng.sample(words, KNOWN_ITEM_WORDS))
+                items.append((query, os.fsdecode(row[0])))
+        db.close()
+        engine = IndexStore(scratch, shipped_embedder())
+        try:
+            for name, caller in callers.items():
+                for query, path in items:
+                    found = [hit.path for hit in engine.search(query, LIMIT, caller)]
+                    ranks[name].append(1 / (found.index(path) + 1) if path in found else 0.0)
+        finally:
+            engine.close()
+    return ranks
+
+
 def main() -> None:
     tree = corpus_tree()
     state = populated_state(tree)
     chroma = baseline_collection(state)
+    ranks = known_item_ranks(state)
     samples, kept = measure(state, chroma, tree)
 
     base = samples["baseline"]
@@ -341,6 +400,22 @@ def main() -> None:
         f"the filter {FILTER!r} keeps {kept:.1%} of the chunks",
         ("", "p50 ms", "p99 ms", "p50/base", "p99/base"),
         rows,
+    )
+    base_mrr = float(np.mean(ranks["root"]))
+    print_table(
+        f"Known-item search, {KNOWN_ITEMS} chunks asked for by {KNOWN_ITEM_WORDS} of their "
+        f"words: MRR@{LIMIT} of their files; uid {CALLER_UID} owns every other file, and "
+        "weighs words among those",
+        ("asked by", f"MRR@{LIMIT}", f"found in top {LIMIT}", "MRR/root"),
+        [
+            (
+                name,
+                f"{np.mean(found):.3f}",
+                f"{np.mean([rank > 0 for rank in found]):.1%}",
+                f"{np.mean(found) / base_mrr:.2f}",
+            )
+            for name, found in ranks.items()
+        ],
     )
     engine = samples["engine"]
     print_table(

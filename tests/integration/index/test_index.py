@@ -231,6 +231,54 @@ async def test_another_user_may_not_forget_your_file_that_they_may_read(
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
+async def test_another_users_private_words_do_not_reorder_my_own_hits(
+    index: Index, home: Path, bus_address: str
+) -> None:
+    """Finding 5, word weights: nobody searches two rare words, each in one of
+    its own files; another user's private files full of the first word must not
+    lower that word's weight, and so move nobody's files (and scores) about."""
+    mine = home / "herbarium"
+    mine.mkdir()
+    os.chown(mine, NOBODY, NOBODY)
+    # Of equal weight, the newer chunk ranks first by words: the first word's file is newer.
+    second = write(mine / "wren.txt", "Field notes: the sedgewren sings from the reed bed.\n")
+    first = write(mine / "tarn.txt", "Field notes: the quillwort grows in the shallow tarn.\n")
+    for path, query in ((second, "sedgewren"), (first, "quillwort")):
+        os.chown(path, NOBODY, NOBODY)
+        await eventually(lambda path=path, query=query: found(index, query, path))
+    theirs = home / "victim-herbarium"
+    theirs.mkdir(mode=0o700)
+    private = write(
+        theirs / "survey.txt",
+        "\n\n".join(
+            f"Plot {n}: quillwort counted at {n * 7} stems, depth {n % 5} m, site {n * 13}."
+            for n in range(200)
+        ),
+    )
+    private.chmod(0o600)
+    for path in (theirs, private):
+        os.chown(path, 4242, 4242)
+
+    async def my_scores() -> dict[str, float]:
+        (answer,) = await requests_as(NOBODY, bus_address, "search:quillwort sedgewren")
+        scores: dict[str, float] = answer["scores"]  # type: ignore[assignment]
+        assert str(private) not in scores
+        assert {str(first), str(second)} <= scores.keys()
+        return scores
+
+    alone = await my_scores()
+    await eventually(lambda: found(index, "quillwort", private))
+    beside_theirs = await my_scores()
+    shutil.rmtree(theirs)
+
+    async def forgotten() -> bool:
+        return str(private) not in await hits_for(index, "quillwort")
+
+    await eventually(forgotten)
+    assert (beside_theirs, await my_scores()) == (alone, alone)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
 async def test_an_ignored_reply_quotes_no_rule_the_caller_may_not_read(
     index: Index, home: Path, bus_address: str
 ) -> None:

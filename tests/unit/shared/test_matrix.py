@@ -137,6 +137,13 @@ def test_a_removal_moves_the_last_row_with_its_group_and_scale() -> None:
     np.testing.assert_allclose(
         matrix.cosines(vectors[5], [5, 0]), vectors[[5, 0]] @ vectors[5], atol=5e-3
     )
+    # A row's group follows it; an id not here has none.
+    assert matrix.groups.tolist() == [0, 2, 1, 1, 2]
+    ids = np.array([5, 1, 3, 0], dtype=np.int64)
+    groups, here = matrix.groups_of(ids)
+    assert (groups.tolist(), here.tolist()) == ([2, -1, 1, 0], [True, False, True, True])
+    mask = matrix.rows_in_groups(np.array([1, 2], dtype=np.int64))
+    assert matrix.groups_of(ids, mask)[1].tolist() == [True, False, True, False]
 
 
 def test_many_queries_over_several_spans_find_what_one_does() -> None:

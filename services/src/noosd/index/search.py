@@ -12,7 +12,11 @@ only the files the caller could open.
    beside them. When too few pass (or chromadb is away), the exact product
    over the mask.
 3. Lexical ranking: the chunks of the same files that contain the query's
-   rarer words, by the sum of their IDFs, from FTS5's posting lists (`lexical`).
+   rarer words, by the sum of their IDFs, from FTS5's posting lists
+   (`lexical`). A word's IDF, and whether it is too common to count, are the
+   caller's: counted among the chunks of the files the caller owns (every
+   chunk for root), so that other users' files, which the caller may not be
+   able to read, never change how the caller's hits order among themselves.
 4. Both rankings are cut to the chunks of files the caller may open, checked
    in rank order, by stat(2) now (`access`, once per file and directory in a
    search), before they are fused: a caller's ranks and scores are those
@@ -21,28 +25,40 @@ only the files the caller could open.
    its best chunk. When fewer than `limit` files come out, the search asks
    for four times as many candidates and goes on.
 
-A known limit: the lexical ranking's word weights (IDF) and its common-word
-cut still count every user's chunks (as the index's public counts do), so
-for a query of several words another user's files can shift how the
-caller's own chunks order among themselves; they never rank among them.
-Weights of the caller's own would need, at every search, an access check of
-every file in the query's posting lists (up to 1% of the chunks per word,
-16 words) and, for the chunk count and the common-word cut, of every file in
-the index: left for now, as its cost is the search's whole budget on a large
-index.
+Why the files the caller owns, and not all those it may read: which files a
+caller may read is decided by stat(2) of the file and every directory above
+it, at search time; word weights over them would need that check for every
+file in the query's posting lists (up to 2% of the chunks per word, 16
+words) and, for the chunk count, for every file in the index: the search's
+whole budget on a large index. Owners are known without a system call (an
+array in RAM by file id, `FileOwners`: one gather per word), and the chunks a
+caller owns are ones it chose to put there. Files of others that the caller
+may read are still found and ranked, by the caller's weights; a caller who
+owns no chunk weighs every word alike (log 2), and its lexical ranking is by
+how many of the query's words a chunk holds.
+
+What other users' chunks still decide: a posting list is read only up to
+`read_limit` (twice `common_limit` of every user's chunks together), so that
+a common word costs a bounded read. A word the caller counts is one it holds
+at most `common_limit` times, so it is left out unread only when other users
+hold it more than `common_limit(all chunks)` times (1,000, or 1% of the
+index when that is more). docs/security.md says what that tells a caller.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from noosd.index.core.lexical import common_limit, fts_terms, idf
+from noosd.index.core.lexical import common_limit, fts_terms, idf, read_limit
 from noosd.index.core.model import SearchHit
+from noosd.index.core.owners import FileOwners, IdArray
 from noosd.index.core.ranking import Fused, reciprocal_rank_fusion
 from noosd.index.core.snippets import Snippet, snippet
-from noosd.index.storage.access import AccessCheck, Caller
+from noosd.index.storage.access import ROOT_UID, AccessCheck, Caller
 from noosd.index.storage.chroma import ChromaIndex
 from noosd.index.storage.database import FileFilter, FileRow, IndexDatabase
 from noosd.shared.matrix import Mask, Vector, VectorMatrix
@@ -78,12 +94,14 @@ class Searcher:
         self,
         db: IndexDatabase,
         vectors: VectorMatrix,
+        owners: FileOwners,
         outbox: ChromaOutbox[ChromaIndex],
         unsynced: set[int],
         exact_max_rows: int,
     ) -> None:
         self._db = db
         self._vectors = vectors
+        self._owners = owners
         self._outbox = outbox
         # The engine's: the chunks not yet in chromadb.
         self._unsynced = unsynced
@@ -105,7 +123,7 @@ class Searcher:
         k = limit * CANDIDATES_PER_HIT + CANDIDATE_EXTRA
         while True:
             semantic, exhausted = self._readable_semantic(query, mask, allowed, k, readable)
-            lexical = readable.first(self._lexical(terms, mask), k)
+            lexical = readable.first(self._lexical(terms, mask, caller), k)
             candidates = self._best_per_file(reciprocal_rank_fusion(semantic, lexical))
             if len(candidates) >= limit or exhausted:
                 return self._hits(candidates[:limit], readable, text)
@@ -184,21 +202,35 @@ class Searcher:
         order = sorted(range(len(candidates)), key=lambda i: -cosines[i])[:k]
         return [candidates[i] for i in order]
 
-    def _lexical(self, terms: list[str], mask: Mask | None) -> list[int]:
+    def _lexical(self, terms: list[str], mask: Mask | None, caller: Caller) -> list[int]:
         """The ids of the chunks among those the mask keeps that contain the
-        rarer of these words, the highest sum of IDFs first (then the newest)."""
-        chunks = len(self._vectors)
+        rarer of these words, the highest sum of IDFs first (then the newest);
+        a word's rarity and IDF are the caller's, counted among its own chunks
+        (all of them for root)."""
+        owned = self._owned_by(caller)
+        chunks = owned(self._vectors.groups)
         limit = common_limit(chunks)
         scores: dict[int, float] = {}
         for term in terms:
-            found = self._db.postings(term, limit)
+            found = self._db.postings(term, read_limit(len(self._vectors)))
             if found is None or not len(found):
                 continue
-            weight = idf(len(found), chunks)
-            for chunk_id in found.tolist():
-                if self._vectors.allows(mask, chunk_id):
-                    scores[chunk_id] = scores.get(chunk_id, 0.0) + weight
+            groups, allowed = self._vectors.groups_of(found, mask)
+            containing = owned(groups)
+            if containing > limit:
+                continue
+            weight = idf(containing, chunks)
+            for chunk_id in found[allowed].tolist():
+                scores[chunk_id] = scores.get(chunk_id, 0.0) + weight
         return sorted(scores, key=lambda chunk_id: (-scores[chunk_id], -chunk_id))
+
+    def _owned_by(self, caller: Caller) -> Callable[[IdArray], int]:
+        """How many of the chunks of these files (a file id per chunk) count
+        as the caller's own for word weights: those of files it owns; every
+        one for root, who may read them all."""
+        if caller.uid == ROOT_UID:
+            return len
+        return functools.partial(self._owners.count_owned, uid=caller.uid)
 
     def _best_per_file(self, fused: list[Fused[int]]) -> list[_Candidate]:
         """Each file once, at its best chunk's place in the fused ranking."""

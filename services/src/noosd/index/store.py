@@ -65,6 +65,7 @@ from noosd.index.core.filetypes import FileType, Format
 from noosd.index.core.ignore import SizeLimits
 from noosd.index.core.metadata import FileMetadata
 from noosd.index.core.model import Indexed, IndexStatus, SearchHit
+from noosd.index.core.owners import FileOwners
 from noosd.index.core.query import parse_query
 from noosd.index.live.sink import Interrupted
 from noosd.index.search import Searcher
@@ -215,6 +216,8 @@ class IndexStore:
         self._vectors = VectorMatrix(self._embedder.dim, quantized=True, grouped=True)
         chunk_ids, file_ids, vectors = self._db.all_vectors()
         self._vectors.add(chunk_ids.tolist(), vectors, file_ids.tolist())
+        self._owners = FileOwners()
+        self._owners.set(*self._db.file_owners())
         chroma = ChromaIndex(state_dir / CHROMA_DIR, chroma_url, self._chroma_collection)
         # Chunks not yet in chromadb: few after a flush, and an approximate
         # search scores them exactly beside what chromadb returns.
@@ -230,7 +233,12 @@ class IndexStore:
             self._flush_outbox()
         self._hidden = self._db.hidden_devices()
         self._searcher = Searcher(
-            self._db, self._vectors, self._outbox, self._unsynced, self._exact_max_rows
+            self._db,
+            self._vectors,
+            self._owners,
+            self._outbox,
+            self._unsynced,
+            self._exact_max_rows,
         )
 
     def _start_afresh(self, generation: int, error: sqlite3.DatabaseError) -> None:
@@ -601,6 +609,7 @@ class IndexStore:
         now = self._clock()
         outcomes: dict[Path, Indexed] = {}
         added: list[tuple[int, int, bytes]] = []  # chunk id, file id, float16 vector
+        owners: list[tuple[int, int]] = []  # file id, uid
         dropped: list[int] = []
         embedded_once: set[str] = set()
         with self._db.transaction():
@@ -629,6 +638,7 @@ class IndexStore:
                         device,
                         now,
                     )
+                    owners.append((file_id, prepared.metadata.uid))
                     self._db.delete_chunks(plan.to_drop)
                     dropped += plan.to_drop
                     for chunk_id, ordinal, chunk in plan.to_place.values():
@@ -650,6 +660,7 @@ class IndexStore:
                     str(plan.path), embedded, kept, len(plan.to_drop), None
                 )
         self._drop_in_ram(dropped)
+        self._owners.set([file_id for file_id, _ in owners], [uid for _, uid in owners])
         if added:
             vectors = np.frombuffer(b"".join(v for _, _, v in added), dtype=np.float16)
             self._vectors.add(

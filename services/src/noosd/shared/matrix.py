@@ -166,6 +166,26 @@ class VectorMatrix:
         row = self._rows.get(item_id)
         return None if row is None else int(self._groups[row])
 
+    @property
+    def groups(self) -> IdArray:
+        """The group of each row, in row order."""
+        return self._groups[: self._count]
+
+    def groups_of(self, item_ids: IdArray, mask: Mask | None = None) -> tuple[IdArray, Mask]:
+        """The group of each of these ids' rows (-1 for an id not here), and
+        whether each is here and in the mask if there is one (`allows`)."""
+        rows = np.fromiter(
+            (self._rows.get(item_id, -1) for item_id in item_ids.tolist()),
+            dtype=np.int64,
+            count=len(item_ids),
+        )
+        present = rows >= 0
+        groups = np.full(len(rows), -1, dtype=np.int64)
+        groups[present] = self._groups[rows[present]]
+        if mask is not None:
+            present[present] = mask[rows[present]]
+        return groups, present
+
     def rows_in_groups(self, groups: IdArray) -> Mask:
         """The mask of the rows whose group is one of `groups`: one look-up table."""
         lookup = np.zeros(self._largest_group + 1, dtype=np.bool_)

@@ -11,9 +11,11 @@ scores the sum of the IDFs (BM25's) of the words it contains.
 That is BM25 without term frequency and length (k1 = 0), for two measured
 reasons. FTS5's own bm25() costs about 1 us per matching chunk: 18-25 ms for
 a four-word query at 100,000 chunks, twice the whole search's budget. And a
-word in more than `common_limit` chunks is left out (a posting list is read
-only up to that length, so a common word costs a bounded read): its IDF is
-small, the semantic ranking weighs it anyway, and reading it is what costs.
+word in more than `common_limit` of the caller's chunks is left out (a
+posting list is read only up to `read_limit`, so a common word costs a
+bounded read): its IDF is small, the semantic ranking weighs it anyway, and
+reading it is what costs. Whose chunks count is `noosd.index.search`'s
+choice: the caller's own.
 What the lexical ranking is for, exact identifiers, names and rare words, is
 what it keeps. Chunks are a few lines each, so a word's frequency within one
 and its length change little.
@@ -54,6 +56,14 @@ def fts_terms(text: str) -> list[str]:
 def common_limit(chunks: int) -> int:
     """The most chunks a word may be in and still count, in an index of `chunks`."""
     return max(MIN_COMMON_POSTINGS, int(chunks * COMMON_SHARE))
+
+
+def read_limit(chunks: int) -> int:
+    """The longest posting list read, in an index of `chunks` (every user's):
+    twice the most a word may be in for anyone (`common_limit` of them all),
+    so that a word is left out unread, for a cost bound, only when other
+    users' chunks hold it more than `common_limit(chunks)` times."""
+    return 2 * common_limit(chunks)
 
 
 def idf(containing: int, chunks: int) -> float:

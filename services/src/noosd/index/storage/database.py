@@ -340,6 +340,13 @@ class IndexDatabase(OutboxDatabase):
                 rows[int(row[0])] = FileRow(int(row[0]), bytes(row[1]), *row[2:])
         return rows
 
+    def file_owners(self) -> tuple[IdArray, IdArray]:
+        """Every file's id and owner (uid), for the owners kept in RAM."""
+        rows = self._db.execute("SELECT id, uid FROM files").fetchall()
+        ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        uids = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
+        return ids, uids
+
     def matching_files(self, where: FileFilter) -> IdArray:
         """The ids of the files that `where` lets through."""
         clause, params = where.where()
