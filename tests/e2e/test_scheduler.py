@@ -91,3 +91,33 @@ def test_the_scheduler_unit_is_hardened_with_its_own_state(machine: Machine) -> 
     exposure = float(re.findall(r"Overall exposure level for \S+: ([0-9.]+)", report)[0])
     measure("noosd@scheduler: systemd-analyze exposure (0 safe .. 10 exposed)", exposure)
     assert exposure < 3.0, report
+
+
+def test_an_interactive_question_generates_above_the_machines_normal_work(
+    machine: Machine,
+) -> None:
+    # The unit's LimitNICE=-10 lets the scheduler (no capability) raise a
+    # question's generation thread above the nice-0 work around it.
+    submitted = json.loads(
+        machine.succeed(
+            as_user(
+                f"{SCHEDULER} Submit 'a{{sv}}' 4 prompt s '1, 2, 3, 4,' max_tokens i 400 "
+                "temperature d 0 priority s interactive"
+            ),
+            timeout=900,
+        )
+    )
+    job = submitted["data"][0]
+    pid = machine.succeed("systemctl show -p MainPID --value noosd@scheduler.service").strip()
+    threads = f"for stat in /proc/{pid}/task/*/stat; do cut -d')' -f2- $stat | cut -d' ' -f18; done"
+    deadline = time.monotonic() + 600
+    niceness: list[int] = []
+    while -10 not in niceness and time.monotonic() < deadline:
+        info = json.loads(machine.succeed(as_user(f"{BUSCTL} {job} org.noos.Scheduler1.Job Info")))
+        niceness = [int(n) for n in machine.succeed(threads).split()]
+        if info["data"][0]["state"]["data"] not in ("queued", "loading", "running"):
+            break
+        time.sleep(1)
+    machine.succeed(as_user(f"{BUSCTL} {job} org.noos.Scheduler1.Job Cancel"))
+    assert -10 in niceness, niceness
+    assert niceness[0] == 0  # the event loop stays at the service's own value

@@ -103,9 +103,9 @@ def test_the_services_share_the_cpu_by_thread_priority(service: str) -> None:
     # A weight of its own would make the service a cgroup of its own, whose
     # threads' nice values would then count only against each other.
     assert ("Service", "CPUWeight") not in unit
-    # The scheduler may raise a preempted job's thread back to nice 0, no further.
+    # The scheduler may raise a thread to interactive generation's nice -10, no further.
     nice = unit.get(("Service", "LimitNICE"))
-    assert nice == (["+0"] if service == "scheduler" else None)
+    assert nice == (["-10"] if service == "scheduler" else None)
 
 
 @pytest.mark.parametrize("service", SERVICES)

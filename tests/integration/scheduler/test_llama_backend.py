@@ -402,11 +402,12 @@ def test_a_prompt_sharing_a_finished_jobs_prefix_evaluates_only_the_rest(
     assert smollm_runtime.evaluated_tokens(1) - evaluated == new + len(answer.generated) - 1
 
 
-def test_another_users_prompt_never_starts_from_the_slots_context(
+def test_another_users_prompt_starts_only_from_the_templates_opening(
     backend: LlamaCppBackend, smollm: ModelSpec, smollm_runtime: LlamaCppRuntime
 ) -> None:
     # How much of the context a prompt shares would show in its time to first
-    # token: another user's guess of my prompt must evaluate it all again.
+    # token: another user's guess of my prompt must evaluate all of it again
+    # but what the template puts before my first message's text.
     system = ChatMessage("system", "You answer questions about ships. " * 20)
     mine = job(backend, smollm, Prompt(messages=(system, ChatMessage("user", "Name a ship."))), 2)
     smollm_runtime.generate(0, mine, Recorder())
@@ -414,9 +415,32 @@ def test_another_users_prompt_never_starts_from_the_slots_context(
 
     guess = smollm_runtime.generate(0, replace(mine, owner=OWNER + 1), Recorder())
 
+    opening = len(backend.tokenize(smollm, Prompt(text="<|im_start|>system\n")))
     assert (
         smollm_runtime.evaluated_tokens(0) - evaluated
-        == len(mine.tokens) + len(guess.generated) - 1
+        == len(mine.tokens) - opening + len(guess.generated) - 1
+    )
+
+
+def test_a_question_after_another_users_starts_from_the_default_system_prompt(
+    backend: LlamaCppBackend, smollm: ModelSpec, smollm_runtime: LlamaCppRuntime
+) -> None:
+    # SmolLM2's template opens a conversation with no system message with its
+    # own system prompt: the same for everyone, so kept for the next user.
+    theirs = job(backend, smollm, Prompt(messages=(ChatMessage("user", "Name a ship."),)), 2)
+    smollm_runtime.generate(0, theirs, Recorder())
+    evaluated = smollm_runtime.evaluated_tokens(0)
+    mine = job(backend, smollm, Prompt(messages=(ChatMessage("user", "What is tea?"),)), 2)
+    shared = next(
+        n for n, (a, b) in enumerate(zip(theirs.tokens, mine.tokens, strict=False)) if a != b
+    )
+
+    answer = smollm_runtime.generate(0, replace(mine, owner=OWNER + 1), Recorder())
+
+    assert shared > 20  # the default system prompt, and the header of the user's turn
+    assert (
+        smollm_runtime.evaluated_tokens(0) - evaluated
+        == len(mine.tokens) - shared + len(answer.generated) - 1
     )
 
 

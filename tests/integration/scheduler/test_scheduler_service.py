@@ -587,4 +587,5 @@ async def test_a_batch_job_generates_at_the_lowest_cpu_priority(
 
     await client.cancel(job)
     assert 19 in niceness  # its generation thread
-    assert 0 in niceness  # the event loop, and everything else
+    # The event loop keeps the service's own value (pytest's, under `nice`).
+    assert niceness[0] == os.getpriority(os.PRIO_PROCESS, 0)

@@ -12,10 +12,15 @@ from concurrent.futures import ThreadPoolExecutor
 from noosd.scheduler.core.jobs import JobId, Priority
 from noosd.scheduler.live.priorities import NICENESS, GenerationPriorities
 
-# The process's own value (the tests may run under `nice`): no thread goes below it.
-FLOOR = os.getpriority(os.PRIO_PROCESS, 0)
+# The process's own value (the tests may run under `nice`): the classes' are offsets from it.
+BASE = os.getpriority(os.PRIO_PROCESS, 0)
 # Raising a thread's priority takes privilege (or an RLIMIT_NICE allowing it).
 PRIVILEGED = os.geteuid() == 0
+
+
+def wanted(priority: Priority) -> int:
+    """The class's nice value, within setpriority's range."""
+    return min(19, max(-20, BASE + NICENESS[priority]))
 
 
 def niceness_of(thread: int) -> int:
@@ -55,9 +60,9 @@ def test_a_jobs_thread_runs_at_its_class_niceness() -> None:
         batch = run(pool, priorities, JobId(1), Priority.BATCH)
         normal = run(pool, priorities, JobId(2), Priority.NORMAL)
 
-    assert batch == max(FLOOR, NICENESS[Priority.BATCH])
-    # Back up to 5 on the same thread: only where raising is allowed.
-    assert normal == (max(FLOOR, NICENESS[Priority.NORMAL]) if PRIVILEGED else batch)
+    assert batch == wanted(Priority.BATCH)
+    # Back up on the same thread: only where raising is allowed.
+    assert normal == (wanted(Priority.NORMAL) if PRIVILEGED else batch)
 
 
 def test_a_preempted_jobs_thread_runs_at_the_waiting_jobs_priority_until_it_stops() -> None:
@@ -73,6 +78,6 @@ def test_a_preempted_jobs_thread_runs_at_the_waiting_jobs_priority_until_it_stop
         # The thread's next batch job is at 19 again.
         next_batch = run(pool, priorities, JobId(2), Priority.BATCH)
 
-    expected = max(FLOOR, NICENESS[Priority.INTERACTIVE]) if PRIVILEGED else 19
+    expected = wanted(Priority.INTERACTIVE) if PRIVILEGED else wanted(Priority.BATCH)
     assert hastened == expected
-    assert next_batch == 19
+    assert next_batch == wanted(Priority.BATCH)

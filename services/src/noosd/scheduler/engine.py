@@ -2,7 +2,8 @@
 
 Everything here runs on the event loop but the blocking work, which goes to
 threads: loading and closing models (one loader thread, so a load and an
-eviction never overlap), tokenizing prompts (one thread), and generations
+eviction never overlap), tokenizing prompts (one thread per class), the job
+journal's writes (one thread, in order: each syncs to disk), and generations
 (one thread per running job; llama.cpp releases the GIL). Threads report
 back through the loop, where each report becomes an event of the core, whose
 decisions are carried out at once, in order.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -164,9 +166,20 @@ class Engine:
         self._controls: dict[JobId, RunControl] = {}
         self._state_ids = itertools.count(1)
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-loader")
-        self._tokenizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenizer")
-        # Submits take turns at it by user: one user's burst does not delay another's question.
-        self._tokenizer_turns = FairTurns()
+        # A tokenizer thread per class, so that a question is never queued behind
+        # a backlog of batch prompts; within a class, Submits take turns by user:
+        # one user's burst does not delay another's question.
+        self._priorities = GenerationPriorities()
+        self._tokenizers = {
+            priority: ThreadPoolExecutor(
+                max_workers=1,
+                thread_name_prefix=f"tokenize-{priority.name.lower()}",
+                initializer=self._priorities.work_for,
+                initargs=(priority,),
+            )
+            for priority in Priority
+        }
+        self._tokenizer_turns = {priority: FairTurns() for priority in Priority}
         # Per owner, the requests waiting for the tokenizer or on it, and their
         # prompts' bytes: they count toward the owner's share of the queue.
         self._tokenizing_jobs: Counter[int] = Counter()
@@ -180,7 +193,9 @@ class Engine:
             for priority in Priority
         }
         self._runs: set[asyncio.Future[Outcome]] = set()
-        self._priorities = GenerationPriorities()
+        # The journal's writes, in order, off the event loop: each syncs to
+        # disk, which took up to 2 s on a busy disk, and the loop answers everyone.
+        self._journal_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self.generating = WorkLoop("scheduler-generation", stuck_after_s=GENERATION_STUCK_AFTER_S)
         self.loading = WorkLoop("scheduler-loading", stuck_after_s=GENERATION_STUCK_AFTER_S)
         self._ticker: asyncio.TimerHandle | None = None
@@ -268,11 +283,13 @@ class Engine:
         for resident in self._resident.values():
             self._loader.submit(resident.runtime.close)
         self._loader.shutdown(wait=True, cancel_futures=False)
-        self._tokenizer.shutdown(wait=False, cancel_futures=True)
+        for tokenizer in self._tokenizers.values():
+            tokenizer.shutdown(wait=False, cancel_futures=True)
         for record in self._records.values():
             if record.pipe is not None:
                 record.pipe.close()
         self._states.close()
+        self._journal_writer.shutdown(wait=True)
         self._journal.close()
 
     def _tick(self) -> None:
@@ -327,7 +344,8 @@ class Engine:
                 tokenizing_jobs=self._tokenizing_jobs[owner],
                 tokenizing_bytes=self._tokenizing_bytes[owner],
             )
-            tokens = await self._tokenize_for(owner, spec, prompt, prompt_bytes)
+            lane = spec.priority if priority is None else priority
+            tokens = await self._tokenize_for(owner, spec, prompt, prompt_bytes, lane)
             count = len(tokens) or self._backend(spec).estimate_tokens(prompt)
             request = JobRequest(
                 owner=owner,
@@ -357,39 +375,42 @@ class Engine:
         )
         self._new_record(entry, pipe)
         self._live.add(job)
+        # Carried out before the journal has the job, so that its prompt is
+        # evaluated while the journal syncs; the Submit is answered after.
+        self._execute(decisions)
         try:
-            self._journal.add(entry)
+            await self._journal_write(self._journal.add, entry)
         except (sqlite3.Error, OSError) as error:
             # Not acknowledged, so not kept: the job goes as if cancelled.
-            self._execute(decisions)
-            self.cancel(job, owner)
+            with contextlib.suppress(NoosError):  # already ended and forgotten
+                self.cancel(job, owner)
             if is_disk_full(error):
                 raise DiskFull(THE_JOURNAL) from error
             raise Unavailable(
-                f"the job could not be kept ({error}): nothing was queued; retry"
+                f"the job could not be kept ({error}): it was cancelled; retry"
             ) from error
-        self._execute(decisions)
         return job
 
     async def _tokenize_for(
-        self, owner: int, spec: ModelSpec, prompt: Prompt, prompt_bytes: int
+        self, owner: int, spec: ModelSpec, prompt: Prompt, prompt_bytes: int, lane: Priority
     ) -> list[int]:
         self._tokenizing_jobs[owner] += 1
         self._tokenizing_bytes[owner] += prompt_bytes
         try:
-            return await self._tokenize(spec, prompt)
+            return await self._tokenize(spec, prompt, lane)
         finally:
             self._tokenizing_jobs[owner] -= 1
             self._tokenizing_bytes[owner] -= prompt_bytes
             if not self._tokenizing_jobs[owner]:
                 del self._tokenizing_jobs[owner], self._tokenizing_bytes[owner]
 
-    async def _tokenize(self, spec: ModelSpec, prompt: Prompt) -> list[int]:
+    async def _tokenize(self, spec: ModelSpec, prompt: Prompt, lane: Priority) -> list[int]:
+        """The prompt's tokens, made on the tokenizer thread of class `lane`."""
         backend = self._backend(spec)
         try:
-            async with self._tokenizer_turns.turn():
+            async with self._tokenizer_turns[lane].turn():
                 return await self._running_loop.run_in_executor(
-                    self._tokenizer, backend.tokenize, spec, prompt
+                    self._tokenizers[lane], backend.tokenize, spec, prompt
                 )
         except ModelLoadError as error:
             raise Unavailable(f"model {spec.name} cannot be used: {error}") from error
@@ -501,32 +522,47 @@ class Engine:
         self._listener.status_changed()
 
     def _reap(self) -> None:
-        """Tell the owners of the jobs that ended; forget the oldest ended ones."""
+        """Tell the owners of the jobs that ended, once the journal has their ends."""
         for job in list(self._live):
             record = self._records[job]
-            if self.core.job(job, record.owner).state in TERMINAL:
+            info = self.core.job(job, record.owner)
+            if info.state in TERMINAL:
                 self._live.discard(job)
-                self._journal_end(record)
-                record.ended.set()
-                if record.pipe is not None:
-                    record.pipe.close()
-                self._finished.append(job)
-                self._listener.job_ended(record)
+                end = (job, info.state, record.text, info.reason, info.timings.tokens)
+                written = self._journal_write(self._journal_end, *end)
+                written.add_done_callback(functools.partial(self._ended, record))
+
+    def _ended(self, record: JobRecord, _written: asyncio.Future[None]) -> None:
+        """Tell the owner of a job that ended (its end is written); forget the
+        oldest ended jobs."""
+        record.ended.set()
+        if record.pipe is not None:
+            record.pipe.close()
+        self._finished.append(record.id)
+        self._listener.job_ended(record)
         while len(self._finished) > self.core.config.finished_kept:
             forgotten = self._finished.popleft()
             del self._records[forgotten]
-            self._journal_forget(forgotten)
+            self._journal_write(self._journal_forget, forgotten)
             self._listener.job_forgotten(forgotten)
 
-    def _journal_end(self, record: JobRecord) -> None:
-        info = self.core.job(record.id, record.owner)
+    def _journal_write(self, write: Callable[..., None], *args: object) -> asyncio.Future[None]:
+        """`write(*args)` on the journal's thread, after the writes asked before."""
         try:
-            self._journal.end(record.id, info.state, record.text, info.reason, info.timings.tokens)
+            return self._running_loop.run_in_executor(self._journal_writer, write, *args)
+        except RuntimeError:  # stopped: left to the next start, as after a kill
+            left: asyncio.Future[None] = self._running_loop.create_future()
+            left.set_result(None)
+            return left
+
+    def _journal_end(
+        self, job: JobId, state: JobState, text: str, reason: str, tokens: int
+    ) -> None:
+        try:
+            self._journal.end(job, state, text, reason, tokens)
         except (sqlite3.Error, OSError) as error:
             _log.error(
-                "the end of job %d is not kept (it runs again after a restart): %s",
-                record.id,
-                error,
+                "the end of job %d is not kept (it runs again after a restart): %s", job, error
             )
 
     def _journal_forget(self, job: JobId) -> None:

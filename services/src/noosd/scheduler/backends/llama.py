@@ -8,13 +8,17 @@ llama.cpp computes with the GIL released: slots run in parallel, on
 
 A generation evaluates only what its slot's context does not hold yet: the
 longest common prefix of the context's tokens and the job's is kept when the
-context is the same user's (another's is cleared: the time to first token
-would tell how much of it a guess matched), or,
-when the generation brings a saved state that shares more, that state is
-restored first. The last prompt token is always evaluated again, for the
-logits of the first token to sample. A sliding-window cache (Gemma 3's)
-forgets the cells its window has passed, so it keeps a prefix only while
-the window still holds the end of it.
+context is the same user's, or, when the generation brings a saved state
+that shares more, that state is restored first. Of another user's context
+only the chat template's own opening is kept (its header and the default
+system prompt it adds: the same for every user of the model, so nothing is
+told by reusing it); the rest is cleared, as the time to first token would
+tell how much of it a guess matched. That opening is most of a short
+question's prompt: without it, a question after another user's took 3x the
+CPU to its first token in the load benchmark. The last prompt token is
+always evaluated again, for the logits of the first token to sample. A
+sliding-window cache (Gemma 3's) forgets the cells its window has passed,
+so it keeps a prefix only while the window still holds the end of it.
 
 At every token boundary, the context holds the prompt and every generated
 token but the last one sampled (it is evaluated when the next is asked
@@ -40,8 +44,10 @@ import llama_cpp
 import numpy as np
 import numpy.typing as npt
 
+from noos.protocol.errors import InvalidArgument
 from noosd.scheduler.backends.base import (
     Backend,
+    ChatMessage,
     Control,
     Ending,
     Generation,
@@ -192,6 +198,10 @@ class _Slot:
         self.evaluated = 0
         # The uid whose tokens the context holds; None: no one's yet.
         self._context_owner: int | None = None
+        # How many of them are the chat template's opening, anyone's to reuse.
+        self._context_public = 0
+        # Per sequence of roles, the tokens every conversation of them opens with.
+        self._openings: dict[tuple[str, ...], npt.NDArray[np.intc]] = {}
 
     def close(self) -> None:
         self._llama.close()
@@ -203,7 +213,8 @@ class _Slot:
             return _stopped(stop, generation.generated, generation.start)
         stops = self._stops(generation.prompt)
         tokens = generation.tokens + generation.generated
-        self._position(tokens, generation.start, generation.owner)
+        public = _common_prefix(self._opening(generation.prompt), tokens)
+        self._position(tokens, generation.start, generation.owner, public)
         held = self._llama.n_tokens
         try:
             stop = self._prefill(tokens[:-1], control)
@@ -241,13 +252,44 @@ class _Slot:
                 strings.append(stop)
         return _Stops(frozenset(tokens), tuple(strings))
 
-    def _position(self, tokens: tuple[int, ...], start: KvState | None, owner: int) -> None:
+    def _opening(self, prompt: Prompt) -> npt.NDArray[np.intc]:
+        """The tokens that every conversation of the prompt's roles opens with,
+        whatever its messages say: the template's, before the first message's
+        text. Found by rendering the roles with two different texts: what the
+        two share (none for a raw prompt)."""
+        roles = tuple(message.role for message in prompt.messages)
+        if not roles:
+            return np.zeros(0, dtype=np.intc)
+        opening = self._openings.get(roles)
+        if opening is None:
+            try:
+                a, b = (
+                    self._chat_format.render([ChatMessage(role, text) for role in roles])
+                    for text in ("a", "b")
+                )
+            except InvalidArgument:  # a template that wants other texts: nothing shared
+                opening = np.zeros(0, dtype=np.intc)
+            else:
+                tokens_a = _tokenize(self._llama, a.text, add_bos=not a.has_bos)
+                tokens_b = _tokenize(self._llama, b.text, add_bos=not b.has_bos)
+                shared = _common_prefix(np.asarray(tokens_a, dtype=np.intc), tokens_b)
+                opening = np.asarray(tokens_a[:shared], dtype=np.intc)
+            self._openings[roles] = opening
+        return opening
+
+    def _position(
+        self, tokens: tuple[int, ...], start: KvState | None, owner: int, public: int
+    ) -> None:
         """Leave the context holding the longest prefix of `tokens` it can get
-        (its own if `owner`'s, or `start`'s), short of the last token."""
+        (its own if `owner`'s, or `start`'s; of another's, only the public
+        opening), short of the last token. `public`: how many of `tokens` are
+        the template's opening."""
         llama = self._llama
-        mine = self._context_owner == owner
-        held = _common_prefix(llama.input_ids[: llama.n_tokens], tokens) if mine else 0
+        held = _common_prefix(llama.input_ids[: llama.n_tokens], tokens)
+        if self._context_owner != owner:
+            held = min(held, self._context_public)
         self._context_owner = owner
+        self._context_public = public
         if (
             start is not None
             and _common_prefix(np.asarray(start.tokens, dtype=np.intc), tokens) > held
