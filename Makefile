@@ -1,6 +1,6 @@
 # noos: build, boot and test an AI-native Debian image.
 #   make run    boot the image in QEMU on this terminal (builds what is missing)
-#   make test   lint, unit and integration tests, then the QEMU end-to-end tests
+#   make test   lint, unit, integration and security tests, then the QEMU end-to-end tests
 # Everything a fresh Debian 12 machine lacks is installed by these targets
 # themselves (tools/host-setup.sh); heavy artifacts are cached outside the repo
 # in $(NOOS_CACHE), so a second run, or a fresh clone, reuses them.
@@ -149,7 +149,7 @@ security: dev
 e2e: dev image image-test
 	NOOS_IMAGE_DIR=$(dir $(TEST_IMAGE)) $(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS) $(E2E_ARGS)
 
-## Every phase in turn, timed: set-up, image, lint, unit, integration, e2e.
+## Every phase in turn, timed: set-up, image, lint, unit, integration, security, e2e.
 test:
 	@bash tools/test-phases.sh
 

@@ -49,6 +49,7 @@ phase image "$MAKE" --no-print-directory image image-test || image_ok=0
 phase lint "$MAKE" --no-print-directory lint
 phase unit "$MAKE" --no-print-directory unit
 phase integration "$MAKE" --no-print-directory integration
+phase security "$MAKE" --no-print-directory security
 if [ "$image_ok" = 1 ]; then
   # What is left of CI's 90 minutes (less 2 for the end, and 15 for the
   # longest test, which may start just before the budget runs out).

@@ -97,6 +97,18 @@ def test_each_service_is_bounded_in_descriptors_tasks_and_memory(service: str) -
 
 
 @pytest.mark.parametrize("service", SERVICES)
+def test_the_services_share_the_cpu_by_thread_priority(service: str) -> None:
+    unit = unit_of(service)
+
+    # A weight of its own would make the service a cgroup of its own, whose
+    # threads' nice values would then count only against each other.
+    assert ("Service", "CPUWeight") not in unit
+    # The scheduler may raise a preempted job's thread back to nice 0, no further.
+    nice = unit.get(("Service", "LimitNICE"))
+    assert nice == (["+0"] if service == "scheduler" else None)
+
+
+@pytest.mark.parametrize("service", SERVICES)
 def test_a_crash_loop_restarts_the_service_instead_of_leaving_it_failed(service: str) -> None:
     unit = unit_of(service)
 

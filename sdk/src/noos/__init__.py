@@ -13,6 +13,7 @@ from noos.index import FileHit, Index, IndexedFile, IndexProgress, IndexStatus, 
 from noos.memory import Memory, MemoryFilter, MemoryRecord, MemoryStats, RecallHit, SyncMemory
 from noos.protocol.errors import (
     Busy,
+    Corrupted,
     Internal,
     InvalidArgument,
     NoosError,
@@ -41,6 +42,7 @@ __all__ = [
     "Busy",
     "ChatMessage",
     "Connection",
+    "Corrupted",
     "FileHit",
     "GenerationOptions",
     "Index",

@@ -57,7 +57,19 @@ class Index(Client):
         return protocol.status_of(await self._get_all())
 
     def watch_progress(self) -> Watch[IndexProgress]:
-        """The index's progress as it works, at most about once a second."""
+        """The index's progress as it works, at most about once a second.
+
+        The service sends it to the watching connection alone, as its user
+        sees it (`IndexProgress`), from WatchProgress until UnwatchProgress,
+        which closing the watch calls."""
+
+        async def subscribe() -> list[IndexProgress]:
+            await self._call("WatchProgress")
+            return []
+
+        async def unsubscribe() -> None:
+            await self._call("UnwatchProgress")
+
         return watch_signal(
             self.connection,
             self.bus_name,
@@ -66,6 +78,8 @@ class Index(Client):
             "Progress",
             protocol.PROGRESS_SIGNATURE,
             protocol.progress_of,
+            subscribe=subscribe,
+            unsubscribe=unsubscribe,
         )
 
 

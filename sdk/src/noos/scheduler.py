@@ -47,7 +47,7 @@ from noos.protocol.scheduler import (
 from noos.protocol.scheduler import INTERFACE as SCHEDULER_INTERFACE
 from noos.protocol.scheduler import OBJECT_PATH as SCHEDULER_PATH
 from noos.sync import LoopThread, SyncClient, blocking
-from noos.watch import PropertiesChanged, Watch
+from noos.watch import PropertiesChanged, Watch, watch_properties
 
 __all__ = [
     "BUS_NAME",
@@ -529,8 +529,26 @@ class Scheduler(Client):
             async for change in changes:
                 if change.resident is not None:
                     print("resident:", change.resident)
-        """
-        return self.watch_properties().map(scheduler_change_of)
+
+        The service sends them to the watching connection alone, as its
+        user sees them (the jobs counted are yours), from WatchStatus until
+        UnwatchStatus, which closing the watch calls."""
+
+        async def subscribe() -> list[PropertiesChanged]:
+            await self._call("WatchStatus")
+            return []
+
+        async def unsubscribe() -> None:
+            await self._call("UnwatchStatus")
+
+        return watch_properties(
+            self.connection,
+            self.bus_name,
+            self.object_path,
+            self.interface,
+            subscribe=subscribe,
+            unsubscribe=unsubscribe,
+        ).map(scheduler_change_of)
 
     async def load(self, model: str) -> None:
         """Load `model` into memory now, ahead of its jobs (root only)."""

@@ -289,9 +289,17 @@ class Watch(Generic[T]):
 
 
 def watch_properties(
-    connection: Connection, bus_name: str, path: str, interface: str
+    connection: Connection,
+    bus_name: str,
+    path: str,
+    interface: str,
+    *,
+    subscribe: Callable[[], Awaitable[Iterable[PropertiesChanged]]] | None = None,
+    unsubscribe: Callable[[], Awaitable[None]] | None = None,
 ) -> Watch[PropertiesChanged]:
-    """The PropertiesChanged of `interface` at `path` of the service `bus_name`."""
+    """The PropertiesChanged of `interface` at `path` of the service `bus_name`
+    (`subscribe` and `unsubscribe`: as `Watch` takes them, for a service that
+    sends them to its watchers alone)."""
     rule = match_rule(
         sender=bus_name,
         path=path,
@@ -313,7 +321,9 @@ def watch_properties(
         values = {key: variant.value for key, variant in changed.items()}
         return PropertiesChanged(name, values, tuple(invalidated))
 
-    return Watch(connection, [rule], decode, sender=bus_name)
+    return Watch(
+        connection, [rule], decode, subscribe=subscribe, unsubscribe=unsubscribe, sender=bus_name
+    )
 
 
 def watch_signal(
@@ -324,8 +334,12 @@ def watch_signal(
     member: str,
     signature: str,
     decode: Callable[[list[Any]], T],
+    *,
+    subscribe: Callable[[], Awaitable[Iterable[T]]] | None = None,
+    unsubscribe: Callable[[], Awaitable[None]] | None = None,
 ) -> Watch[T]:
-    """The signal `interface`.`member` of `bus_name` at `path`, each body decoded."""
+    """The signal `interface`.`member` of `bus_name` at `path`, each body
+    decoded (`subscribe`, `unsubscribe`: as `watch_properties` takes them)."""
     rule = match_rule(sender=bus_name, path=path, interface=interface, member=member)
 
     def decode_message(message: Message) -> T | None:
@@ -338,7 +352,14 @@ def watch_signal(
             return None
         return decode(message.body)
 
-    return Watch(connection, [rule], decode_message, sender=bus_name)
+    return Watch(
+        connection,
+        [rule],
+        decode_message,
+        subscribe=subscribe,
+        unsubscribe=unsubscribe,
+        sender=bus_name,
+    )
 
 
 def watch_services(connection: Connection, bus_names: Iterable[str]) -> Watch[ServiceChange]:

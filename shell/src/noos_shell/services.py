@@ -5,8 +5,8 @@ reached, or does not answer in time, is marked down and the call raises
 `ServiceDown`; the shell goes on without it. The status (resident models and
 queue, index progress, memory per tier) follows the services' own signals
 rather than polling, through the SDK's watches: the scheduler's property
-changes, the index's progress, memory's counts (sent to us alone), and the
-services coming onto the bus and leaving it.
+changes, the index's progress and memory's counts (each sent to us alone,
+as our user sees them), and the services coming onto the bus and leaving it.
 """
 
 from __future__ import annotations
@@ -105,9 +105,9 @@ class Services:
         self._on_status = on_status
         self._connection: Connection | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        # Memory's counts are watched while memory is on the bus: a memory
-        # that comes back has forgotten its watchers.
-        self._memory_watch: asyncio.Task[None] | None = None
+        # Each service is watched while it is on the bus: one that comes
+        # back has forgotten its watchers.
+        self._watches: dict[ServiceName, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
         """Connect, follow the status signals, and read every service's status once."""
@@ -123,9 +123,8 @@ class Services:
         connection = self._connection
         # Subscribed before the first reads: a change between the two is not missed.
         await self._follow(watch_services(connection, BUS_NAMES.values()), self._service_changed)
-        await self._follow(Scheduler(connection).watch(), self._scheduler_changed)
-        await self._follow(Index(connection).watch_progress(), self._index_progressed)
-        self._watch_memory()
+        for name in ServiceName:
+            await self._watch(name)
         await asyncio.gather(*(self.refresh(name) for name in ServiceName))
 
     async def stop(self) -> None:
@@ -276,20 +275,26 @@ class Services:
                 for name in ServiceName:
                     self._mark(name, ServiceState(False, str(exc)))
 
-    def _watch_memory(self) -> None:
-        if self._memory_watch is not None:
-            self._memory_watch.cancel()
-        self._memory_watch = self._spawn(self._follow_memory())
-
-    async def _follow_memory(self) -> None:
+    async def _watch(self, name: ServiceName) -> None:
+        """Subscribe to the service's own watch now, if it is on the bus, and follow it."""
+        watch, handle = self._watch_of(name)
         try:
-            async with self._memory().watch_stats() as counts:
-                async for stats in counts:
-                    self._memory_counted(stats)
+            await watch.start()
         except Unavailable:
-            pass  # memory is not on the bus: its coming back starts a new watch
+            return  # not on the bus: its coming back brings a new watch
         except NoosError as exc:
-            self._mark(ServiceName.MEMORY, ServiceState(False, str(exc)))
+            self._mark(name, ServiceState(False, str(exc)))
+            return
+        if (earlier := self._watches.pop(name, None)) is not None:
+            earlier.cancel()
+        self._watches[name] = self._spawn(self._drain(watch, handle))
+
+    def _watch_of(self, name: ServiceName) -> tuple[Watch[Any], Callable[[Any], None]]:
+        if name is ServiceName.SCHEDULER:
+            return self._scheduler().watch(), self._scheduler_changed
+        if name is ServiceName.INDEX:
+            return self._index().watch_progress(), self._index_progressed
+        return self._memory().watch_stats(), self._memory_counted
 
     def _memory_counted(self, stats: MemoryStats) -> None:
         self._update(memory_tiers=(stats.hot, stats.warm, stats.cold))
@@ -321,8 +326,7 @@ class Services:
                 continue
             if change.appeared:
                 self._spawn(self.refresh(name))
-                if name is ServiceName.MEMORY:
-                    self._watch_memory()
+                self._spawn(self._watch(name))
             else:
                 self._mark(name, ServiceState(False, "it left the bus"))
 

@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -22,6 +23,7 @@ from noos import FileHit, Index, InvalidArgument, NotFound
 from noos.bus import Connection
 from tests.fixtures import index_as, index_requests_as
 from tests.fixtures.index import progress_signals, running_index
+from tests.fixtures.listener import listening_as_nobody
 from tests.fixtures.noosd_process import NoosdProcess
 
 NOBODY = 65534
@@ -303,6 +305,46 @@ async def test_bad_input_is_refused_clearly_and_the_service_stays_up(
     assert isinstance(await index.search("glacier crossing", limit=1), list)
 
 
+async def nobodys_view(bus_address: str, private: Path) -> dict[str, Any]:
+    """What index_as.py says as NOBODY (searching, and trying `private`)."""
+    other_user = await asyncio.create_subprocess_exec(
+        sys.executable,
+        index_as.__file__,
+        str(NOBODY),
+        bus_address,
+        "anything",
+        str(private),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    stdout, _ = await asyncio.wait_for(other_user.communicate(), timeout=120)
+    assert other_user.returncode == 0
+    view: dict[str, Any] = json.loads(stdout)
+    return view
+
+
+async def test_another_user_is_told_nothing_of_my_files_by_the_counts_or_progress(
+    index: Index, bus_address: str, home: Path
+) -> None:
+    # The attack: the counts (FilesIndexed, Queued, Failed) and the Progress
+    # signal, broadcast, told everyone when and how much any user wrote.
+    async with listening_as_nobody(
+        bus_address, Index.bus_name, Index.object_path, Index.interface, "WatchProgress"
+    ) as listener:
+        path = write(home / "diary/monday.txt", "Dear diary, the heron came back to the weir.\n")
+        path.parent.chmod(0o700)
+        await eventually(lambda: found(index, "heron back at the weir", path))
+        await asyncio.sleep(2)  # a Progress or two after it
+    nobody = (await nobodys_view(bus_address, path))["status"]
+    mine = await index.status()
+
+    assert mine.files_indexed >= 1
+    # NOBODY's own files (none: its home is /nonexistent), not mine.
+    assert (nobody["files_indexed"], nobody["failed"], nobody["queued"]) == (0, 0, 0)
+    heard = listener.report["heard"]
+    assert {member for _, _, member, _ in heard} <= {"Progress"}, heard
+    assert all(body == "[0, 0]" for _, _, _, body in heard), heard
+
+
 async def test_status_reindex_and_progress(
     index: Index, connection: Connection, home: Path
 ) -> None:
@@ -361,7 +403,7 @@ async def run(*command: str) -> bool:
     os.geteuid() != 0 or shutil.which("mkfs.ext4") is None, reason="mounting needs root"
 )
 async def test_removable_media_are_hidden_when_unmounted_and_back_when_mounted(
-    index: Index, tree: Path, tmp_path: Path
+    index: Index, tree: Path, tmp_path: Path, bus_address: str
 ) -> None:
     image, stick = tmp_path / "stick.img", tree / "media/stick"
     stick.mkdir()
@@ -373,6 +415,13 @@ async def test_removable_media_are_hidden_when_unmounted_and_back_when_mounted(
         stick.chmod(0o755)
         path = write(stick / "holiday.md", "# Holiday\n\nThe ferry to the island leaves at dawn.\n")
         await eventually(lambda: found(index, "ferry island dawn", path))
+        # Root's stick is root's business: another user is not told of it...
+        assert str(stick) in (await index.status()).roots
+        assert str(stick) not in (await nobodys_view(bus_address, path))["status"]["roots"]
+        # ...but of one mounted for them (owned by them), it is.
+        os.chown(stick, NOBODY, NOBODY)
+        assert str(stick) in (await nobodys_view(bus_address, path))["status"]["roots"]
+        os.chown(stick, 0, 0)
         hit = (await hits_for(index, "ferry island dawn"))[str(path)]
         assert hit.device == str(stick)  # no udev here: named by its mount point
         assert await run("umount", str(stick))

@@ -45,7 +45,7 @@ class LlmCommand:
 def newest_job_state(bus_address: str) -> str:
     """The state, once ended, of the job submitted last (the tests submit one at a time)."""
     with SyncScheduler(bus_address) as scheduler:
-        newest = max(scheduler.jobs(), key=lambda job: job.info().id)
+        newest = max(scheduler.jobs(), key=lambda job: job.info().submitted_at)
         return newest.wait().state
 
 

@@ -57,7 +57,7 @@ async def scheduler(
 async def newest_job(scheduler: Scheduler) -> Job:
     """The job submitted last on the service (the tests submit one at a time)."""
     infos = await asyncio.gather(*(job.info() for job in await scheduler.jobs()))
-    return scheduler.job(max(info.id for info in infos))
+    return scheduler.job(max(infos, key=lambda info: info.submitted_at).id)
 
 
 # The request and replies as the bus carries them: no service needed.
@@ -406,9 +406,10 @@ async def test_another_user_can_neither_read_nor_cancel_a_job(
     assert other_user.returncode == 0
     nobody = json.loads(stdout)
 
-    denied = "org.noos.Error.PermissionDenied"
-    assert (nobody["info"], nobody["wait"], nobody["cancel"]) == (denied, denied, denied)
-    assert nobody["load"] == denied
+    # To another user, my job is as absent as one that never was.
+    absent = "org.noos.Error.NotFound"
+    assert (nobody["info"], nobody["wait"], nobody["cancel"]) == (absent, absent, absent)
+    assert nobody["load"] == "org.noos.Error.PermissionDenied"
     assert f"/org/noos/Scheduler1/jobs/{mine.id}" not in nobody["listed"]
     assert len(nobody["listed"]) == 1 and nobody["own_answer"]
     # Root sees everyone's jobs, and its own job is untouched.
@@ -435,7 +436,7 @@ def test_the_blocking_client_asks_streams_and_waits(
 
 
 def newest_sync_job(scheduler: SyncScheduler) -> SyncJob:
-    return max(scheduler.jobs(), key=lambda job: job.info().id)
+    return max(scheduler.jobs(), key=lambda job: job.info().submitted_at)
 
 
 def test_leaving_a_blocking_stream_cancels_its_job(

@@ -22,9 +22,11 @@ import pytest_asyncio
 from dbus_fast import Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
+from noos import Scheduler
 from noos.bus import Connection
 from noos.protocol.errors import Busy, InvalidArgument, NotFound, Unavailable
 from noos.protocol.scheduler import REQUEST
+from tests.fixtures.listener import listening_as_nobody
 from tests.fixtures.noosd_process import NoosdProcess
 from tests.fixtures.private_bus import PrivateBus
 from tests.fixtures.scheduler import running_scheduler, start_scheduler, write_catalog
@@ -274,11 +276,15 @@ async def test_a_huge_prompt_is_refused_by_its_size_before_it_is_tokenized(
     assert (await client.wait(job))["state"] == "done"
 
 
-async def test_another_user_can_neither_read_nor_cancel_a_job(
+async def test_another_user_can_neither_read_nor_cancel_a_job_nor_tell_it_exists(
     client: Client, bus_address: str
 ) -> None:
     job = await client.ask("Hello?", max_tokens=4)
     await client.wait(job)
+    # Random, not the next number: no id tells another user one to try.
+    second = await client.submit(prompt="One, two,", max_tokens=1)
+    ids = [int(path.rsplit("/", 1)[1]) for path in (job, second)]
+    assert abs(ids[1] - ids[0]) > 2**16, ids  # 1 in 2**47 of failing by chance
 
     command = [sys.executable, str(HERE / "job_as.py"), str(NOBODY), bus_address, job]
     result = await asyncio.to_thread(
@@ -287,12 +293,50 @@ async def test_another_user_can_neither_read_nor_cancel_a_job(
 
     assert result.returncode == 0, result.stderr
     lines = dict(line.split("=", 1) for line in result.stdout.split())
-    assert lines["info"] == "PermissionDenied"
-    assert lines["cancel"] == "PermissionDenied"
+    assert lines["info"] == "NotFound"
+    assert lines["cancel"] == "NotFound"
     assert lines["load"] == "PermissionDenied"
     assert lines["sees_job"] == "no"
     assert lines["own_job"] == "done"
     assert (await client.info(job))["state"] == "done"
+    # My job and one that never was answer alike, whatever is asked of them.
+    for asked in (
+        "info",
+        "wait",
+        "watch",
+        "introspect",
+        "properties",
+        "ping",
+        "unknown",
+        "badargs",
+    ):
+        assert lines[f"job_{asked}"] == lines[f"missing_{asked}"], asked
+        assert lines[f"job_{asked}"] == "org.noos.Error.NotFound:there_is_no_such_job", asked
+    assert lines["managed_lists_jobs"] == "no"
+    assert lines["introspect_lists_jobs"] == "no"
+
+
+async def test_another_user_hears_nothing_of_my_jobs(client: Client, bus_address: str) -> None:
+    # The attack: a monitor that matches every signal of the scheduler, and
+    # watches its status as a client would, hears of every job (InterfacesAdded
+    # and InterfacesRemoved of its object, the counts in PropertiesChanged).
+    async with listening_as_nobody(bus_address, NAME, PATH, NAME, "WatchStatus") as listener:
+        job = await client.ask("Hello again?", max_tokens=4)
+        await client.wait(job)
+        # My own watch hears of my jobs: there was something to hear.
+        async with Scheduler(client.connection).watch() as changes:
+            other = await client.submit(prompt="Three, four,", max_tokens=1)
+            change = await asyncio.wait_for(anext(changes), 60)
+            await client.wait(other)
+    heard = listener.report["heard"]
+
+    assert (change.queued, change.running) != (None, None), change
+
+    for path, interface, member, body in heard:
+        assert not path.startswith(f"{PATH}/jobs"), (path, member)
+        assert interface != "org.freedesktop.DBus.ObjectManager", (member, body)
+        assert "Queued" not in body or "Variant('u', 0)" in body, body
+        assert "'busy'" not in body, body
 
 
 async def test_another_user_gets_nothing_from_my_saved_conversation(

@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from dbus_fast import Message
+from dbus_fast import Message, MessageType
+from dbus_fast.service import ServiceInterface, method
 
 from noos import NoosError
 from noos.bus import Connection
@@ -31,6 +32,22 @@ def own_bus() -> Iterator[str]:
     bus = PrivateBus()
     yield bus.address
     bus.stop()
+
+
+class ProgressWatchers(ServiceInterface):
+    """The part of org.noos.Index1 that a watch of its progress calls."""
+
+    def __init__(self) -> None:
+        super().__init__(index_protocol.INTERFACE)
+
+    # No return annotation: dbus-fast reads "None" (a string, here) as no signature.
+    @method()
+    def WatchProgress(self):  # type: ignore[no-untyped-def]
+        pass
+
+    @method()
+    def UnwatchProgress(self):  # type: ignore[no-untyped-def]
+        pass
 
 
 async def until(condition: Callable[[], bool], within_s: float) -> None:
@@ -98,6 +115,7 @@ async def test_another_user_cannot_forge_the_status(own_bus: str) -> None:
     # The name has its owner, as on a real system bus (whose policy lets only
     # the service own it): the forger can only queue for it.
     owner = await Connection.open(own_bus)
+    owner.bus.export(index_protocol.OBJECT_PATH, ProgressWatchers())
     await owner.bus.request_name(index_name)
     try:
         assert services._connection is not None
@@ -122,12 +140,14 @@ async def test_another_user_cannot_forge_the_status(own_bus: str) -> None:
         assert forger.stdout.split() == ["sent"], forger.stderr
         # The real owner's Progress is believed, so the forged one had its chance.
         await owner.bus.send(
-            Message.new_signal(
-                index_protocol.OBJECT_PATH,
-                index_protocol.INTERFACE,
-                "Progress",
-                index_protocol.PROGRESS_SIGNATURE,
-                [1, 7],
+            Message(
+                message_type=MessageType.SIGNAL,
+                destination=shell,
+                path=index_protocol.OBJECT_PATH,
+                interface=index_protocol.INTERFACE,
+                member="Progress",
+                signature=index_protocol.PROGRESS_SIGNATURE,
+                body=[1, 7],
             )
         )
         await until(lambda: services.status.files_queued == 7, 10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -135,3 +136,54 @@ def test_an_index_acknowledged_before_kill_9_survives_and_chromadb_catches_up(
     assert chroma_ids(state_dir) == chunk_rows(state_dir).keys()
     assert sorted(engine.indexed_paths(files)) == sorted(written)
     assert engine.search("when does the plumber come?", 1, ALICE)[0].path == str(written[0])
+
+
+def test_a_damaged_database_is_set_aside_and_indexed_again(
+    make_engine: Callable[..., IndexStore], files: Path, state_dir: Path
+) -> None:
+    first = make_engine()
+    written = a_home(files)
+    first.index_files(written)
+    before = results(first)
+    first.close()
+    database = state_dir / "index.sqlite3"
+    with database.open("r+b") as file:
+        file.seek(4096)
+        file.write(b"\xff" * (database.stat().st_size - 4096))
+
+    second = make_engine()
+    assert results(second) == [[] for _ in QUERIES]
+    second.index_files(written)
+
+    assert results(second) == before
+    aside = sorted(p.name.split(".corrupt-")[0] for p in state_dir.glob("*.corrupt-*"))
+    assert aside == [CHROMA_DIR, "index.sqlite3"]
+
+
+def test_damage_found_by_a_query_after_open_is_set_aside_and_indexed_again(
+    make_engine: Callable[..., IndexStore], files: Path, state_dir: Path
+) -> None:
+    engine = make_engine()
+    written = a_home(files)
+    engine.index_files(written)
+    before = results(engine)
+    started_afresh: list[bool] = []
+    engine.on_started_afresh = lambda: started_afresh.append(True)
+    database = state_dir / "index.sqlite3"
+    # Everything into the database file, and the engine's page cache invalid
+    # (the WAL it knew is gone): its next query reads the damaged pages.
+    with sqlite3.connect(database) as other:
+        other.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with database.open("r+b") as file:
+        file.seek(4096)
+        file.write(b"\xff" * (database.stat().st_size - 4096))
+
+    assert results(engine) == [[] for _ in QUERIES]
+    assert started_afresh == [True]
+    engine.index_files(written)
+
+    assert results(engine) == before
+    aside = {p.name.split(".corrupt-")[0] for p in state_dir.glob("*.corrupt-*")}
+    wal = {"index.sqlite3-wal", "index.sqlite3-shm"}
+    assert {CHROMA_DIR, "index.sqlite3"} <= aside <= {CHROMA_DIR, "index.sqlite3", *wal}
+    engine.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from dbus_fast import Message, MessageType
+from dbus_fast import Message, MessageType, Variant
 
 from noos.bus import Connection
 from noos.protocol import errors
@@ -113,3 +113,31 @@ async def test_calls_are_refused_once_the_service_stops(
     probe.gate.close()
     with pytest.raises(errors.Unavailable, match="shutting down"):
         await call(connection, "Echo", "s", "anyone?")
+
+
+@pytest.mark.parametrize(
+    ("member", "signature", "args"),
+    [
+        ("Get", "ss", ("", "Anything")),
+        ("GetAll", "s", ("",)),
+        ("Set", "ssv", ("", "A", Variant("s", ""))),
+    ],
+)
+async def test_properties_of_an_unnamed_interface_are_an_invalid_argument(
+    connection: Connection, member: str, signature: str, args: tuple[Any, ...]
+) -> None:
+    # Found by the fuzzer: dbus-fast answered org.freedesktop.DBus.Error.NotSupported.
+    reply = await connection.bus.call(
+        Message(
+            destination=PROBE_NAME,
+            path=PROBE_PATH,
+            interface="org.freedesktop.DBus.Properties",
+            member=member,
+            signature=signature,
+            body=list(args),
+        )
+    )
+
+    assert reply.error_name == "org.noos.Error.InvalidArgument"
+    assert "interface" in reply.body[0]
+    await assert_still_serving(connection)

@@ -11,7 +11,7 @@ import pytest
 from noos.bus import Connection
 from noos.protocol import errors
 from noosd.runtime import ServiceHost
-from noosd.runtime.gate import Caller, CallGate
+from noosd.runtime.gate import Caller, CallGate, waiting
 from tests.fixtures.probe import PROBE_MAX_IN_FLIGHT, PROBE_NAME, PROBE_PATH, ProbeService
 
 # Long enough that every call has arrived before the first admitted one ends,
@@ -85,6 +85,42 @@ def test_each_uid_gets_half_of_what_the_others_leave_until_the_bound() -> None:
             held.enter_context(gate.admit(Caller(1004, ":1.1")))
     assert gate.in_flight == 0
     assert gate.held_by(Caller(1000, ":1.1000.0")) == (0, 0)
+
+
+async def test_a_waiting_call_holds_a_wait_slot_not_a_work_slot() -> None:
+    gate = CallGate(limit=4, wait_limit=8)
+    caller = Caller(1000, ":1.1")
+    released = asyncio.Event()
+
+    async def wait_in_a_call() -> None:
+        with gate.admit(caller), waiting():
+            await released.wait()
+
+    # The uid's share of waits, on one connection: half of half of 8.
+    waiters = [asyncio.create_task(wait_in_a_call()) for _ in range(3)]
+    await asyncio.sleep(0)
+    refused = await asyncio.gather(waiters[2], return_exceptions=True)
+
+    assert isinstance(refused[0], errors.Busy)
+    assert "this connection has 2 calls waiting, its share" in refused[0].message
+    assert (gate.work.total, gate.waits.total) == (0, 2)
+    # Its work share is untouched by its waits: the uid's 2 of 4, on two connections.
+    with gate.admit(caller), gate.admit(Caller(1000, ":1.2")):
+        assert gate.held_by(caller) == (2, 1)
+    released.set()
+    await asyncio.gather(*waiters[:2])
+    assert (gate.work.total, gate.waits.total, gate.in_flight) == (0, 0, 0)
+
+
+def test_waiting_outside_a_call_or_after_it_ended_counts_nothing() -> None:
+    gate = CallGate(limit=4, wait_limit=8)
+    with waiting():
+        pass
+    with gate.admit(Caller(1000, ":1.1")), waiting():
+        assert (gate.work.total, gate.waits.total) == (0, 1)
+        with waiting():  # nested: still one wait slot
+            assert gate.waits.total == 1
+    assert (gate.work.total, gate.waits.total) == (0, 0)
 
 
 def test_a_closed_gate_admits_no_one() -> None:

@@ -90,6 +90,16 @@ class Unavailable(NoosError):
     short_name = "Unavailable"
 
 
+class Corrupted(NoosError):
+    """The caller's own stored data was found corrupt. The service set the bad
+    files aside (renamed `*.corrupt-<UTC time>`, for an administrator to
+    inspect) and starts that caller afresh, empty, from the next call; other
+    users are unaffected. Derived data (an index, a cache) is rebuilt silently
+    instead: this error means data that was the truth is gone."""
+
+    short_name = "Corrupted"
+
+
 class Internal(NoosError):
     """The service failed in a way it did not expect; its log has the details."""
 
@@ -106,6 +116,7 @@ NOOS_ERRORS: dict[str, type[NoosError]] = {
         Busy,
         QuotaExceeded,
         Unavailable,
+        Corrupted,
         Internal,
     )
 }

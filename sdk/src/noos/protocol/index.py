@@ -86,8 +86,11 @@ PROGRESS_SIGNATURE = "uu"
 
 @dataclass(frozen=True)
 class IndexProgress:
-    """A Progress signal: files indexed since the service started (not the
-    files in the index: `status` says those), and files waiting."""
+    """A Progress signal, as the watcher's user is told it. For root: files
+    indexed since the service started (not the files in the index: `status`
+    says those), and files waiting. For anyone else: their files in the
+    index and their files waiting (`status`'s `files_indexed` and `queued`):
+    the index's work on other users' files is none of theirs."""
 
     files_done: int
     queued: int

@@ -7,8 +7,9 @@ report a bus they cannot reach in the same words.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from dbus_fast import BusType
 from dbus_fast.aio import MessageBus
@@ -45,7 +46,36 @@ async def connect_bus(address: str | None, make_bus: Callable[[str | None], BusT
         await bus.connect()
     except CONNECTION_ERRORS as exc:
         raise Unavailable(f"cannot connect to {describe_bus(address)}: {reason(exc)}") from exc
+    writer = bus._writer  # dbus-fast's, made by connect()
+    if writer is not None and writer.sock is not None:
+        # The writer calls nothing but send and sendmsg on it.
+        writer.sock = WaitingSocket(writer.sock)  # type: ignore[assignment]
     return bus
+
+
+class WaitingSocket:
+    """A bus socket whose `send` says "nothing sent" where the socket is full.
+
+    dbus-fast's writer takes the BlockingIOError of a full socket for a broken
+    connection and drops it (python-dbus-next issue 153): a service whose
+    replies outrun the bus daemon for a moment (a caller's many calls with
+    long arguments, echoed in the errors) lost its bus and exited. Told that
+    nothing was sent, the writer waits until the socket is writable, as it
+    does after a partial write. `sendmsg` (a message that carries descriptors;
+    the services send none) is dbus-fast's own.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def send(self, data: Any) -> int:
+        try:
+            return self._sock.send(data)
+        except BlockingIOError:
+            return 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
 
 
 async def disconnect_bus(bus: MessageBus) -> None:

@@ -18,7 +18,7 @@ what the D-Bus methods ask. Its threads, each calling the engine itself:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,7 +33,7 @@ from noosd.index.live.budget import (
 )
 from noosd.index.live.crawler import CHECKPOINT_FILE, DEFAULT_BATCH_SIZE, Crawler
 from noosd.index.live.media import KNOWN_MEDIA_FILE, KnownMedia, MediaMonitor, Medium, Udev
-from noosd.index.live.pending import DEFAULT_QUIET_S, PendingChanges
+from noosd.index.live.pending import DEFAULT_QUIET_S, PendingChanges, is_under
 from noosd.index.live.roots import IndexedRoot, RootSet
 from noosd.index.live.runner import StoreRunner
 from noosd.index.live.watcher import Watcher
@@ -152,9 +152,14 @@ class Indexer:
             files_done=(
                 self.watcher.files_done + self.crawler.files_done + self.files_indexed_on_request
             ),
-            queued=len(self.watcher.pending) + self.crawler.in_hand,
+            queued=len(self.watcher.pending) + len(self.crawler.in_hand),
             crawling=self.crawler.crawling,
         )
+
+    def queued_under(self, directories: Sequence[Path]) -> int:
+        """The files waiting to be indexed under any of `directories`."""
+        in_hand = sum(1 for path in self.crawler.in_hand if is_under(path, directories))
+        return self.watcher.pending.count_under(directories) + in_hand
 
     def _rules_changed(self, directory: Path) -> None:
         _log.info("the ignore rules of %s changed: crawling it", directory)

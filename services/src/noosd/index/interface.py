@@ -26,9 +26,16 @@ another user only by naming it in the `for_uid` option, which the runtime logs.
 - `Reindex()`: crawl every indexed directory again, finding what changed and
   forgetting what went; false when such a crawl is queued already.
 - Properties `FilesIndexed`, `Queued`, `Failed`, `Bytes`, `Roots`,
-  `Crawling`, for the whole index: counts, never paths.
-- Signal `Progress(files_done, queued)`, at most once a second while the
-  index works: files indexed since the service started, and files waiting.
+  `Crawling`: counts, never paths, of what the caller may be told
+  (`storage.shown`): the files under their home and their media (root: every
+  file); the roots, but for the media mounted for others; the bytes the index
+  takes and whether a crawl runs are the machine's.
+- `WatchProgress()`: send `Progress(files_done, queued)` to this connection,
+  at most once a second while its numbers change, until `UnwatchProgress()`
+  or it leaves the bus: for root, the files indexed since the service started
+  and the files waiting; for anyone else, their FilesIndexed and Queued.
+  Sent to the watcher alone (`Watchers`), never broadcast: when and how much
+  one user writes is not another's business.
 """
 
 from __future__ import annotations
@@ -52,6 +59,8 @@ from noos.protocol.index import (
     HIT_SIGNATURE,
     INDEXED_SIGNATURE,
     INTERFACE,
+    OBJECT_PATH,
+    PROGRESS_SIGNATURE,
     SEARCH_OPTIONS,
     FileHit,
     HitFields,
@@ -61,7 +70,9 @@ from noos.protocol.index import (
     indexed_struct,
 )
 from noosd.index.engine import Indexer
+from noosd.index.storage.access import ROOT_UID
 from noosd.index.storage.callers import user_of
+from noosd.index.storage.shown import own_directories, shown_roots
 from noosd.index.storage.targets import (
     absolute_path,
     check_owned,
@@ -69,7 +80,14 @@ from noosd.index.storage.targets import (
     ignored_reason_for,
     indexed_root,
 )
-from noosd.runtime import NoosInterface, caller_uid, effective_uid, noos_method
+from noosd.runtime import (
+    NoosInterface,
+    caller_uid,
+    caller_uid_if_any,
+    effective_uid,
+    noos_method,
+)
+from noosd.runtime.watchers import Watchers
 
 if TYPE_CHECKING:
     from noosd.index.store import IndexStatus, SearchHit
@@ -113,6 +131,10 @@ class IndexInterface(NoosInterface):
         self._status: IndexStatus | None = None
         self._status_at = 0.0
         self._status_after = -1  # the files_done the cached status saw
+        self._watchers = Watchers(OBJECT_PATH, INTERFACE)
+        # What each watched uid was last sent.
+        self._progress_sent: dict[int, tuple[int, int]] = {}
+        self._activity_reported = (-1, -1)  # (files_done, queued) when last looked at
 
     @noos_method()
     async def Search(self, query: DBusStr, limit: DBusUInt32, options: VariantDict) -> HitList:
@@ -129,7 +151,7 @@ class IndexInterface(NoosInterface):
     async def IndexFile(self, path: DBusStr) -> IndexedStruct:
         """Index the file at `path` now: (embedded, kept, dropped, skipped)."""
         target = absolute_path(path)
-        root = indexed_root(target, self._indexer.roots)
+        root = indexed_root(target, self._indexer.roots, self._indexer.settings.roots)
         caller = user_of(await caller_uid()).caller
         # At once, for a clear answer; the engine decides again on the file it opens.
         check_readable(target, caller)
@@ -149,7 +171,7 @@ class IndexInterface(NoosInterface):
     async def Forget(self, path: DBusStr) -> DBusUInt32:
         """Drop the entries of the file at `path`, which the caller owns: how many (0 or 1)."""
         target = absolute_path(path)
-        indexed_root(target, self._indexer.roots)
+        indexed_root(target, self._indexer.roots, self._indexer.settings.roots)
         caller = user_of(await caller_uid()).caller
         check_readable(target, caller)
         check_owned(target, caller)
@@ -160,12 +182,45 @@ class IndexInterface(NoosInterface):
         """Crawl every indexed directory again; false when that is queued already."""
         return self._indexer.reindex()
 
+    @noos_method()
+    async def WatchProgress(self) -> None:
+        """Send Progress to this connection, in the caller's view, until
+        UnwatchProgress or it leaves the bus."""
+        self._watchers.add_caller(await caller_uid())
+
+    @noos_method()
+    async def UnwatchProgress(self) -> None:
+        """Send this connection no more Progress."""
+        self._watchers.remove_caller()
+
     @dbus_signal()
-    def Progress(
-        self, files_done: DBusUInt32, queued: DBusUInt32
-    ) -> Annotated[list[int], DBusSignature("uu")]:
-        """Files indexed since the service started, and files waiting."""
-        return [files_done, queued]
+    def Progress(self) -> Annotated[list[int], DBusSignature(PROGRESS_SIGNATURE)]:
+        """(files_done, queued) in the watcher's view; sent unicast to the
+        connections that called WatchProgress, never broadcast (`Watchers`)."""
+        raise NotImplementedError("sent by Watchers.send, to one connection at a time")
+
+    async def report_progress(self) -> None:
+        """Send each watcher its Progress, if it changed since it was last sent
+        (looked at only when the index worked, or someone began watching)."""
+        watched, activity = self._watchers.uids(), self._indexer.activity()
+        worked = (activity.files_done, activity.queued) != self._activity_reported
+        if not worked and watched == set(self._progress_sent):
+            return
+        self._activity_reported = (activity.files_done, activity.queued)
+        for uid in set(self._progress_sent) - watched:
+            del self._progress_sent[uid]
+        for uid in watched:
+            progress = await self._progress_of(uid)
+            if progress is not None and self._progress_sent.get(uid) != progress:
+                self._progress_sent[uid] = progress
+                self._watchers.send(uid, "Progress", PROGRESS_SIGNATURE, list(progress))
+
+    async def _progress_of(self, uid: int) -> tuple[int, int] | None:
+        if uid == ROOT_UID:
+            activity = self._indexer.activity()
+            return activity.files_done, activity.queued
+        counts = await self._counts_of(uid)
+        return None if counts is None else (counts[0], await self._queued_of(uid))
 
     async def _current_status(self) -> IndexStatus | None:
         """The engine's counts, read again when the index worked or they aged;
@@ -179,35 +234,59 @@ class IndexInterface(NoosInterface):
             self._status_at, self._status_after = time.monotonic(), done
         return self._status
 
-    @dbus_property(access=PropertyAccess.READ)
-    async def FilesIndexed(self) -> DBusUInt32:
-        """Files in the index, every user's."""
-        status = await self._current_status()
-        return 0 if status is None else status.files
+    async def _counts_of(self, uid: int | None) -> tuple[int, int] | None:
+        """(files indexed, files failed) that `uid` is told of; None while the
+        engine is not open. Root: every file; no caller (dbus-fast announcing
+        the object): none."""
+        if uid == ROOT_UID:
+            status = await self._current_status()
+            return None if status is None else (status.files, status.failed)
+        if uid is None or not self._indexer.runner.is_open:
+            return None
+        directories = own_directories(self._indexer.roots.all(), user_of(uid))
+        return await self._indexer.runner.run(lambda engine: engine.counts_under(directories))
+
+    async def _queued_of(self, uid: int | None) -> int:
+        if uid == ROOT_UID:
+            return self._indexer.activity().queued
+        if uid is None:
+            return 0
+        return self._indexer.queued_under(own_directories(self._indexer.roots.all(), user_of(uid)))
 
     @dbus_property(access=PropertyAccess.READ)
-    def Queued(self) -> DBusUInt32:
-        """Files waiting to be indexed."""
-        return self._indexer.activity().queued
+    async def FilesIndexed(self) -> DBusUInt32:
+        """Files in the index under the caller's home and media (root: every user's)."""
+        counts = await self._counts_of(await caller_uid_if_any())
+        return 0 if counts is None else counts[0]
+
+    @dbus_property(access=PropertyAccess.READ)
+    async def Queued(self) -> DBusUInt32:
+        """Files waiting to be indexed under the caller's home and media (root: all)."""
+        return await self._queued_of(await caller_uid_if_any())
 
     @dbus_property(access=PropertyAccess.READ)
     async def Failed(self) -> DBusUInt32:
-        """Files that could not be indexed (binary, too large, unreadable)."""
-        status = await self._current_status()
-        return 0 if status is None else status.failed
+        """Files under the caller's home and media that could not be indexed
+        (binary, too large, unreadable); root: all."""
+        counts = await self._counts_of(await caller_uid_if_any())
+        return 0 if counts is None else counts[1]
 
     @dbus_property(access=PropertyAccess.READ)
     async def Bytes(self) -> DBusUInt64:
-        """Bytes the index takes on disk."""
+        """Bytes the index takes on disk, every user's files (as `df` shows its disk)."""
         status = await self._current_status()
         return 0 if status is None else status.bytes
 
     @dbus_property(access=PropertyAccess.READ)
-    def Roots(self) -> StringList:
-        """The directories indexed: the configured ones and mounted media."""
-        return [str(root.path) for root in self._indexer.roots.all()]
+    async def Roots(self) -> StringList:
+        """The directories indexed: the configured ones, and the mounted media
+        that are the caller's (root: all)."""
+        uid = await caller_uid_if_any()
+        if uid is None:
+            return []
+        return [str(root.path) for root in shown_roots(self._indexer.roots.all(), user_of(uid))]
 
     @dbus_property(access=PropertyAccess.READ)
     def Crawling(self) -> DBusBool:
-        """Whether a crawl is under way."""
+        """Whether a crawl is under way (of every root: the index's own work)."""
         return self._indexer.activity().crawling

@@ -25,6 +25,11 @@ A known limit: the lexical ranking's word weights (IDF) and its common-word
 cut still count every user's chunks (as the index's public counts do), so
 for a query of several words another user's files can shift how the
 caller's own chunks order among themselves; they never rank among them.
+Weights of the caller's own would need, at every search, an access check of
+every file in the query's posting lists (up to 1% of the chunks per word,
+16 words) and, for the chunk count and the common-word cut, of every file in
+the index: left for now, as its cost is the search's whole budget on a large
+index.
 """
 
 from __future__ import annotations

@@ -87,16 +87,17 @@ class IndexService(Service):
         engine = IndexStore(
             self._settings.state_dir, embedder, limits=self._limits, chroma_url=self._chroma_url
         )
+        # A damaged database found by a query is set aside and the index
+        # starts afresh, as on open: the crawl fills it again.
+        engine.on_started_afresh = self._indexer.reindex
         # Load the model now, not on the first user's search.
         embedder.embed(["noos"])
         return engine
 
     async def _report_progress(self) -> None:
-        reported = None
         while True:
             await asyncio.sleep(PROGRESS_EVERY_S)
-            activity = self._indexer.activity()
-            progress = (activity.files_done, activity.queued)
-            if progress != reported:
-                self._interface.Progress(*progress)
-                reported = progress
+            try:
+                await self._interface.report_progress()
+            except Exception as error:  # the engine failing a count: next time
+                _log.warning("cannot report the index's progress: %s", error)

@@ -38,15 +38,18 @@ for at most one commit too, not for a crawl's batch of embeddings.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import pwd
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -66,9 +69,12 @@ from noosd.index.storage.database import FileFilter, IndexDatabase, StoredFile
 from noosd.index.storage.reading import OpenedFile, Refused, check_may_read, open_file
 from noosd.index.storage.walking import open_parent
 from noosd.runtime.health import beat
+from noosd.shared.chroma import ChromaError
 from noosd.shared.embedding import Embedder
 from noosd.shared.matrix import VectorMatrix
 from noosd.shared.outbox import ChromaOutbox
+from noosd.shared.quarantine import set_aside
+from noosd.shared.sqlite import is_corruption
 
 # The facade needs these and the engine alone.
 __all__ = ["Caller", "IndexStatus", "IndexStore", "Indexed", "Interrupted", "SearchHit"]
@@ -130,6 +136,31 @@ class _Plan:
     stored_chunks: dict[str, int]  # what the plan was made against: hash to chunk id
 
 
+_Params = ParamSpec("_Params")
+_Result = TypeVar("_Result")
+
+
+def _afresh_if_damaged(
+    method: Callable[Concatenate[IndexStore, _Params], _Result],
+) -> Callable[Concatenate[IndexStore, _Params], _Result]:
+    """`method`, which on finding the database damaged (by a query, after
+    open) sets it aside, starts the store afresh as on open, and runs again,
+    on the new, empty index (that the crawl fills again)."""
+
+    @functools.wraps(method)
+    def guarded(store: IndexStore, /, *args: _Params.args, **kwargs: _Params.kwargs) -> _Result:
+        generation = store._generation
+        try:
+            return method(store, *args, **kwargs)
+        except sqlite3.DatabaseError as error:
+            if not is_corruption(error):
+                raise
+            store._start_afresh(generation, error)
+        return method(store, *args, **kwargs)
+
+    return guarded
+
+
 class IndexStore:
     """The index kept under `state_dir`; see the module's docstring."""
 
@@ -153,11 +184,28 @@ class IndexStore:
         self._clock = clock
         self._limits = limits or SizeLimits()
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._db = IndexDatabase(state_dir / DATABASE_FILE)
-        self._vectors = VectorMatrix(embedder.dim, quantized=True, grouped=True)
+        self._chroma_url = chroma_url
+        self._chroma_collection = chroma_collection
+        self._exact_max_rows = exact_max_rows
+        # Called (on the thread that found it) once a damaged database was set
+        # aside and the store started afresh: the service crawls everything again.
+        self.on_started_afresh: Callable[[], object] | None = None
+        # Rises each time the store starts afresh.
+        self._generation = 0
+        self._open_state()
+        self._state = threading.Lock()
+        self._writer = threading.Lock()
+        self._closed = False
+
+    def _open_state(self) -> None:
+        """Open the database and what follows it: the vectors in RAM, chromadb
+        and its outbox, the hidden media, the searcher."""
+        state_dir, chroma_url = self.state_dir, self._chroma_url
+        self._db = _open_database(state_dir, embedded_chroma=chroma_url is None)
+        self._vectors = VectorMatrix(self._embedder.dim, quantized=True, grouped=True)
         chunk_ids, file_ids, vectors = self._db.all_vectors()
         self._vectors.add(chunk_ids.tolist(), vectors, file_ids.tolist())
-        chroma = ChromaIndex(state_dir / CHROMA_DIR, chroma_url, chroma_collection)
+        chroma = ChromaIndex(state_dir / CHROMA_DIR, chroma_url, self._chroma_collection)
         # Chunks not yet in chromadb: few after a flush, and an approximate
         # search scores them exactly beside what chromadb returns.
         self._unsynced = set(self._db.unsynced_ids())
@@ -172,11 +220,26 @@ class IndexStore:
             self._flush_outbox()
         self._hidden = self._db.hidden_devices()
         self._searcher = Searcher(
-            self._db, self._vectors, self._outbox, self._unsynced, exact_max_rows
+            self._db, self._vectors, self._outbox, self._unsynced, self._exact_max_rows
         )
-        self._state = threading.Lock()
-        self._writer = threading.Lock()
-        self._closed = False
+
+    def _start_afresh(self, generation: int, error: sqlite3.DatabaseError) -> None:
+        """Set the damaged database aside and open a new one, as on open (the
+        index is a cache of the files); nothing if the store already started
+        afresh since `generation` (another call found the same damage)."""
+        with self._writer, self._state:
+            if self._closed or generation != self._generation:
+                return
+            # Damaged files may fail to close; they go aside either way.
+            with contextlib.suppress(ChromaError, sqlite3.Error):
+                self._outbox.collection.close()
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            _set_aside_database(self.state_dir, error, embedded_chroma=self._chroma_url is None)
+            self._open_state()
+            self._generation += 1
+        if self.on_started_afresh is not None:
+            self.on_started_afresh()
 
     # --- writing ---
 
@@ -189,6 +252,7 @@ class IndexStore:
         search; None: the service's own crawl and watch)."""
         return self.index_files([path], device=device, caller=caller)[0]
 
+    @_afresh_if_damaged
     def index_files(
         self,
         paths: Sequence[Path],
@@ -305,6 +369,7 @@ class IndexStore:
             return False
         return stored is None or self._db.chunk_ids_by_hash(stored.id) == plan.stored_chunks
 
+    @_afresh_if_damaged
     def forget(self, path: Path) -> int:
         """Remove the file at `path`, or everything under it as a directory, from
         the index (SQLite, RAM and chromadb); returns how many files."""
@@ -319,6 +384,7 @@ class IndexStore:
             self._flush_outbox()
         return len(file_ids)
 
+    @_afresh_if_damaged
     def rename(self, old: Path, new: Path) -> int:
         """Move the file at `old`, or everything under it as a directory, to
         `new`: entries keep their chunks, vectors and history, nothing is
@@ -342,6 +408,7 @@ class IndexStore:
             self._flush_outbox()
         return len(moves)
 
+    @_afresh_if_damaged
     def set_device_visible(self, device: str, visible: bool) -> None:
         """Show or hide the files on removable medium `device` (hidden ones stay indexed)."""
         if not isinstance(device, str) or not device:
@@ -354,6 +421,7 @@ class IndexStore:
 
     # --- reading ---
 
+    @_afresh_if_damaged
     def search(
         self,
         query: str,
@@ -392,12 +460,23 @@ class IndexStore:
             self._check_open()
             return self._searcher.by_meaning(parsed.text, vector, where, limit, caller)
 
+    @_afresh_if_damaged
     def status(self) -> IndexStatus:
         with self._state:
             self._check_open()
             files, chunks, failed = self._db.counts()
         return IndexStatus(files, chunks, failed, _directory_bytes(self.state_dir))
 
+    @_afresh_if_damaged
+    def counts_under(self, directories: Sequence[Path]) -> tuple[int, int]:
+        """Files indexed and files that failed under `directories` (any of them)."""
+        outermost = [d for d in directories if not any(o in d.parents for o in directories)]
+        encoded = [os.fsencode(_absolute(directory)) for directory in set(outermost)]
+        with self._state:
+            self._check_open()
+            return self._db.counts_under(encoded)
+
+    @_afresh_if_damaged
     def failures(self, limit: int = 100) -> list[tuple[str, str]]:
         """The files that could not be indexed, (path, reason), the newest first."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
@@ -406,6 +485,7 @@ class IndexStore:
             self._check_open()
             return [(os.fsdecode(path), reason) for path, reason in self._db.failures(limit)]
 
+    @_afresh_if_damaged
     def indexed_paths(self, directory: Path) -> list[Path]:
         """The indexed files under `directory`, in byte order of their paths: what
         a crawl compares with what it finds, to forget the files gone meanwhile."""
@@ -626,3 +706,31 @@ def _directory_bytes(directory: Path) -> int:
             except FileNotFoundError:
                 continue
     return total
+
+
+def _open_database(state_dir: Path, *, embedded_chroma: bool) -> IndexDatabase:
+    """The index's database; a damaged one is set aside (`_set_aside_database`)
+    and a new one made: the index is a cache of the file system, and the crawl
+    fills it again."""
+    path = state_dir / DATABASE_FILE
+    try:
+        return IndexDatabase(path)
+    except sqlite3.DatabaseError as error:
+        if not is_corruption(error):
+            raise
+        _set_aside_database(state_dir, error, embedded_chroma=embedded_chroma)
+        return IndexDatabase(path)
+
+
+def _set_aside_database(
+    state_dir: Path, error: sqlite3.DatabaseError, *, embedded_chroma: bool
+) -> None:
+    """Set aside the damaged database, with its WAL and an embedded chromadb,
+    whose ids are the damaged file's."""
+    path = state_dir / DATABASE_FILE
+    damaged = [path, *(path.with_name(path.name + end) for end in ("-wal", "-shm"))]
+    if embedded_chroma:
+        damaged.append(state_dir / CHROMA_DIR)
+    for item in damaged:
+        if item.exists():
+            set_aside(item, f"{error}; the crawl indexes the files again")

@@ -14,7 +14,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
+from noosd.runtime import waiting
 from noosd.runtime.health import WorkLoop
+from noosd.runtime.turns import FairTurns
+from noosd.shared.niceness import SERVICE_CALLS, lower_this_thread
 from noosd.shared.opener import BackgroundOpener
 
 if TYPE_CHECKING:
@@ -33,24 +36,37 @@ _log = logging.getLogger(__name__)
 class StoreRunner:
     def __init__(self, open_store: Callable[[], MemoryStore]) -> None:
         self._store = BackgroundOpener("the memory store", open_store)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-store")
+        self._executor = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="memory-store",
+            # Below interactive generation: a flood of calls must not slow it to a crawl.
+            initializer=lower_this_thread,
+            initargs=(SERVICE_CALLS,),
+        )
+        self._turns = FairTurns()
         self._settle: asyncio.TimerHandle | None = None
         self._settling: set[asyncio.Future[None]] = set()
         # Each written by one thread alone: the event loop, the worker.
         self._submitted = self._started = 0
-        self.work = WorkLoop("memory-store", waiting=lambda: self._submitted - self._started)
+        self.work = WorkLoop(
+            "memory-store", waiting=lambda: self._turns.queued + self._submitted - self._started
+        )
 
     def open(self) -> None:
         """Start opening the store in the background, on the worker."""
         self._store.start_on(self._executor)
 
     async def run(self, call: Callable[[MemoryStore], T]) -> T:
-        """`call(store)` on the worker thread, once the store is open."""
-        store = await self._store.wait()
-        self._submitted += 1
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._work_on, call, store
-        )
+        """`call(store)` on the worker thread, once the store is open and it is
+        the caller's turn (`FairTurns`: one user's backlog does not delay the
+        others' calls); the method call waits meanwhile, holding no work slot."""
+        with waiting():
+            store = await self._store.wait()
+        async with self._turns.turn():
+            self._submitted += 1
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._work_on, call, store
+            )
 
     def _work_on(self, call: Callable[[MemoryStore], T], store: MemoryStore) -> T:
         self._started += 1

@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from dbus_fast import Message, MessageType, PropertyAccess, Variant
-from dbus_fast.aio import MessageBus
+from dbus_fast import PropertyAccess, Variant
 from dbus_fast.annotations import DBusSignature, DBusStr, DBusUInt32, DBusUInt64
 from dbus_fast.service import dbus_property, dbus_signal
 
@@ -44,11 +43,11 @@ from noosd.runtime import (
     NoosInterface,
     caller_uid,
     caller_uid_if_any,
-    current_call,
     effective_uid,
     noos_method,
     signal_caller,
 )
+from noosd.runtime.watchers import Watchers
 
 if TYPE_CHECKING:  # the store imports numpy; the facade is imported before it is needed
     from noosd.memory.store import MemoryStore
@@ -116,65 +115,6 @@ def stats_dict(stats: TierStats) -> dict[str, Variant]:
     return STATS.encode({**counts, "bytes_used": stats.bytes_used})
 
 
-class StatsWatchers:
-    """The connections that watch their user's counts, and the sending of them.
-
-    A user's counts are that user's business, and a signal broadcast on the
-    system bus reaches every connection with a matching rule, whoever owns it;
-    per-uid object paths would not help, as anyone may match any path. So
-    StatsChanged is sent unicast: a message with its `destination` set, which
-    the bus daemon delivers to that connection alone, to each connection that
-    asked with WatchStats, carrying the counts of the uid that connection was
-    (by the bus's account of it) when it asked. A watcher is dropped by
-    UnwatchStats or when its connection leaves the bus.
-    """
-
-    def __init__(self) -> None:
-        self._uids: dict[str, int] = {}  # unique name -> uid watched
-        self._bus: MessageBus | None = None
-
-    def add(self, bus: MessageBus, unique_name: str, uid: int) -> None:
-        if self._bus is None:
-            self._bus = bus
-            # The runtime subscribed the bus to departures (NameOwnerChanged).
-            bus.add_message_handler(self._forget_departed)
-        self._uids[unique_name] = uid
-
-    def remove(self, unique_name: str) -> None:
-        self._uids.pop(unique_name, None)
-
-    def uids(self) -> set[int]:
-        return set(self._uids.values())
-
-    def send(self, uid: int, stats: TierStats) -> None:
-        """Send `uid`'s counts to the connections that watch them, and to no other."""
-        if self._bus is None or not self._bus.connected:
-            return
-        body = [stats_dict(stats)]
-        for unique_name, watched in list(self._uids.items()):
-            if watched == uid:
-                self._bus.send(
-                    Message(
-                        message_type=MessageType.SIGNAL,
-                        destination=unique_name,
-                        path=OBJECT_PATH,
-                        interface=INTERFACE,
-                        member="StatsChanged",
-                        signature="a{sv}",
-                        body=body,
-                    )
-                )
-
-    def _forget_departed(self, message: Message) -> None:
-        if (
-            message.message_type is MessageType.SIGNAL
-            and message.member == "NameOwnerChanged"
-            and message.sender == "org.freedesktop.DBus"
-            and not message.body[2]
-        ):
-            self._uids.pop(message.body[0], None)
-
-
 def recall_filter(options: Mapping[str, Any]) -> RecallFilter:
     return RecallFilter(
         kinds=frozenset(options.get("kinds", ())),
@@ -191,7 +131,8 @@ class MemoryInterface(NoosInterface):
     def __init__(self, store: StoreRunner) -> None:
         super().__init__(INTERFACE)
         self._store = store
-        self._watchers = StatsWatchers()
+        # The counts are a user's business: StatsChanged goes to its watchers alone.
+        self._watchers = Watchers(OBJECT_PATH, INTERFACE)
 
     @staticmethod
     async def _uid(options: Mapping[str, Any]) -> int:
@@ -275,23 +216,19 @@ class MemoryInterface(NoosInterface):
         """Send StatsChanged to this connection whenever the caller's counts
         change, until UnwatchStats or it leaves the bus; the counts now."""
         uid = await self._uid(UID_OPTIONS.decode(options))
-        call = current_call()
-        sender = call.message.sender
-        assert sender is not None  # _uid above refuses a call without one
         # Registered before the counts are read: a change after the read is sent.
-        self._watchers.add(call.callers.bus, sender, uid)
+        self._watchers.add_caller(uid)
         return stats_dict(await self._store.run(lambda store: store.stats(uid)))
 
     @noos_method()
     async def UnwatchStats(self) -> None:
         """Send this connection no more StatsChanged."""
-        sender = current_call().message.sender
-        if sender:
-            self._watchers.remove(sender)
+        self._watchers.remove_caller()
 
     async def _counts_changed(self, uid: int) -> None:
         if uid in self._watchers.uids():
-            self._watchers.send(uid, await self._store.run(lambda store: store.stats(uid)))
+            stats = await self._store.run(lambda store: store.stats(uid))
+            self._watchers.send(uid, "StatsChanged", "a{sv}", [stats_dict(stats)])
 
     async def counts_changed_for_all(self) -> None:
         """Send every watched user's counts (after a consolidation moved tiers)."""
@@ -306,8 +243,8 @@ class MemoryInterface(NoosInterface):
     @dbus_signal()
     def StatsChanged(self) -> VariantDict:
         """The watcher's counts, as Stats gives them; sent unicast to the
-        connections that called WatchStats, never broadcast (see StatsWatchers)."""
-        raise NotImplementedError("sent by StatsWatchers.send, to one connection at a time")
+        connections that called WatchStats, never broadcast (`Watchers`)."""
+        raise NotImplementedError("sent by Watchers.send, to one connection at a time")
 
     # Properties are the caller's own view, like every call; with no caller
     # (dbus-fast announcing the object) there is nobody's data to show.

@@ -78,6 +78,12 @@ TUNABLES = (
         at_least(1),
         "the most bytes of texts and metadata one user may keep (QuotaExceeded)",
     ),
+    tunable(
+        "min_free_bytes",
+        INTEGER,
+        at_least(0),
+        "free bytes the state's file system keeps; a write finding no more is refused",
+    ),
     tunable("hot_on_gpu", BOOLEAN, None, "search the hot tier on a CUDA GPU when there is one"),
     weight("relevance", "weight of relevance (cosine to the query) in a recall's score"),
     weight("recency", "weight of recency in a recall's score"),

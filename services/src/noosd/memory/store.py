@@ -4,21 +4,39 @@ It checks what callers pass, embeds texts, and hands each user's work to that
 user's `UserMemories`, opened on first use from `state_dir/users/<uid>/`. All
 methods but `stats` are meant for one worker thread; `stats` may be called from
 any thread: it reads counts cached under a lock, and the sizes of files.
+
+A user's database is the truth of their memories. One found damaged (on
+open, by `quick_check`, or by any later query) is set aside with the whole of
+the user's directory (`users/<uid>.corrupt-<UTC time>`, see
+`noosd.shared.quarantine`): that call fails with `Corrupted`, and the user's
+next call starts an empty store. Other users' files are never touched. A full
+disk fails the call with `Unavailable`, and leaves nothing half-written: a
+Remember is refused before it touches SQLite or chromadb while the state's file
+system has no more than `min_free_bytes` free (chromadb's writes hang on a
+full disk), and chromadb's write-behind waits for space likewise.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from noos.protocol.errors import InvalidArgument, NotFound, QuotaExceeded, Unavailable
+from noos.protocol.errors import (
+    Corrupted,
+    InvalidArgument,
+    NotFound,
+    QuotaExceeded,
+    Unavailable,
+)
 from noosd.memory.consolidation import consolidate, merge_repetitions
 from noosd.memory.core import temporal, validation
 from noosd.memory.core.codec import normalized
@@ -31,7 +49,11 @@ from noosd.memory.core.tiering import TIERS
 from noosd.memory.storage.database import NewMemoryRow, row_bytes
 from noosd.memory.storage.hot import gpu_device
 from noosd.memory.user import DATABASE_FILE, UserMemories, directory_bytes
+from noosd.shared.chroma import ChromaError
+from noosd.shared.diskspace import has_room
 from noosd.shared.embedding import Embedder
+from noosd.shared.quarantine import set_aside
+from noosd.shared.sqlite import is_corruption, is_disk_full
 
 # The facade needs these and the store alone.
 __all__ = [
@@ -116,11 +138,27 @@ class MemoryStore:
         return self.remember_many(uid, [NewMemory(text, kind, metadata, importance, supersedes)])[0]
 
     def remember_many(self, uid: int, items: Sequence[NewMemory]) -> list[Memory]:
-        """Remember several memories at once: one embedding batch, one transaction."""
+        """Remember several memories at once: one embedding batch, one transaction.
+
+        Once that transaction commits, the call succeeds: the upkeep after it
+        (capacity, merging, writing chromadb) is retried later if it fails, so a
+        retried call never stores a memory twice."""
         uid = validation.uid(uid)
         checked = [self._check_new(item) for item in items]
         if not checked:
             return []
+        self._check_room()
+        with self._faults(uid):
+            return self._remember_checked(uid, checked)
+
+    def _check_room(self) -> None:
+        if not has_room(self.state_dir, self.config.min_free_bytes):
+            raise Unavailable(
+                "the disk that holds the memories is full; nothing of this call was "
+                "stored: retry once space is freed"
+            )
+
+    def _remember_checked(self, uid: int, checked: Sequence[_CheckedMemory]) -> list[Memory]:
         existing = self._existing_user(uid)
         self._check_quota(existing, checked)
         successors = self._check_supersedes(existing, checked)
@@ -144,11 +182,16 @@ class MemoryStore:
             for item, vector in zip(checked, vectors, strict=True)
         ]
         user.add(rows, [(old, rows[i].id) for i, old in successors.items()])
-        user.enforce_capacity(now)
-        if user.unwritten_warm_count() > self.config.max_unwritten_warm:
-            # Not what this call adds: a memory outlives the call that remembers it.
-            merge_repetitions(user, before=rows[0].id)
-            user.write_warm_if_due(added=len(rows))
+        try:
+            user.enforce_capacity(now)
+            if user.unwritten_warm_count() > self.config.max_unwritten_warm:
+                # Not what this call adds: a memory outlives the call that remembers it.
+                merge_repetitions(user, before=rows[0].id)
+                user.write_warm_if_due(added=len(rows))
+        except (sqlite3.Error, OSError) as error:
+            # Committed already: a failure to tidy up (a full disk) must not
+            # read as a failure to remember, or a retry stores it twice.
+            _log.warning("upkeep after remembering for uid %d failed: %s", uid, error)
         self._publish(user)
         stored = user.fetch([row.id for row in rows])
         return [user.memory(stored[row.id]) for row in rows]
@@ -221,12 +264,13 @@ class MemoryStore:
         query = validation.text(query, self.config.max_text_bytes, "query")
         limit = validation.limit(limit, self.config.max_limit)
         filters = _check_filters(filters)
-        user = self._existing_user(uid)
-        if user is None:
-            return []
-        hits = user.recall(
-            self._embed([query])[0], limit, filters, self._clock(), temporal.asks_when(query)
-        )
+        with self._faults(uid):
+            user = self._existing_user(uid)
+            if user is None:
+                return []
+            hits = user.recall(
+                self._embed([query])[0], limit, filters, self._clock(), temporal.asks_when(query)
+            )
         self._publish(user)
         return hits
 
@@ -234,8 +278,9 @@ class MemoryStore:
         """One memory of the user's, which counts as accessed."""
         uid = validation.uid(uid)
         parsed = _parse_id(memory_id)
-        user = self._owner(uid, [parsed])
-        memory = user.access([parsed], self._clock())[parsed]
+        with self._faults(uid):
+            user = self._owner(uid, [parsed])
+            memory = user.access([parsed], self._clock())[parsed]
         self._publish(user)
         return memory
 
@@ -247,9 +292,10 @@ class MemoryStore:
         if not isinstance(pinned, bool):
             raise InvalidArgument("pinned must be a boolean")
         parsed = _parse_id(memory_id)
-        user = self._owner(uid, [parsed])
-        user.pin(parsed, pinned)
-        return user.memory(user.fetch([parsed])[parsed])
+        with self._faults(uid):
+            user = self._owner(uid, [parsed])
+            user.pin(parsed, pinned)
+            return user.memory(user.fetch([parsed])[parsed])
 
     def forget(self, uid: int, memory_ids: Sequence[str]) -> int:
         """Delete these memories of the user's everywhere; NotFound (deleting none) if
@@ -260,8 +306,9 @@ class MemoryStore:
         parsed = list(dict.fromkeys(_parse_id(memory_id) for memory_id in memory_ids))
         if not parsed:
             return 0
-        user = self._owner(uid, parsed)
-        deleted = user.delete(parsed)
+        with self._faults(uid):
+            user = self._owner(uid, parsed)
+            deleted = user.delete(parsed)
         self._publish(user)
         return deleted
 
@@ -269,10 +316,11 @@ class MemoryStore:
         """Delete every memory of the user's that the filter matches; returns how many."""
         uid = validation.uid(uid)
         filters = _check_filters(filters)
-        user = self._existing_user(uid)
-        if user is None:
-            return 0
-        deleted = user.delete(user.db.matching_ids(filters))
+        with self._faults(uid):
+            user = self._existing_user(uid)
+            if user is None:
+                return 0
+            deleted = user.delete(user.db.matching_ids(filters))
         self._publish(user)
         return deleted
 
@@ -285,7 +333,16 @@ class MemoryStore:
         with self._counts_lock:
             counts = self._counts.get(uid)
         if counts is None:
-            counts = _count_on_disk(directory / DATABASE_FILE)
+            try:
+                counts = _count_on_disk(directory / DATABASE_FILE)
+            except sqlite3.DatabaseError as error:
+                if not is_corruption(error):
+                    raise
+                # Not set aside from this thread: the worker does, at the next call.
+                raise Corrupted(
+                    "your memories' database is damaged; your next call sets it aside "
+                    "for an administrator and starts your memories afresh"
+                ) from error
             with self._counts_lock:
                 # A count published meanwhile by the worker thread is newer.
                 counts = self._counts.setdefault(uid, counts)
@@ -294,18 +351,31 @@ class MemoryStore:
     def settle(self) -> None:
         """Write the accesses that recalls noted in RAM (see `UserMemories.recall`)
         and checkpoint the WAL; the service calls this when it is idle."""
-        for user in self._users.values():
-            user.settle()
+        for uid, user in list(self._users.items()):
+            try:
+                with self._faults(uid):
+                    user.settle()
+            except (Corrupted, Unavailable) as error:
+                _log.error("settling the memories of uid %d failed: %s", uid, error)
+                continue
             self._publish(user)
 
     def consolidate(self) -> ConsolidationReport:
         """Merge, decay, prune and rebalance every user's memories (see consolidation)."""
         report = ConsolidationReport()
         for uid in self._uids_on_disk():
-            user = self._existing_user(uid)
-            if user is not None:
-                report += consolidate(user, self._clock())
-                self._publish(user)
+            try:
+                self._check_room()  # consolidating writes chromadb
+                with self._faults(uid):
+                    user = self._existing_user(uid)
+                    if user is None:
+                        continue
+                    report += consolidate(user, self._clock())
+            except (Corrupted, Unavailable) as error:
+                # One user's damage or a full disk stops no one else's upkeep.
+                _log.error("consolidating the memories of uid %d failed: %s", uid, error)
+                continue
+            self._publish(user)
         _log.info("consolidated: %s", report)
         return report
 
@@ -358,6 +428,37 @@ class MemoryStore:
         if missing or user is None:
             raise NotFound(f"no memory {', '.join(missing)}")
         return user
+
+    @contextmanager
+    def _faults(self, uid: int) -> Iterator[None]:
+        """Turn a damaged database into `Corrupted` (the user's files set aside),
+        and a full disk into `Unavailable`."""
+        try:
+            yield
+        except (sqlite3.Error, OSError) as error:
+            if is_corruption(error):
+                raise self._set_aside(uid, error) from error
+            if is_disk_full(error):
+                raise Unavailable(
+                    "the disk that holds the memories is full; nothing of this call "
+                    "was stored: retry once space is freed"
+                ) from error
+            raise
+
+    def _set_aside(self, uid: int, error: BaseException) -> Corrupted:
+        """Set aside a user's damaged files; returns the error that says so."""
+        user = self._users.pop(uid, None)
+        if user is not None:
+            with contextlib.suppress(sqlite3.Error, OSError, ChromaError):
+                user.close()  # a damaged file may fail to close; it goes aside either way
+        with self._counts_lock:
+            self._counts.pop(uid, None)
+        aside = set_aside(self._users_dir / str(uid), f"uid {uid}: {error}")
+        return Corrupted(
+            f"your memories' database was damaged ({error}); it was set aside as "
+            f"{aside.name} for an administrator to inspect, and your memories start "
+            "afresh, empty, from your next call"
+        )
 
     def _publish(self, user: UserMemories) -> None:
         counts = {TIERS[tier]: count for tier, count in user.counts.items()}

@@ -15,12 +15,18 @@ outbox: `noosd.shared.outbox`). Loading a user rebuilds the matrices from
 SQLite and replays the removals a crash left in the outbox, so kill -9 at any
 moment loses nothing that committed. Removals reach chromadb at once after a
 forget (what is forgotten must go), the rest at consolidation.
+
+chromadb may fail after SQLite committed (a full or unwritable disk): what it
+lacks stays in the outbox and in the hot matrix, and is written later; the
+change that committed stands. A chromadb that fails to open or search (its
+files damaged) is set aside and rebuilt from SQLite (`_rebuild_warm`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,7 +52,9 @@ from noosd.memory.storage.database import (
 )
 from noosd.memory.storage.hot import HotIndex
 from noosd.memory.storage.warm import WarmIndex
-from noosd.shared.matrix import VectorMatrix
+from noosd.shared.chroma import ChromaError
+from noosd.shared.diskspace import has_room
+from noosd.shared.matrix import IdArray, VectorMatrix
 from noosd.shared.outbox import ChromaOutbox
 
 DATABASE_FILE = "memory.sqlite3"
@@ -65,6 +73,8 @@ MAX_PENDING_ACCESSES = 4096
 # chromadb never reuses the slot of a deleted vector: its index is rebuilt when
 # dead slots outnumber live ones and this many.
 WARM_REBUILD_MIN_DEAD = 1000
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -110,14 +120,18 @@ class UserMemories:
         if len(cold_ids):
             self._check_dim(codes.shape[1])
             self.cold.add_quantized(cold_ids.tolist(), codes, scales)
-        self._add_hot(*self.db.vectors(self.outbox.reconcile()))
+        try:
+            self._add_hot(*self.db.vectors(self.outbox.reconcile()))
+        except ChromaError as error:
+            self._rebuild_warm(error)
         self.write_warm_if_due()
 
     def close(self) -> None:
         """Close the files; unwritten warm memories wait in SQLite for the next open."""
         self.apply_accesses()
-        self.outbox.flush_removals()
-        self.warm.close()
+        self._flush_removals()
+        with contextlib.suppress(ChromaError):
+            self.warm.close()  # nothing is lost: chromadb follows SQLite, which closes next
         self.db.close()
 
     # --- adding ---
@@ -235,34 +249,34 @@ class UserMemories:
         not at all (its row is gone); a memory found in RAM keeps its exact cosine.
         """
         found: list[dict[int, float]] = [{} for _ in range(len(queries))]
-        exhausted = True
+        # chromadb first: one that fails is rebuilt, its memories moved to RAM.
+        synced = self.synced_warm_count()
+        warm = self._warm_top(queries, k)
+        exhausted = warm is None or synced <= k
         for matrix in (self.hot, self.cold):
             ids, sims = matrix.top(queries, k)
             for row, (row_ids, row_sims) in enumerate(zip(ids, sims, strict=True)):
                 found[row].update(zip(row_ids.tolist(), row_sims.tolist(), strict=True))
             exhausted &= len(matrix) <= k
-        synced = self.synced_warm_count()
-        if synced:
-            warm_ids, warm_sims = self.warm.top(queries, k)
-            for row, (row_ids, row_sims) in enumerate(zip(warm_ids, warm_sims, strict=True)):
+        if warm is not None:
+            for row, (row_ids, row_sims) in enumerate(zip(*warm, strict=True)):
                 for memory_id, sim in zip(row_ids.tolist(), row_sims.tolist(), strict=True):
                     found[row].setdefault(memory_id, sim)
-            exhausted &= synced <= k
         return found, exhausted
 
     def similar(self, queries: Matrix, min_sim: float, k: int) -> list[dict[int, float]]:
         """For each query, the memories with a cosine of at least min_sim: all of them
         in RAM, and among the k nearest in chromadb."""
         found: list[dict[int, float]] = [{} for _ in range(len(queries))]
+        warm = self._warm_top(queries, k)
         for matrix in (self.hot, self.cold):
             positions, ids, sims = matrix.within(queries, min_sim)
             for position, memory_id, sim in zip(
                 positions.tolist(), ids.tolist(), sims.tolist(), strict=True
             ):
                 found[position][memory_id] = sim
-        if self.synced_warm_count():
-            warm_ids, warm_sims = self.warm.top(queries, k)
-            for row, (row_ids, row_sims) in enumerate(zip(warm_ids, warm_sims, strict=True)):
+        if warm is not None:
+            for row, (row_ids, row_sims) in enumerate(zip(*warm, strict=True)):
                 for memory_id, sim in zip(row_ids.tolist(), row_sims.tolist(), strict=True):
                     if sim >= min_sim:
                         found[row].setdefault(memory_id, sim)
@@ -390,7 +404,7 @@ class UserMemories:
         with self.db.transaction():
             deleted = self.db.delete(ids)
         self.forget_in_ram(deleted)
-        self.outbox.flush_removals()
+        self._flush_removals()
         return len(deleted)
 
     def forget_in_ram(self, deleted: Sequence[tuple[int, int]]) -> None:
@@ -479,8 +493,52 @@ class UserMemories:
         """Write the oldest unwritten warm memories if there are too many, a chunk at
         a time (twice what the call just `added`, at least WARM_WRITE_CHUNK): each
         remember pays a bounded part, and the backlog still shrinks."""
-        if self.unwritten_warm_count() > self.config.max_unwritten_warm:
-            self.outbox.write(limit=max(WARM_WRITE_CHUNK, 2 * added))
+        if self.unwritten_warm_count() > self.config.max_unwritten_warm and self._has_room():
+            try:
+                self.outbox.write(limit=max(WARM_WRITE_CHUNK, 2 * added))
+            except ChromaError as error:
+                # They wait in the hot matrix and the outbox: the next write tries again.
+                _log.warning("chromadb failed to take uid %d's warm memories: %s", self.uid, error)
+
+    def _has_room(self) -> bool:
+        """Whether chromadb may write: its writes hang on a full disk, so they
+        wait, queued in SQLite's outbox, while the disk has no more than the
+        reserve free."""
+        room = has_room(self.directory, self.config.min_free_bytes)
+        if not room:
+            _log.warning("chromadb's writes for uid %d wait: the disk is nearly full", self.uid)
+        return room
+
+    def _flush_removals(self) -> None:
+        """Delete from chromadb what SQLite deleted; on failure they stay queued
+        (a stale vector in chromadb finds no row: it is never returned)."""
+        if not self._has_room():
+            return
+        try:
+            self.outbox.flush_removals()
+        except ChromaError as error:
+            _log.warning("deleting from chromadb for uid %d failed: %s", self.uid, error)
+
+    def _warm_top(self, queries: Matrix, k: int) -> tuple[list[IdArray], list[Matrix]] | None:
+        """chromadb's k nearest to each query; None if it holds none, or failed
+        and was rebuilt (its memories are then in the hot matrix)."""
+        if not self.synced_warm_count():
+            return None
+        try:
+            return self.warm.top(queries, k)
+        except ChromaError as error:
+            self._rebuild_warm(error)
+            return None
+
+    def _rebuild_warm(self, error: ChromaError) -> None:
+        """Set a failing chromadb aside and start it again from SQLite: every warm
+        memory is unsynced, waits in the hot matrix, and is written as they are."""
+        self.warm.set_aside(str(error))
+        synced = sorted(self.db.synced_ids())
+        with self.db.transaction():
+            self.db.mark_all_unsynced()
+            self.db.set_state("warm_slots", 0)
+        self._add_hot(*self.db.vectors([i for i in synced if i not in self.hot]))
 
     def _count_slots(self, written: list[int]) -> None:
         """Count the slots that chromadb's index has used since it was last rebuilt."""

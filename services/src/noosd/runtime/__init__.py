@@ -11,13 +11,16 @@ calls them from `caller_uid()`, and check access to per-user data with
 `SettingsTable` (`noosd.runtime.settings`: files in /etc/noos, then the
 environment), and it is built from their values.
 Everything else — the bus, the name, systemd notification,
-logging, the bound on calls in flight and each caller's share of it, the file
+logging, the bound on calls in flight and each caller's share of it (a call
+that only waits, inside `waiting()` or queued for a worker's turn, which
+`FairTurns` gives round the users, holds a wait slot instead), the file
 descriptors calls bring, clean shutdown — is the runtime's.
 """
 
 from noosd.runtime.caller import caller_uid, caller_uid_if_any, effective_uid, signal_caller
 from noosd.runtime.calls import Call, current_call
 from noosd.runtime.errors import StartupError
+from noosd.runtime.gate import waiting
 from noosd.runtime.host import HostOptions, ServiceHost
 from noosd.runtime.interface import NoosInterface
 from noosd.runtime.method import noos_method
@@ -36,4 +39,5 @@ __all__ = [
     "effective_uid",
     "noos_method",
     "signal_caller",
+    "waiting",
 ]

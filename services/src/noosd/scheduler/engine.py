@@ -20,6 +20,7 @@ import contextlib
 import itertools
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections import Counter, deque
@@ -29,8 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from noos.protocol.errors import InvalidArgument, Unavailable
+from noos.protocol.errors import InvalidArgument, NoosError, Unavailable
+from noosd.runtime import waiting
 from noosd.runtime.health import WorkLoop
+from noosd.runtime.turns import FairTurns
 from noosd.scheduler.backends import backend_for
 from noosd.scheduler.backends.base import (
     Backend,
@@ -59,11 +62,22 @@ from noosd.scheduler.core.decisions import (
     Resume,
     Start,
 )
-from noosd.scheduler.core.jobs import TERMINAL, JobId, JobRequest, JobState, Priority, Sampling
+from noosd.scheduler.core.jobs import (
+    ROOT_UID,
+    TERMINAL,
+    JobId,
+    JobInfo,
+    JobRequest,
+    JobState,
+    Priority,
+    Sampling,
+)
 from noosd.scheduler.core.kvcache import SavedState, prefix_blocks
 from noosd.scheduler.core.machine import Scheduler, SchedulerStats
 from noosd.scheduler.core.prediction import ModelPredictor
+from noosd.scheduler.live.priorities import GenerationPriorities
 from noosd.scheduler.live.records import JobRecord, JobView, RunControl, TextPipe
+from noosd.scheduler.storage.journal import JobJournal, JournalEntry
 from noosd.scheduler.storage.kvstore import KvStore
 
 _log = logging.getLogger(__name__)
@@ -75,12 +89,6 @@ GENERATION_STUCK_AFTER_S = 3600.0
 # How often time passes for the core when nothing else happens: pinned models
 # that now fit, KV states to page, models to preload.
 TICK_S = 1.0
-# The CPU priority of each class's generation threads. With more runnable
-# threads than cores (another program, Index1's crawl), the kernel shares the
-# CPU evenly between equals: an interactive job's prefill next to a batch
-# job's generation took 2.1x its idle time in the TTFT benchmark, 1.05x with
-# the batch thread at nice 19. Nice values are per thread on Linux.
-NICENESS = {Priority.INTERACTIVE: 0, Priority.NORMAL: 5, Priority.BATCH: 19}
 ROLES = frozenset({"system", "user", "assistant", "tool"})
 
 
@@ -130,6 +138,7 @@ class Engine:
         catalog: Catalog,
         config: SchedulerConfig,
         kv_dir: Path,
+        journal_path: Path,
         listener: EngineListener,
         predictor: ModelPredictor | None = None,
         clock: Callable[[], float] = time.time,
@@ -139,6 +148,8 @@ class Engine:
         self._clock = clock
         self._kv_dir = kv_dir
         self._kv: KvStore | None = None
+        self._journal_path = journal_path
+        self._job_journal: JobJournal | None = None
         self._backends: dict[BackendKind, Backend] = {}
         self._resident: dict[str, _Resident] = {}
         self._records: dict[JobId, JobRecord] = {}
@@ -148,6 +159,8 @@ class Engine:
         self._state_ids = itertools.count(1)
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-loader")
         self._tokenizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenizer")
+        # Submits take turns at it by user: one user's burst does not delay another's question.
+        self._tokenizer_turns = FairTurns()
         # Per owner, the requests waiting for the tokenizer or on it, and their
         # prompts' bytes: they count toward the owner's share of the queue.
         self._tokenizing_jobs: Counter[int] = Counter()
@@ -157,12 +170,11 @@ class Engine:
             priority: ThreadPoolExecutor(
                 max_workers=slots,
                 thread_name_prefix=f"generate-{priority.name.lower()}",
-                initializer=_run_at_niceness,
-                initargs=(NICENESS[priority],),
             )
             for priority in Priority
         }
         self._runs: set[asyncio.Future[Outcome]] = set()
+        self._priorities = GenerationPriorities()
         self.generating = WorkLoop("scheduler-generation", stuck_after_s=GENERATION_STUCK_AFTER_S)
         self.loading = WorkLoop("scheduler-loading", stuck_after_s=GENERATION_STUCK_AFTER_S)
         self._ticker: asyncio.TimerHandle | None = None
@@ -170,10 +182,73 @@ class Engine:
 
     # Life.
 
-    def start(self) -> None:
+    def start(self) -> list[JobRecord]:
+        """Start; the jobs the journal kept from before (see `_restore`)."""
         self._loop = asyncio.get_running_loop()
         self._kv = KvStore(self._kv_dir)
+        self._job_journal = JobJournal.open(self._journal_path)
+        restored = self._restore()
         self._tick()
+        return restored
+
+    def _restore(self) -> list[JobRecord]:
+        """The journal's jobs, queued again under their ids and owners, in the
+        order they came; those that had ended, as they ended. A job that was
+        running starts again from its prompt (saved KV states do not outlive
+        the process); its streams, if any, are gone with the process."""
+        restored = []
+        for entry in self._journal.entries():
+            try:
+                spec = self.core.catalog.get(entry.model)
+                request = JobRequest(
+                    owner=entry.owner,
+                    model=spec.name,
+                    priority=entry.priority,
+                    max_tokens=entry.max_tokens,
+                    prompt_tokens=len(entry.tokens)
+                    or self._backend(spec).estimate_tokens(entry.prompt),
+                    sampling=entry.sampling,
+                    prompt_bytes=entry.prompt_bytes,
+                )
+                decisions = self.core.restore(
+                    entry.job, request, self._clock(), entry.ended, entry.reason, entry.generated
+                )
+            except NoosError as error:
+                _log.error(
+                    "job %d of uid %d, kept from before the restart, is dropped: %s",
+                    entry.job,
+                    entry.owner,
+                    error,
+                )
+                self._journal_forget(entry.job)
+                continue
+            record = self._new_record(entry)
+            restored.append(record)
+            if entry.ended is None:
+                self._live.add(entry.job)
+            else:
+                record.pieces.append(entry.text)
+                record.ended.set()
+                self._finished.append(entry.job)
+            self._execute(decisions)
+        if restored:
+            _log.info("%d jobs kept from before the restart", len(restored))
+        return restored
+
+    def _new_record(self, entry: JournalEntry, pipe: TextPipe | None = None) -> JobRecord:
+        record = JobRecord(
+            id=entry.job,
+            owner=entry.owner,
+            model=entry.model,
+            prompt=entry.prompt,
+            tokens=entry.tokens,
+            sampling=entry.sampling,
+            max_tokens=entry.max_tokens,
+            submitted_wall=entry.submitted_wall,
+            pipe=pipe,
+        )
+        self._records[entry.job] = record
+        return record
 
     async def stop(self) -> None:
         if self._ticker is not None:
@@ -192,6 +267,7 @@ class Engine:
             if record.pipe is not None:
                 record.pipe.close()
         self._states.close()
+        self._journal.close()
 
     def _tick(self) -> None:
         self._event(self.core.tick)
@@ -202,6 +278,12 @@ class Engine:
         if self._kv is None:
             raise RuntimeError("the engine has not started")
         return self._kv
+
+    @property
+    def _journal(self) -> JobJournal:
+        if self._job_journal is None:
+            raise RuntimeError("the engine has not started")
+        return self._job_journal
 
     @property
     def _running_loop(self) -> asyncio.AbstractEventLoop:
@@ -252,18 +334,29 @@ class Engine:
             if pipe is not None:
                 pipe.close()
             raise
-        self._records[job] = JobRecord(
-            id=job,
+        entry = JournalEntry(
+            job=job,
             owner=owner,
             model=spec.name,
+            priority=self.core.job(job, owner).priority,
+            max_tokens=max_tokens,
             prompt=prompt,
             tokens=tuple(tokens),
             sampling=sampling,
-            max_tokens=max_tokens,
+            prompt_bytes=prompt_bytes,
             submitted_wall=time.time(),
-            pipe=pipe,
         )
+        self._new_record(entry, pipe)
         self._live.add(job)
+        try:
+            self._journal.add(entry)
+        except (sqlite3.Error, OSError) as error:
+            # Not acknowledged, so not kept: the job goes as if cancelled.
+            self._execute(decisions)
+            self.cancel(job, owner)
+            raise Unavailable(
+                f"the job could not be kept ({error}): nothing was queued; retry"
+            ) from error
         self._execute(decisions)
         return job
 
@@ -283,9 +376,10 @@ class Engine:
     async def _tokenize(self, spec: ModelSpec, prompt: Prompt) -> list[int]:
         backend = self._backend(spec)
         try:
-            return await self._running_loop.run_in_executor(
-                self._tokenizer, backend.tokenize, spec, prompt
-            )
+            async with self._tokenizer_turns.turn():
+                return await self._running_loop.run_in_executor(
+                    self._tokenizer, backend.tokenize, spec, prompt
+                )
         except ModelLoadError as error:
             raise Unavailable(f"model {spec.name} cannot be used: {error}") from error
 
@@ -299,7 +393,8 @@ class Engine:
 
     async def wait(self, job: JobId, caller: int) -> JobView:
         self.core.job(job, caller)
-        await self._records[job].ended.wait()
+        with waiting():  # a Wait holds no work slot (the runtime's wait budget bounds them)
+            await self._records[job].ended.wait()
         return self.view(job, caller)
 
     def record(self, job: JobId, caller: int) -> JobRecord:
@@ -318,13 +413,15 @@ class Engine:
     def pin(self, model: str, pinned: bool) -> None:
         self._event(lambda now: self.core.pin(model, pinned, now))
 
-    def models(self) -> list[ModelView]:
+    def models(self, caller: int | None) -> list[ModelView]:
+        """The catalog's models as `caller` may see them: whether each is
+        loaded is the machine's, the jobs running on it are the caller's own
+        (root: everyone's; no caller: none)."""
         stats = self.core.stats(self._clock())
         running: dict[str, int] = {}
-        for job in self._live:
-            info = self.core.job(job, self._records[job].owner)
-            if info.state is JobState.RUNNING:
-                running[info.model] = running.get(info.model, 0) + 1
+        for job in self._jobs_seen_by(caller):
+            if job.state is JobState.RUNNING:
+                running[job.model] = running.get(job.model, 0) + 1
         views = []
         for spec in self.core.catalog:
             if spec.name in stats.loading:
@@ -335,6 +432,18 @@ class Engine:
                 state = "busy" if running.get(spec.name) else "resident"
             views.append(ModelView(spec, state, running.get(spec.name, 0)))
         return views
+
+    def jobs_load(self, caller: int | None) -> tuple[int, int]:
+        """`caller`'s jobs waiting for a slot and running (root: everyone's;
+        no caller: none)."""
+        jobs = self._jobs_seen_by(caller)
+        return (
+            sum(1 for job in jobs if job.state is JobState.QUEUED),
+            sum(1 for job in jobs if job.state is JobState.RUNNING),
+        )
+
+    def _jobs_seen_by(self, caller: int | None) -> list[JobInfo]:
+        return [] if caller is None else self.core.jobs_of(caller)
 
     def stats(self) -> SchedulerStats:
         return self.core.stats(self._clock())
@@ -361,8 +470,10 @@ class Engine:
                     self._run(job, model, None)
                 case Resume(job=job, model=model, state=state):
                     self._run(job, model, state)
-                case Preempt(job=job):
+                case Preempt(job=job, for_job=for_job):
                     self._stop(job, Stop.PREEMPT)
+                    waiting_class = self.core.job(for_job, ROOT_UID).priority
+                    self._priorities.hasten(job, waiting_class)
                 case Cancel(job=job):
                     self._stop(job, Stop.CANCEL)
                 case Reject():
@@ -380,6 +491,7 @@ class Engine:
             record = self._records[job]
             if self.core.job(job, record.owner).state in TERMINAL:
                 self._live.discard(job)
+                self._journal_end(record)
                 record.ended.set()
                 if record.pipe is not None:
                     record.pipe.close()
@@ -388,7 +500,25 @@ class Engine:
         while len(self._finished) > self.core.config.finished_kept:
             forgotten = self._finished.popleft()
             del self._records[forgotten]
+            self._journal_forget(forgotten)
             self._listener.job_forgotten(forgotten)
+
+    def _journal_end(self, record: JobRecord) -> None:
+        info = self.core.job(record.id, record.owner)
+        try:
+            self._journal.end(record.id, info.state, record.text, info.reason, info.timings.tokens)
+        except (sqlite3.Error, OSError) as error:
+            _log.error(
+                "the end of job %d is not kept (it runs again after a restart): %s",
+                record.id,
+                error,
+            )
+
+    def _journal_forget(self, job: JobId) -> None:
+        try:
+            self._journal.forget(job)
+        except (sqlite3.Error, OSError) as error:
+            _log.warning("job %d stays in the journal, to be forgotten again: %s", job, error)
 
     # Models.
 
@@ -444,9 +574,14 @@ class Engine:
                 start_from, record.cached_tokens = hit.state, hit.tokens
         control = RunControl(record, self._running_loop, self._on_emit)
         self._controls[job] = control
+        priority = self.core.job(job, record.owner).priority
 
         def generate() -> Outcome:
-            with self.generating.working(), resident.locks[slot]:
+            with (
+                self.generating.working(),
+                self._priorities.running(job, priority),
+                resident.locks[slot],
+            ):
                 start = self._states.get(start_from) if start_from is not None else None
                 if resume_from is not None:
                     self._states.drop(resume_from)  # the job's own state: restored, then freed
@@ -462,7 +597,6 @@ class Engine:
                 )
                 return resident.runtime.generate(slot, generation, control)
 
-        priority = self.core.job(job, record.owner).priority
         run = self._running_loop.run_in_executor(self._generators[priority], generate)
         self._runs.add(run)
         run.add_done_callback(lambda done: self._ran(record, resident, done))
@@ -532,12 +666,3 @@ def _check_prompt(prompt: Prompt) -> None:
         raise InvalidArgument("the messages are all empty")
     if prompt.text and not prompt.text.strip():
         raise InvalidArgument("the prompt is empty")
-
-
-def _run_at_niceness(niceness: int) -> None:
-    """Lower the calling thread's CPU priority to `niceness`, never raise it
-    (that needs privilege): a service started at nice 10 keeps 10."""
-    thread = threading.get_native_id()
-    with contextlib.suppress(OSError):
-        current = os.getpriority(os.PRIO_PROCESS, thread)
-        os.setpriority(os.PRIO_PROCESS, thread, max(current, niceness))

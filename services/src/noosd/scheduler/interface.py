@@ -6,7 +6,16 @@ with interface org.noos.Scheduler1.Job (`Info`, `Wait`, `Cancel`, `Watch`).
 A job is its owner's: only they and root read or cancel it, and its signals
 (`Token`, `Finished`) go only to the connection that submitted it and those
 of its owner that called `Watch` — a broadcast would show every user's
-answers to everyone on the system bus.
+answers to everyone on the system bus. Its id is random (`random_job_id`),
+its object is neither announced (InterfacesAdded, InterfacesRemoved) nor
+listed (Introspect, GetManagedObjects), and anyone else calling on it is
+told NotFound, as for a job that never was (`ServiceBus.make_private`).
+
+The jobs counted (`Queued`, `Running`, a model's `running`) are the
+caller's own (root: everyone's); which models are loaded, the threads and
+RAM used and the accelerators are the machine's, shown to all as `free` or
+`top` would. Changes are not broadcast: `WatchStatus` asks for them, sent
+to the watching connection alone as PropertiesChanged, in its user's view.
 
 Submit's request, a job's info (`Info`, `Wait`, `Finished`), a model's
 details and an accelerator's (`Accelerators`: PCI slot, details) are the
@@ -31,13 +40,12 @@ from dbus_fast.annotations import (
 from dbus_fast.service import dbus_property, dbus_signal
 
 from noos.protocol.actions import MANAGE_MODELS
-from noos.protocol.errors import NotFound
 from noos.protocol.scheduler import (
     ACCELERATOR_DETAILS,
     DEFAULT_MAX_TOKENS,
     INTERFACE,
     JOB_INTERFACE,
-    JOBS_PATH,
+    OBJECT_PATH,
     REQUEST,
     TOKEN_SIGNATURE,
     JobInfo,
@@ -46,7 +54,8 @@ from noos.protocol.scheduler import (
     job_path,
     model_struct,
 )
-from noosd.runtime import NoosInterface, caller_uid, current_call, noos_method
+from noosd.runtime import NoosInterface, caller_uid, caller_uid_if_any, current_call, noos_method
+from noosd.runtime.watchers import Watchers
 from noosd.scheduler.backends.base import ChatMessage, Prompt
 from noosd.scheduler.core.accelerators import Accelerator
 from noosd.scheduler.core.jobs import DEFAULT_MODEL, JobId, Priority, Sampling
@@ -59,15 +68,16 @@ StringList = Annotated[list[str], DBusSignature("as")]
 ModelList = Annotated[list[tuple[str, dict[str, Variant]]], DBusSignature("a(sa{sv})")]
 AcceleratorList = Annotated[list[tuple[str, dict[str, Variant]]], DBusSignature("a(sa{sv})")]
 
-# The properties whose changes are announced (the shell's status panel).
-ANNOUNCED = ("Models", "Queued", "Running", "Resident")
-
-
-def job_of(path: str) -> JobId:
-    prefix = f"{JOBS_PATH}/"
-    if not path.startswith(prefix) or not path[len(prefix) :].isdigit():
-        raise NotFound(f"{path} is not a job")
-    return JobId(int(path[len(prefix) :]))
+PROPERTIES_INTERFACE = "org.freedesktop.DBus.Properties"
+# The D-Bus types of the properties whose changes are sent to watchers (the
+# shell's status panel): those of `_view_of`, and the accelerators.
+SENT_PROPERTIES = {
+    "Models": "a(sa{sv})",
+    "Queued": "u",
+    "Running": "u",
+    "Resident": "as",
+    "Accelerators": "a(sa{sv})",
+}
 
 
 def prompt_of(request: Mapping[str, Any]) -> Prompt:
@@ -164,7 +174,9 @@ class SchedulerInterface(NoosInterface):
         # need the hardware found then); no call comes before.
         self._engine = engine
         self._export_job = export_job
-        self._announced: dict[str, Any] = {}
+        self._watchers = Watchers(OBJECT_PATH, INTERFACE)
+        # What each watched uid was last sent.
+        self._announced: dict[int, dict[str, Any]] = {}
         self.accelerators = list(accelerators)
 
     # The stream's pipe, if any.
@@ -220,10 +232,24 @@ class SchedulerInterface(NoosInterface):
         """Keep `model` in memory for good, or no longer (root, or as polkit allows)."""
         self._engine().pin(model, pinned)
 
+    @noos_method()
+    async def WatchStatus(self) -> None:
+        """Send PropertiesChanged of the announced properties (Models,
+        Queued, Running, Resident) and of Accelerators to this connection,
+        as the caller sees them, until UnwatchStatus or it leaves the bus."""
+        uid = await caller_uid()
+        self._announced.setdefault(uid, self._view_of(uid))
+        self._watchers.add_caller(uid)
+
+    @noos_method()
+    async def UnwatchStatus(self) -> None:
+        """Send this connection no more PropertiesChanged."""
+        self._watchers.remove_caller()
+
     @dbus_property(access=PropertyAccess.READ)
-    def Models(self) -> ModelList:
-        """Every model of the catalog: (name, details)."""
-        return [model_of(view) for view in self._engine().models()]
+    async def Models(self) -> ModelList:
+        """Every model of the catalog: (name, details); a model's jobs are the caller's."""
+        return self._models_of(await caller_uid_if_any())
 
     @dbus_property(access=PropertyAccess.READ)
     def Accelerators(self) -> AcceleratorList:
@@ -231,14 +257,14 @@ class SchedulerInterface(NoosInterface):
         return [(a.device.slot, accelerator_details(a)) for a in self.accelerators]
 
     @dbus_property(access=PropertyAccess.READ)
-    def Queued(self) -> DBusUInt32:
-        """Jobs waiting for a slot."""
-        return self._engine().stats().queued
+    async def Queued(self) -> DBusUInt32:
+        """The caller's jobs waiting for a slot (root: everyone's)."""
+        return self._engine().jobs_load(await caller_uid_if_any())[0]
 
     @dbus_property(access=PropertyAccess.READ)
-    def Running(self) -> DBusUInt32:
-        """Jobs running now."""
-        return self._engine().stats().running
+    async def Running(self) -> DBusUInt32:
+        """The caller's jobs running now (root: everyone's)."""
+        return self._engine().jobs_load(await caller_uid_if_any())[1]
 
     @dbus_property(access=PropertyAccess.READ)
     def Resident(self) -> StringList:
@@ -271,23 +297,46 @@ class SchedulerInterface(NoosInterface):
         rate = self._engine().stats().prediction_hit_rate
         return -1.0 if rate is None else rate
 
+    def _models_of(self, uid: int | None) -> ModelList:
+        return [model_of(view) for view in self._engine().models(uid)]
+
+    def _view_of(self, uid: int) -> dict[str, Any]:
+        """The announced properties as `uid` reads them."""
+        queued, running = self._engine().jobs_load(uid)
+        return {
+            "Models": self._models_of(uid),
+            "Queued": queued,
+            "Running": running,
+            "Resident": list(self._engine().stats().resident),
+        }
+
+    def _send_changes(self, uid: int, changed: Mapping[str, Any]) -> None:
+        values = {name: Variant(SENT_PROPERTIES[name], value) for name, value in changed.items()}
+        self._watchers.send(
+            uid,
+            "PropertiesChanged",
+            "sa{sv}as",
+            [INTERFACE, values, []],
+            interface=PROPERTIES_INTERFACE,
+        )
+
     def show_accelerators(self, accelerators: Sequence[Accelerator]) -> None:
-        """Replace the accelerators listed, and announce it (a device came or went)."""
+        """Replace the accelerators listed, and tell the watchers (a device came or went)."""
         self.accelerators = list(accelerators)
-        self.emit_properties_changed({"Accelerators": self.Accelerators})
+        for uid in self._watchers.uids():
+            self._send_changes(uid, {"Accelerators": self.Accelerators})
 
     def announce_changes(self) -> None:
-        """Emit PropertiesChanged for the announced properties that changed."""
-        now = {
-            "Models": self.Models,
-            "Queued": self.Queued,
-            "Running": self.Running,
-            "Resident": self.Resident,
-        }
-        changed = {name: value for name, value in now.items() if self._announced.get(name) != value}
-        if changed:
-            self._announced.update(changed)
-            self.emit_properties_changed(changed)
+        """Send each watcher the announced properties that changed in its user's view."""
+        watched = self._watchers.uids()
+        for uid in set(self._announced) - watched:
+            del self._announced[uid]
+        for uid in watched:
+            now, before = self._view_of(uid), self._announced.get(uid, {})
+            changed = {name: value for name, value in now.items() if before.get(name) != value}
+            if changed:
+                self._announced[uid] = now
+                self._send_changes(uid, changed)
 
 
 class JobInterface(NoosInterface):

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 from dbus_fast.service import ServiceInterface
 
 from noos.protocol import scheduler as protocol
-from noos.protocol.errors import InvalidArgument
+from noos.protocol.errors import InvalidArgument, NotFound
 from noosd.runtime import Service, StartupError
 from noosd.runtime.health import WorkLoop
 from noosd.runtime.settings import Settings
 from noosd.scheduler.core.accelerators import Accelerator, describe, placed
 from noosd.scheduler.core.catalog import load_catalog
-from noosd.scheduler.core.jobs import ROOT_UID, JobId
+from noosd.scheduler.core.jobs import NO_SUCH_JOB, ROOT_UID, JobId
 from noosd.scheduler.core.prediction import ModelPredictor
 from noosd.scheduler.engine import Engine
 from noosd.scheduler.interface import (
@@ -72,6 +72,9 @@ class SchedulerService(Service):
 
     async def start(self) -> None:
         settings = self._settings
+        # A job is its owner's: not announced, not listed, and to anyone
+        # else as absent as a job that never was.
+        self.bus.make_private(protocol.JOBS_PATH, NotFound(NO_SUCH_JOB))
         # Found before the engine: they set its VRAM budget and where models run.
         accelerators = discover()
         _log_accelerators(accelerators)
@@ -91,10 +94,19 @@ class SchedulerService(Service):
             config.vram_bytes,
         )
         self._predictor = ModelPredictor(utc_offset_s=config.utc_offset_s)
-        self._engine = Engine(catalog, config, settings.kv_dir, self, predictor=self._predictor)
+        self._engine = Engine(
+            catalog,
+            config,
+            settings.kv_dir,
+            settings.journal_file,
+            self,
+            predictor=self._predictor,
+        )
         self._interface.accelerators = list(accelerators)
         self._relearn(self._predictor)
-        self._engine.start()
+        # Jobs acknowledged before a restart: their objects are there again.
+        for record in self._engine.start():
+            self._export_job(record)
         self._keeping = asyncio.create_task(self._keep_learning_periodically())
         self._hotplug = Hotplug(self._accelerators_changed)
         self._hotplug.start()

@@ -62,7 +62,7 @@ SETTINGS = SettingsTable(
             PATH,
             state_directory("scheduler"),
             "NOOS_SCHEDULER_STATE_DIR",
-            "where what the model predictor learnt is kept",
+            "where the job journal and what the model predictor learnt are kept",
         ),
         Setting(
             "kv_dir",
@@ -129,6 +129,8 @@ class SchedulerSettings:
     kv_dir: Path
     # What the model predictor learnt, kept across restarts.
     predictor_file: Path
+    # The jobs acknowledged and not yet forgotten (`storage.journal`).
+    journal_file: Path
     # The budgets; its vram_bytes is `vram_bytes`'s once the accelerators are known.
     config: SchedulerConfig
     # None: the usable accelerators' memory.
@@ -141,6 +143,7 @@ class SchedulerSettings:
             catalog_dir=settings["catalog_dir"],
             kv_dir=settings["kv_dir"] or state_dir / "kv",
             predictor_file=state_dir / "predictor.json",
+            journal_file=state_dir / "jobs.sqlite3",
             config=replace(
                 BUDGET_DEFAULTS,
                 cpu_threads=settings["cpu_threads"],

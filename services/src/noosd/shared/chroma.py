@@ -6,12 +6,17 @@ from the service's own embedder, and chromadb keeps only ids and vectors.
 chromadb is imported when a collection is first opened, not with the
 service's modules, so that a service answers on the bus before chromadb has
 loaded.
+
+Whatever fails inside chromadb is raised as a `ChromaError`, so that a caller
+tells it apart from its own failures (chromadb keeps its own SQLite file: its
+sqlite3 errors are not the service's database's).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +27,24 @@ if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
     from chromadb.config import Settings
+
+
+class ChromaError(RuntimeError):
+    """chromadb failed (its files are damaged or unwritable, its server is
+    down); the cause is chained."""
+
+
+@contextmanager
+def chromadb_calls() -> Iterator[None]:
+    """Raise what fails inside as a `ChromaError`."""
+    try:
+        yield
+    except ChromaError:
+        raise
+    except Exception as error:
+        # Broad on purpose: chromadb raises its own errors, sqlite3's, OSError,
+        # and a server's client its transport's.
+        raise ChromaError(f"chromadb failed: {type(error).__name__}: {error}") from error
 
 
 class ChromaCollection(ABC):
@@ -37,25 +60,29 @@ class ChromaCollection(ABC):
         self._batch = 0
 
     def upsert(self, ids: Sequence[int], vectors: npt.NDArray[np.float32]) -> None:
-        collection = self._open()
-        for start in range(0, len(ids), self._batch):
-            collection.upsert(
-                ids=[self._key(i) for i in ids[start : start + self._batch]],
-                embeddings=np.asarray(vectors[start : start + self._batch], dtype=np.float32),
-            )
+        with chromadb_calls():
+            collection = self._open()
+            for start in range(0, len(ids), self._batch):
+                collection.upsert(
+                    ids=[self._key(i) for i in ids[start : start + self._batch]],
+                    embeddings=np.asarray(vectors[start : start + self._batch], dtype=np.float32),
+                )
 
     def delete(self, ids: Sequence[int]) -> None:
         if not ids:
             return
-        collection = self._open()
-        for start in range(0, len(ids), self._batch):
-            collection.delete(ids=[self._key(i) for i in ids[start : start + self._batch]])
+        with chromadb_calls():
+            collection = self._open()
+            for start in range(0, len(ids), self._batch):
+                collection.delete(ids=[self._key(i) for i in ids[start : start + self._batch]])
 
     def count(self) -> int:
-        return self._open().count()
+        with chromadb_calls():
+            return self._open().count()
 
     def all_ids(self) -> set[int]:
-        return {self._id(key) for key in self._open().get(include=[])["ids"]}
+        with chromadb_calls():
+            return {self._id(key) for key in self._open().get(include=[])["ids"]}
 
     def holds_nothing(self) -> bool:
         """Whether the collection surely holds nothing, known without opening
@@ -64,14 +91,14 @@ class ChromaCollection(ABC):
         return False
 
     def close(self) -> None:
-        if self._client is not None:
+        client, self._client, self._collection = self._client, None, None
+        if client is not None:
             from chromadb.api.client import Client
 
             # PersistentClient is declared to return the abstract ClientAPI.
-            if isinstance(self._client, Client):
-                self._client.close()
-        self._client = None
-        self._collection = None
+            if isinstance(client, Client):
+                with chromadb_calls():
+                    client.close()
 
     def _open(self) -> Collection:
         if self._collection is None:

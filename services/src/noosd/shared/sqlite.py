@@ -8,10 +8,16 @@ synchronous=FULL: a transaction that committed survives kill -9 and power
 loss; `relaxed` lowers that to kill -9 alone for bookkeeping that may be lost.
 auto_vacuum=INCREMENTAL lets a service hand freed pages back to the file
 system. The schema is versioned by `PRAGMA user_version`.
+
+A database that is the truth of its data may be `verify`-ed on open
+(`PRAGMA quick_check`): a corrupt file is then found at once, as a
+`CorruptDatabase`, not by whichever later query reads its bad page.
+`is_corruption` and `is_disk_full` tell those failures from others.
 """
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -20,8 +26,35 @@ from typing import TypeVar
 
 # SQLite allows 32766 parameters; ids go in batches well below that.
 MAX_PARAMETERS = 4096
+# SQLite's result codes for a file that is damaged, or not a database at all,
+# and for a write that found the disk full.
+_SQLITE_CORRUPT = 11
+_SQLITE_FULL = 13
+_SQLITE_NOTADB = 26
+# The problems `quick_check` reports, at most (it stops there).
+_CHECK_PROBLEMS = 5
 
 _Item = TypeVar("_Item")
+
+
+class CorruptDatabase(sqlite3.DatabaseError):
+    """`quick_check` found the file damaged; the message says where."""
+
+
+def is_corruption(error: BaseException) -> bool:
+    """Whether `error` says a database file is damaged (not busy, not full)."""
+    if isinstance(error, CorruptDatabase):
+        return True
+    return isinstance(error, sqlite3.DatabaseError) and getattr(
+        error, "sqlite_errorcode", None
+    ) in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether `error` is a write that found no space left."""
+    if isinstance(error, OSError):
+        return error.errno == errno.ENOSPC
+    return getattr(error, "sqlite_errorcode", None) == _SQLITE_FULL
 
 
 class Database:
@@ -36,6 +69,7 @@ class Database:
         version: int,
         settings: Mapping[str, int | str],
         migrations: Mapping[int, Callable[[], None]] | None = None,
+        verify: bool = False,
     ) -> None:
         """Open (or create, at schema `version`) the database at `path`.
 
@@ -48,6 +82,26 @@ class Database:
         # The connection may be opened on one thread and used on another (never
         # two at once: its owner's lock or worker thread sees to that).
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            self._open(schema, version, settings, migrations, verify)
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _open(
+        self,
+        schema: str,
+        version: int,
+        settings: Mapping[str, int | str],
+        migrations: Mapping[int, Callable[[], None]] | None,
+        verify: bool,
+    ) -> None:
+        path = self.path
+        if verify:
+            check = f"PRAGMA quick_check({_CHECK_PROBLEMS})"
+            problems = [row[0] for row in self._db.execute(check)]
+            if problems != ["ok"]:
+                raise CorruptDatabase(f"{path} is damaged: {'; '.join(problems)}")
         found = self._db.execute("PRAGMA user_version").fetchone()[0]
         if found == 0:
             # A new file (or one whose creation never committed): auto_vacuum

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from noos.protocol.errors import Busy, PermissionDenied
+from noos.protocol.errors import Busy, NotFound
 from noosd.scheduler.core import (
     Cancel,
     Decision,
@@ -120,7 +120,7 @@ class World:
         return decisions
 
     def cancel(self, job: JobId) -> list[Decision]:
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(NotFound):
             self.s.cancel(job, self.owners[job] + 100, self.now)
         return self.s.cancel(job, self.owners[job], self.now)
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from noosd.scheduler.core import JobId, Load, Start
+from noosd.scheduler.core import Load, Start
 from noosd.scheduler.core.prediction import ModelPredictor
 from tests.unit.scheduler.fakes import MB, loaded, model, scheduler, submit
 
@@ -98,8 +98,8 @@ def test_the_scheduler_preloads_the_predicted_model_into_free_memory() -> None:
     s.on_loaded("a", 101)
     s.on_loaded("b", 102)
     s.on_finished(job, 103)
-    _, decisions = submit(s, 110, model="b")
-    assert decisions == [Start(JobId(2), "b")]
+    second, decisions = submit(s, 110, model="b")
+    assert decisions == [Start(second, "b")]
     stats = s.stats(110)
     assert (stats.predictions, stats.prediction_hits, stats.prediction_hit_rate) == (1, 1, 1.0)
 
@@ -119,8 +119,8 @@ def test_a_preload_leaves_the_memory_waiting_jobs_need(ram_mb: int, preloaded: l
     models = (model(name, threads=2) for name in "abc")
     s = scheduler(*models, predictor=followed_by_b(), preload=True, ram_bytes=ram_mb * MB)
     # At noon, an hour without history, after c, a model without successors: no guess.
-    _, decisions = submit(s, 12 * HOUR, model="c")
-    assert loaded(s, decisions, 12 * HOUR) == [Load("c"), Start(JobId(1), "c")]
+    first, decisions = submit(s, 12 * HOUR, model="c")
+    assert loaded(s, decisions, 12 * HOUR) == [Load("c"), Start(first, "c")]
 
     # a waits for c's job to end (it takes both threads), then loads.
     _, decisions = submit(s, 12 * HOUR + 1, model="a")

@@ -106,11 +106,12 @@ def job(id: int, owner: int, priority: Priority, run_order: int = 0) -> Job:
         prompt_tokens=0,
         sampling=Sampling(),
         submitted_at=0.0,
+        submission=id,
         run_order=run_order,
     )
 
 
-def test_the_queue_orders_by_class_then_virtual_time_then_arrival() -> None:
+def test_the_queue_orders_by_class_then_virtual_time_then_backlog_then_arrival() -> None:
     queue = RunQueue(prefill_weight=0.2)
     jobs = [
         job(1, 1, Priority.BATCH),
@@ -122,7 +123,8 @@ def test_the_queue_orders_by_class_then_virtual_time_then_arrival() -> None:
     for j in jobs:
         queue.add(j)
 
-    assert [j.id for j in queue.in_order()] == [5, 2, 4, 3, 1]
+    # Users 1 and 2 tie at virtual time 0: user 2, with one job to user 1's two, first.
+    assert [j.id for j in queue.in_order()] == [5, 4, 2, 3, 1]
     queue.remove(jobs[4])
     assert len(queue) == 4
 
@@ -144,8 +146,9 @@ def test_victims_are_the_fewest_of_the_lowest_class_latest_started_first() -> No
     assert [v.id for v in one or []] == [2]
     assert [v.id for v in three or []] == [2, 1, 3]
     assert never is None
-    # A normal job may preempt only the two batch jobs, which is not enough.
-    assert for_normal is None
+    # A normal job may preempt the two batch jobs and, its owner running
+    # nothing, the normal one of user 2, who holds four slots.
+    assert [v.id for v in for_normal or []] == [2, 1, 3]
 
 
 def test_victims_not_needed_are_spared() -> None:

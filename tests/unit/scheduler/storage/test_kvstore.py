@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from noosd.scheduler.backends.base import KvState
 from noosd.scheduler.storage.kvstore import KvStore
 
@@ -53,3 +55,21 @@ def test_states_left_by_an_earlier_run_are_cleared(tmp_path: Path) -> None:
     (tmp_path / "old.kv.partial").write_bytes(b"stale")
     KvStore(tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_paged_state_with_a_flipped_byte_is_discarded_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = KvStore(tmp_path)
+    for name in ("in-the-bytes", "in-the-tokens"):
+        store.put(name, STATE)
+        store.page_out(name)
+    store.flush()
+    for name, offset in (("in-the-bytes", -100), ("in-the-tokens", -len(STATE.data) - 3)):
+        page = bytearray((tmp_path / f"{name}.kv").read_bytes())
+        page[offset] ^= 0x01
+        (tmp_path / f"{name}.kv").write_bytes(page)
+
+    assert store.get("in-the-bytes") is None
+    assert store.get("in-the-tokens") is None
+    assert caplog.text.count("fails its integrity check") == 2

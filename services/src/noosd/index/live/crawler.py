@@ -199,7 +199,8 @@ class Crawler:
         self._saved_at = 0.0
         self.work = WorkLoop("index-crawler", waiting=lambda: len(self._jobs))
         self.files_done = 0
-        self.in_hand = 0
+        # The files of the batch being indexed.
+        self.in_hand: tuple[Path, ...] = ()
 
     @property
     def running(self) -> bool:
@@ -353,14 +354,14 @@ class Crawler:
         return True
 
     def _index(self, batch: list[WalkEntry], device: str | None) -> None:
-        self.in_hand = len(batch)
+        self.in_hand = tuple(entry.path for entry in batch)
         try:
             with self.work.working():
                 self._sink.index_files(
                     [entry.path for entry in batch], device=device, interrupt=self._halt
                 )
         finally:
-            self.in_hand = 0
+            self.in_hand = ()
         self.files_done += len(batch)
         with self._changed:
             self._after = batch[-1].parts

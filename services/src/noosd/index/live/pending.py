@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +58,10 @@ class DueChanges:
         return bool(self.renames or self.forgets or self.to_index)
 
 
+def is_under(path: Path, directories: Sequence[Path]) -> bool:
+    return any(directory in path.parents for directory in directories)
+
+
 class PendingChanges:
     """Each path's latest wish, and the renames not yet applied.
 
@@ -89,6 +93,12 @@ class PendingChanges:
     def __len__(self) -> int:
         with self._lock:
             return len(self._paths) + len(self._renames)
+
+    def count_under(self, directories: Sequence[Path]) -> int:
+        """The paths waiting under any of `directories` (a rename: where it goes)."""
+        with self._lock:
+            paths = [*self._paths, *(rename.new for rename in self._renames)]
+        return sum(1 for path in paths if is_under(path, directories))
 
     def add(self, path: Path, wish: Wish, device: str | None = None) -> bool:
         """Note `wish` for `path`, replacing its earlier one; False when full."""

@@ -6,7 +6,8 @@ search holds its lock only for SQL and arithmetic, and waits for at most one
 commit, not for a crawl's batch of embeddings. So each user of it calls it
 on its own thread, at its own priority: the crawler at the lowest, the
 watcher's flusher at normal, and the D-Bus methods on a small pool of their
-own (`run`), which keeps the event loop free.
+own (`run`), which keeps the event loop free, just below interactive
+generation (`noosd.shared.niceness`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from noos.protocol.errors import Unavailable
+from noosd.runtime.turns import FairTurns
+from noosd.shared.niceness import SERVICE_CALLS, lower_this_thread
 from noosd.shared.opener import BackgroundOpener
 
 if TYPE_CHECKING:
@@ -34,7 +37,14 @@ CALL_THREADS = 2
 class StoreRunner:
     def __init__(self, open_engine: Callable[[], IndexStore]) -> None:
         self._engine = BackgroundOpener("the index engine", open_engine)
-        self._calls = ThreadPoolExecutor(max_workers=CALL_THREADS, thread_name_prefix="index-call")
+        self._calls = ThreadPoolExecutor(
+            max_workers=CALL_THREADS,
+            thread_name_prefix="index-call",
+            # Below interactive generation: a flood of searches must not slow it to a crawl.
+            initializer=lower_this_thread,
+            initargs=(SERVICE_CALLS,),
+        )
+        self._turns = FairTurns(CALL_THREADS)
 
     def open(self) -> None:
         """Start opening the engine in the background, on a thread of its own."""
@@ -53,12 +63,16 @@ class StoreRunner:
         return call(self.engine())
 
     async def run(self, call: Callable[[IndexStore], T]) -> T:
-        """`call(engine)` on a thread of the call pool, once the engine is open."""
-        try:
-            future = self._calls.submit(self.call, call)
-        except RuntimeError as error:  # the pool was shut down
-            raise Unavailable("the index is shutting down") from error
-        return await asyncio.wrap_future(future)
+        """`call(engine)` on a thread of the call pool, once the engine is open
+        and it is the caller's turn (`FairTurns`: one user's backlog does not
+        delay the others' calls); the method call waits meanwhile, holding no
+        work slot."""
+        async with self._turns.turn():
+            try:
+                future = self._calls.submit(self.call, call)
+            except RuntimeError as error:  # the pool was shut down
+                raise Unavailable("the index is shutting down") from error
+            return await asyncio.wrap_future(future)
 
     def sink(self) -> EngineSink:
         """The engine as the watcher and the crawler use it, from their threads."""

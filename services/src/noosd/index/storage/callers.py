@@ -20,6 +20,7 @@ from noosd.index.storage.access import Caller
 class User:
     caller: Caller
     home: Path | None  # None for a uid without a passwd entry
+    name: str | None = None  # likewise
 
 
 def user_of(uid: int) -> User:
@@ -30,4 +31,4 @@ def user_of(uid: int) -> User:
         # Unknown to NSS: only the "others" bits can let it read anything.
         return User(Caller(uid, frozenset()), None)
     groups = frozenset(os.getgrouplist(entry.pw_name, entry.pw_gid))
-    return User(Caller(uid, groups), Path(entry.pw_dir))
+    return User(Caller(uid, groups), Path(entry.pw_dir), entry.pw_name)

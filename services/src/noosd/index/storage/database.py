@@ -234,6 +234,8 @@ class IndexDatabase(OutboxDatabase):
             schema=_SCHEMA,
             version=SCHEMA_VERSION,
             settings={"journal_size_limit": _WAL_LIMIT_BYTES},
+            # Damage is found on open, where the store can set the file aside.
+            verify=True,
         )
 
     # --- files ---
@@ -491,6 +493,19 @@ class IndexDatabase(OutboxDatabase):
             self._db.execute("DELETE FROM hidden_devices WHERE device = ?", (device,))
 
     # --- counts ---
+
+    def counts_under(self, directories: Sequence[bytes]) -> tuple[int, int]:
+        """Files and failures under any of `directories` (none inside another)."""
+        files = failures = 0
+        for directory in directories:
+            low, high = subtree_range(directory)
+            row = self._db.execute(
+                "SELECT (SELECT count(*) FROM files WHERE path >= ?1 AND path < ?2), "
+                "(SELECT count(*) FROM failures WHERE path >= ?1 AND path < ?2)",
+                (low, high),
+            ).fetchone()
+            files, failures = files + int(row[0]), failures + int(row[1])
+        return files, failures
 
     def counts(self) -> tuple[int, int, int]:
         """Files, chunks and failures."""

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
-from noos.protocol.errors import InvalidArgument, NotFound, PermissionDenied
+from noos.protocol.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
 from noosd.index.core.ignore import Ignored
 from noosd.index.live.roots import IndexedRoot, RootSet
 from noosd.index.storage.access import ROOT_UID, AccessCheck, Caller, permits
@@ -38,9 +39,16 @@ def absolute_path(text: str) -> Path:
     return Path(os.path.normpath(text))
 
 
-def indexed_root(path: Path, roots: RootSet) -> IndexedRoot:
-    """The indexed root that `path` is under, or InvalidArgument."""
+def indexed_root(path: Path, roots: RootSet, configured: Sequence[Path] = ()) -> IndexedRoot:
+    """The indexed root that `path` is under, or InvalidArgument; Unavailable
+    while the root of `configured` it is under is not watched yet (a service
+    that has just started serves before its roots are all watched)."""
     root = roots.containing(path)
+    if root is None:
+        under = (top for top in configured if path.is_relative_to(top) and path != top)
+        starting = next(under, None)
+        if starting is not None:
+            raise Unavailable(f"the index is starting to watch {starting}: retry in a moment")
     if root is None or root.path == path:
         indexed = ", ".join(str(root.path) for root in roots.all()) or "none yet"
         raise InvalidArgument(f"{path} is not a file under an indexed directory ({indexed})")

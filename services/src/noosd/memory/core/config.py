@@ -61,6 +61,12 @@ class MemoryConfig:
     max_bytes_per_user: the most bytes of texts and metadata one user may
         keep, as stored (a cold text compressed); past it, likewise.
     hot_on_gpu: search the hot tier with torch on CUDA when torch is loaded and sees a GPU.
+    min_free_bytes: the free space the state's file system keeps: a write that
+        finds no more is refused (Unavailable) before it touches SQLite or
+        chromadb (whose writes hang on a full disk), and chromadb's
+        write-behind waits. 128 MiB: above a flush of max_unwritten_warm
+        (10,000) memories, ~10,000 x 1.5 KiB of vector twice (HNSW and
+        chromadb's SQLite) plus texts, by that arithmetic, not measured.
     """
 
     half_life_s: float = 7 * 86400.0
@@ -79,6 +85,7 @@ class MemoryConfig:
     max_memories_per_user: int = 1_000_000
     max_bytes_per_user: int = 1024**3
     hot_on_gpu: bool = True
+    min_free_bytes: int = 128 * 1024**2
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.half_life_s) and self.half_life_s > 0):
@@ -101,5 +108,7 @@ class MemoryConfig:
                 raise ValueError(f"{name} must be in [0, 1), not {value}")
         if self.max_memories_per_user < 1 or self.max_bytes_per_user < 1:
             raise ValueError("max_memories_per_user and max_bytes_per_user must be >= 1")
+        if self.min_free_bytes < 0:
+            raise ValueError(f"min_free_bytes must be >= 0, not {self.min_free_bytes}")
         if self.max_text_bytes < 1 or self.max_limit < 1 or self.max_unwritten_warm < 0:
             raise ValueError("max_text_bytes and max_limit must be >= 1, max_unwritten_warm >= 0")

@@ -218,6 +218,8 @@ class MemoryDatabase(OutboxDatabase):
                 "wal_autocheckpoint": 0,
             },
             migrations={1: self._migrate_from_1},
+            # The truth of its user's memories: damage is found on open, not later.
+            verify=True,
         )
 
     def _migrate_from_1(self) -> None:

@@ -18,17 +18,32 @@ costs a fraction of generating as many tokens (it runs batched).
 from __future__ import annotations
 
 import math
+import secrets
+from collections.abc import Container
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import NewType
 
-from noos.protocol.errors import InvalidArgument, PermissionDenied
+from noos.protocol.errors import InvalidArgument, NotFound
 
 JobId = NewType("JobId", int)
+# A job's id is random, of this many bits (the protocol's `t`): an id says
+# nothing of how many jobs came before, and hitting one by chance takes about
+# 2**64 / (jobs alive) tries.
+JOB_ID_BITS = 64
+# What a call on a job that is not the caller's, or not at all, is told.
+NO_SUCH_JOB = "there is no such job"
 ROOT_UID = 0
 MAX_UID = 2**32 - 1
 # The model a request names when it leaves the choice to the catalog.
 DEFAULT_MODEL = "default"
+
+
+def random_job_id(taken: Container[int]) -> JobId:
+    """A new job's id: random, never 0, and none of `taken`."""
+    while (job_id := secrets.randbits(JOB_ID_BITS)) == 0 or job_id in taken:
+        pass
+    return JobId(job_id)
 
 
 class Priority(IntEnum):
@@ -163,6 +178,9 @@ class Job:
     sampling: Sampling
     submitted_at: float
     prompt_bytes: int = 0
+    # Rises with every submission: first come, first served among equals
+    # (the id, random, says nothing of the order).
+    submission: int = 0
     state: JobState = JobState.QUEUED
     started_at: float | None = None
     first_token_at: float | None = None
@@ -206,6 +224,8 @@ class Job:
 
 
 def ensure_may_access(job: Job, caller: int) -> None:
-    """A job is its owner's: only they and root may read or cancel it."""
+    """A job is its owner's: only they and root may read or cancel it. To
+    anyone else it does not exist: the same error as for no job at all, so
+    that the answer does not tell which ids are taken."""
     if caller not in (job.owner, ROOT_UID):
-        raise PermissionDenied(f"job {job.id} belongs to another user")
+        raise NotFound(NO_SUCH_JOB)

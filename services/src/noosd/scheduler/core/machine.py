@@ -6,7 +6,8 @@ in order (see `decisions`):
 
     admit(owner, prompt_bytes, now)   before tokenizing: InvalidArgument / Busy, as submit would
     submit(request, now)              a caller's job; its id, or Busy / NotFound / InvalidArgument
-    cancel(job, caller, now)          by its owner or root, else PermissionDenied
+    restore(job, request, now, ...)   a journalled job after a restart, under its id
+    cancel(job, caller, now)          by its owner or root, else NotFound (as for no job)
     on_loaded(model, now)             a Load is done
     on_load_failed(model, reason, now)
     on_token(job, now, count)         the job made tokens (nothing to decide)
@@ -26,7 +27,7 @@ their budgets, then preloads the predicted next model into free memory.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum, auto
@@ -51,6 +52,7 @@ from noosd.scheduler.core.decisions import (
     Start,
 )
 from noosd.scheduler.core.jobs import (
+    NO_SUCH_JOB,
     ROOT_UID,
     TERMINAL,
     Job,
@@ -59,6 +61,7 @@ from noosd.scheduler.core.jobs import (
     JobRequest,
     JobState,
     ensure_may_access,
+    random_job_id,
 )
 from noosd.scheduler.core.kvcache import KvCache, PrefixHit, SavedState
 from noosd.scheduler.core.policy import RunQueue, preemption_victims
@@ -110,7 +113,7 @@ class Scheduler:
         )
         self._jobs: dict[JobId, Job] = {}
         self._finished: deque[JobId] = deque()
-        self._next_id = 1
+        self._submissions = 0
         self._run_order = 0
         self._queue = RunQueue(config.prefill_weight)
         self._capacity = Capacity(config.cpu_threads)
@@ -145,8 +148,36 @@ class Scheduler:
         self._check_size(request.prompt_bytes)
         self._check_runnable(request, model)
         self._check_room(request.owner, now, 0, request.prompt_bytes)
+        job = self._new_job(random_job_id(self._jobs), request, model, now)
+        self._queue.add(job)
+        return job.id, self._settle(now)
+
+    def restore(
+        self,
+        job_id: JobId,
+        request: JobRequest,
+        now: float,
+        ended: JobState | None = None,
+        reason: str = "",
+        tokens: int = 0,
+    ) -> list[Decision]:
+        """A job acknowledged before a restart (the engine's journal), under its
+        id and owner, behind those restored before it: queued again, or kept as
+        it ended (`ended`, `reason`, its `tokens`). It was admitted once: only a
+        catalog that changed since refuses it (NotFound, InvalidArgument)."""
+        model = self.catalog.get(request.model)
+        self._check_runnable(request, model)
+        job = self._new_job(job_id, request, model, now)
+        if ended is None:
+            self._queue.add(job)
+            return self._settle(now)
+        job.state, job.finished_at, job.reason, job.tokens = ended, now, reason, tokens
+        self._keep_finished(job)
+        return []
+
+    def _new_job(self, job_id: JobId, request: JobRequest, model: ModelSpec, now: float) -> Job:
         job = Job(
-            id=JobId(self._next_id),
+            id=job_id,
             owner=request.owner,
             model=model.name,
             priority=model.priority if request.priority is None else request.priority,
@@ -155,13 +186,13 @@ class Scheduler:
             sampling=request.sampling,
             submitted_at=now,
             prompt_bytes=request.prompt_bytes,
+            submission=self._submissions,
         )
-        self._next_id += 1
+        self._submissions += 1
         self._jobs[job.id] = job
         self._unloaded.discard(model.name)
         self._predictor.observe(model.name, now)
-        self._queue.add(job)
-        return job.id, self._settle(now)
+        return job
 
     def cancel(self, job_id: JobId, caller: int, now: float) -> list[Decision]:
         """Cancel a job of the caller's (root: anyone's); a finished job stays as it ended."""
@@ -386,7 +417,9 @@ class Scheduler:
         """
         decisions: list[Decision] = []
         threads_blocked = memory_blocked = False
-        for job in self._queue.in_order():
+        holding = (JobState.RUNNING, JobState.LOADING)  # a slot each
+        held = Counter(j.owner for j in self._jobs.values() if j.state in holding)
+        for job in self._queue.in_order(held):
             if self._saving(job):
                 continue
             model = self.catalog.get(job.model)
@@ -491,10 +524,14 @@ class Scheduler:
         job.state = state
         job.finished_at = now
         job.reason = reason
+        self._keep_finished(job)
+        return decisions
+
+    def _keep_finished(self, job: Job) -> None:
+        """Keep an ended job for its owner to read; forget the oldest past finished_kept."""
         self._finished.append(job.id)
         while len(self._finished) > self.config.finished_kept:
             del self._jobs[self._finished.popleft()]
-        return decisions
 
     def _load_pinned(self, now: float) -> list[Decision]:
         decisions: list[Decision] = []
@@ -533,7 +570,7 @@ class Scheduler:
         try:
             return self._jobs[job_id]
         except KeyError:
-            raise NotFound(f"there is no job {job_id}") from None
+            raise NotFound(NO_SUCH_JOB) from None
 
     @staticmethod
     def _saving(job: Job) -> bool:

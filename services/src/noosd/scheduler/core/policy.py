@@ -7,26 +7,36 @@ time in each class, charged with a job's whole work (`Job.work`) when it
 starts, so that two jobs starting at once go to two users, and refunded the
 work it did not do when it ends. The user with the least virtual time goes
 first, their jobs in the order they came (preempted ones first: they started
-earlier). A user who returns after an idle spell comes back at the class's
+earlier); between users of equal virtual time, the one with fewer jobs
+running and waiting, so that a flood's backlog never goes before another
+user's job. A user who returns after an idle spell comes back at the class's
 floor, the least virtual time of the users waiting then, so that idleness
-banks no credit to flood the class with later. A class of lower priority can
-starve while a higher one has work: interactive work is human-paced.
+banks no credit to flood the class with later; there it ties with the user
+of least virtual time, and goes first unless that user has fewer jobs. A
+class of lower priority can starve while a higher one has work: interactive
+work is human-paced.
 
-A waiting job may preempt running jobs of a lower class when that lets it run:
-the lowest class first and, within it, the latest started (the one longest
-running keeps its progress toward the end), and no more of them than needed.
+A waiting job may preempt running jobs when that lets it run: jobs of a
+lower class and, when its owner runs nothing, jobs of its own class that
+users holding two or more slots run (never the last job of theirs: a user
+who holds several slots while another holds none gives one back, and the
+two can never preempt each other in turn). Lower classes go first, the
+lowest first; then the users holding the most; within that, the latest
+started (the one longest running keeps its progress toward the end); and no
+more of them than needed.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from noosd.scheduler.core.jobs import Job, Priority
 
 
 def _queue_order(job: Job) -> tuple[int, int]:
-    return (0 if job.started_at is not None else 1, job.id)
+    return (0 if job.started_at is not None else 1, job.submission)
 
 
 class RunQueue:
@@ -74,40 +84,66 @@ class RunQueue:
         vtimes = self._vtime[job.priority]
         vtimes[job.owner] = vtimes.get(job.owner, 0.0) + work
 
-    def in_order(self) -> list[Job]:
-        """Every waiting job, in the order they should get compute.
+    def in_order(self, running: Mapping[int, int] | None = None) -> list[Job]:
+        """Every waiting job, in the order they should get compute; `running`:
+        how many jobs each user runs (none if left out).
 
         Within a class, the order is what starting them one after the other
         would give: each pick charges its owner the job's work (nothing for a
         preempted job, charged when it first started), as `charge` will.
         """
+        running = running or {}
         order: list[Job] = []
         for priority in sorted(Priority, reverse=True):
             users = self._waiting[priority]
-            heap = [(self.vtime(priority, uid), jobs[0].id, uid, 0) for uid, jobs in users.items()]
+            heap = [
+                _turn(self.vtime(priority, uid), jobs, running.get(uid, 0), uid, 0)
+                for uid, jobs in users.items()
+            ]
             heapq.heapify(heap)
             while heap:
-                vtime, _, uid, index = heapq.heappop(heap)
+                vtime, _, _, uid, index = heapq.heappop(heap)
                 job = users[uid][index]
                 order.append(job)
                 if job.started_at is None:
                     vtime += job.work(self.prefill_weight)
                 if index + 1 < len(users[uid]):
-                    heapq.heappush(heap, (vtime, users[uid][index + 1].id, uid, index + 1))
+                    turn = _turn(vtime, users[uid], running.get(uid, 0), uid, index + 1)
+                    heapq.heappush(heap, turn)
         return order
+
+
+def _turn(
+    vtime: float, jobs: list[Job], running: int, uid: int, index: int
+) -> tuple[float, int, int, int, int]:
+    """A user's place in line, for their job `jobs[index]`: by virtual time,
+    then by all their jobs, running and waiting (which a pick leaves as it
+    is), then by arrival."""
+    return (vtime, running + len(jobs), jobs[index].submission, uid, index)
 
 
 def preemption_victims(
     candidate: Job, running: Sequence[Job], enough: Callable[[list[Job]], bool]
 ) -> list[Job] | None:
-    """The fewest running jobs of lower classes whose preemption lets `candidate`
-    run, as `enough` tells; None when preempting them all would not."""
-    lower = sorted(
-        (job for job in running if job.priority < candidate.priority),
-        key=lambda job: (job.priority, -job.run_order),
+    """The fewest running jobs that `candidate` may preempt (see the module's
+    text) whose preemption lets it run, as `enough` tells; None when
+    preempting them all would not."""
+    held = Counter(job.owner for job in running)
+    own_class = held[candidate.owner] == 0
+    preemptible = sorted(
+        (
+            job
+            for job in running
+            if job.priority < candidate.priority
+            or (own_class and job.priority == candidate.priority and held[job.owner] > 1)
+        ),
+        key=lambda job: (job.priority, -held[job.owner], -job.run_order),
     )
     chosen: list[Job] = []
-    for job in lower:
+    for job in preemptible:
+        if job.priority == candidate.priority and held[job.owner] < 2:
+            continue  # their last job, once the picks before it are gone
+        held[job.owner] -= 1
         chosen.append(job)
         if enough(chosen):
             break

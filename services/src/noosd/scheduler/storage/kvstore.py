@@ -7,10 +7,16 @@ state was paged out reads it from wherever it is. Files are written to a
 temporary name and renamed: a crash leaves no half state under a real name,
 and the store clears the directory when it opens (a state is worth nothing
 to a restarted service: the jobs that held them are gone).
+
+Each file carries a digest of its tokens and bytes, checked when it is read
+back: a state damaged on disk (a flipped bit, a file changed under the
+service) is discarded with a log line, and its job computes its prompt again
+rather than generating from a wrong cache.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import struct
@@ -22,8 +28,10 @@ from pathlib import Path
 from noosd.scheduler.backends.base import KvState
 
 _log = logging.getLogger(__name__)
-# A state file: the number of tokens, the tokens (int64), then the state's bytes.
-_HEADER = struct.Struct("<Q")
+# A state file: the number of tokens, the digest of what follows, the tokens
+# (int64), then the state's bytes.
+_DIGEST_BYTES = 32
+_HEADER = struct.Struct(f"<Q{_DIGEST_BYTES}s")
 
 
 class KvStore:
@@ -55,7 +63,11 @@ class KvStore:
         try:
             return _read(self._path(state))
         except (OSError, ValueError) as error:
-            _log.error("the saved KV state %s is unreadable: %s", state, error)
+            _log.error(
+                "the saved KV state %s is unreadable, discarded (its prompt is computed again): %s",
+                state,
+                error,
+            )
             return None
 
     def page_out(self, state: str) -> None:
@@ -106,9 +118,10 @@ class KvStore:
 
 def _write(path: Path, kv: KvState) -> None:
     partial = path.with_suffix(".kv.partial")
+    tokens = array("q", kv.tokens).tobytes()
     with partial.open("wb") as file:
-        file.write(_HEADER.pack(len(kv.tokens)))
-        file.write(array("q", kv.tokens).tobytes())
+        file.write(_HEADER.pack(len(kv.tokens), _digest(tokens, kv.data)))
+        file.write(tokens)
         file.write(kv.data)
     partial.replace(path)
 
@@ -119,7 +132,7 @@ def _read(path: Path) -> KvState:
         header = file.read(_HEADER.size)
         if len(header) < _HEADER.size:
             raise ValueError(f"{path} is truncated")
-        (count,) = _HEADER.unpack(header)
+        count, digest = _HEADER.unpack(header)
         tokens = array("q")
         tokens.frombytes(file.read(8 * count))
         if len(tokens) < count:
@@ -127,4 +140,12 @@ def _read(path: Path) -> KvState:
         data = bytearray(os.fstat(file.fileno()).st_size - file.tell())
         if file.readinto(data) != len(data):
             raise ValueError(f"{path} changed while read")
+    if _digest(tokens.tobytes(), data) != digest:
+        raise ValueError(f"{path} fails its integrity check")
     return KvState(data=data, tokens=tuple(tokens))
+
+
+def _digest(tokens: bytes, data: bytes | bytearray) -> bytes:
+    hasher = hashlib.blake2b(tokens, digest_size=_DIGEST_BYTES)
+    hasher.update(data)
+    return hasher.digest()
