@@ -2,9 +2,10 @@
 
 mkosi's manifest (`ManifestFormat=json`, build/image/noos.manifest) says
 which packages the build installed; the lock is that list, one package a
-line, committed. Each build compares its manifest with the lock, and any
-difference fails it with (package, locked, got); `make lock` writes the
-lock afresh from a manifest.
+line, committed (requirements/debian-gpu.lock for `VARIANT=gpu`). Each
+build compares its manifest with the lock and prints any difference as
+(package, locked, got); `make lock-check` fails on one; `make lock` writes
+the lock afresh from a manifest.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from pathlib import Path
 
 HEADER = (
     "# The Debian packages in the noos image: name, architecture, version.\n"
-    "# Written by `make lock` from mkosi's manifest; `make image` fails when\n"
-    "# the image gets other versions (docs/image.md#the-debian-lock).\n"
+    "# Written by `make lock` from mkosi's manifest; `make image` warns and\n"
+    "# `make lock-check` fails when the image gets other versions\n"
+    "# (docs/image.md#the-debian-lock).\n"
 )
 NONE = "-"
 
@@ -95,8 +97,14 @@ def report(differences: list[Difference], lock: Path) -> str:
         f"the image's Debian packages differ from {lock} "
         f"({len(differences)} package(s); {NONE}: none):\n{table}\n"
         "The mirror serves other versions than the lock's (or mkosi.conf's packages "
-        "changed): check them, then `make lock` records them; commit the lock."
+        f"changed): check them, then `{refresh_command(lock)}` records them; commit the lock."
     )
+
+
+def refresh_command(lock: Path) -> str:
+    """The make command that writes `lock` afresh: requirements/debian-gpu.lock is VARIANT=gpu's."""
+    _, dash, variant = lock.stem.partition("-")
+    return "make lock-debian" + (f" VARIANT={variant}" if dash else "")
 
 
 def digest(lock_text: bytes) -> str:

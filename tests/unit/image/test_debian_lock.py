@@ -106,6 +106,47 @@ def test_the_committed_lock_reads() -> None:
     assert any(key.startswith("linux-image-6.1.0-") for key in packages)
 
 
+def test_the_gpu_variants_lock_is_refreshed_with_its_variant() -> None:
+    assert debian_lock.refresh_command(Path("requirements/debian.lock")) == "make lock-debian"
+    assert (
+        debian_lock.refresh_command(Path("requirements/debian-gpu.lock"))
+        == "make lock-debian VARIANT=gpu"
+    )
+
+
+def test_a_build_from_a_moved_mirror_is_warned_loudly_and_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make image`'s default: CI on the live mirror stays green, the table says what moved."""
+    old, new, lock = tmp_path / "old.manifest", tmp_path / "new.manifest", tmp_path / "debian.lock"
+    old.write_text(manifest(TZDATA, KERNEL_56, META_56))
+    new.write_text(manifest(TZDATA, KERNEL_57, META_57))
+    assert main(["lock", "write", str(old), str(lock)]) == 0
+    capsys.readouterr()
+
+    assert main(["lock", "warn", str(new), str(lock)]) == 0
+    err = capsys.readouterr().err
+    assert "WARNING" in err
+    assert ["linux-image-amd64:amd64", "6.1.191-1", "6.1.192-3"] in [
+        line.split() for line in err.splitlines()
+    ]
+    assert main(["lock", "warn", str(old), str(lock)]) == 0
+    assert "WARNING" not in capsys.readouterr().err
+
+
+def test_a_variant_without_a_lock_is_said_unchecked_by_warn_and_fails_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    built, lock = tmp_path / "noos-gpu.manifest", tmp_path / "debian-gpu.lock"
+    built.write_text(manifest(TZDATA, KERNEL_57, META_57))
+    assert main(["lock", "warn", str(built), str(lock)]) == 0
+    err = capsys.readouterr().err
+    assert "not checked against a lock" in err
+    assert "make lock-debian VARIANT=gpu" in err
+    assert main(["lock", "check", str(built), str(lock)]) == 1
+    assert "make lock-debian VARIANT=gpu" in capsys.readouterr().err
+
+
 def test_the_cli_fails_a_build_that_got_other_versions_and_writes_the_lock(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
