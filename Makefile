@@ -52,7 +52,7 @@ TEST_FILES := $(shell find mkosi.profiles/test -type f)
 NOOS_IMAGE_FILES := $(wildcard qemu/noos_image/*.py)
 LOCKS := requirements/image.lock requirements/dev.lock requirements/models.lock
 
-.PHONY: run test image image-demo image-test lock-debian lock-check dev bench clean setup lint unit integration security e2e lock wheelhouse models
+.PHONY: run test image image-demo image-test lock-debian lock-check repro dev bench clean setup lint unit integration security e2e lock wheelhouse models
 
 ## Host packages (mkosi 24 and systemd 254 from bookworm-backports, QEMU, OVMF, ...).
 setup:
@@ -99,7 +99,8 @@ $(DEMO_IMAGE): $(IMAGE_INPUTS) $(DEMO_FILES)
 $(TEST_IMAGE): $(IMAGE_INPUTS) $(DEMO_FILES) $(TEST_FILES)
 	@$(call build_image,test)
 
-# $(1): the profile ("" for the default image). mkosi 24.3 builds a single
+# $(1): the profile ("" for the default image); $(2): the output directory
+# (its profile's by default); $(3): more mkosi options. mkosi 24.3 builds a single
 # Profile= (a second --profile replaces the first), so the variant is the
 # profile and the purpose, whose directory holds only files, is included.
 # A build that DEBIAN_LOCK=check fails leaves no disk behind.
@@ -107,9 +108,9 @@ define build_image
 if [ "$(VARIANT)" = gpu ] && [ -z "$(CUDA_TOOLKIT)" ]; then \
   echo "image: no CUDA toolkit (nvcc) on this host: $(IMAGE_NAME) gets llama.cpp's CPU build (its scheduler says so)" >&2; fi; \
 wheelhouse=$$(bash tools/build-wheelhouse.sh); models=$$($(VENV)/bin/python tools/stage-models.py); \
-output=$(call image_dir,$(1)); \
+output=$(or $(2),$(call image_dir,$(1))); \
 start=$$(date +%s); \
-mkosi --force $(MKOSI_PROFILE) $(if $(1),--include=mkosi.profiles/$(1)) \
+mkosi --force $(MKOSI_PROFILE) $(if $(1),--include=mkosi.profiles/$(1)) $(3) \
   --output-dir="$$output" \
   --image-version="$(IMAGE_VERSION)" \
   --environment=NOOS_DEBIAN_LOCK="$$(PYTHONPATH=qemu $(PYTHON) -m noos_image lock digest $(DEBIAN_LOCK_FILE))" \
@@ -123,6 +124,18 @@ PYTHONPATH=qemu $(PYTHON) -m noos_image lock $(DEBIAN_LOCK) "$$output/$(IMAGE_NA
   || { rm -f "$$output/$(IMAGE_NAME).raw"; exit 1; }; \
 mkdir -p $(NOOS_CACHE)/mkosi/incremental $(NOOS_CACHE)/mkosi/packages
 endef
+
+## The default image built twice, each from empty mkosi caches (no incremental
+## tree, no cached default initrd; the downloaded packages are kept), and its
+## disk, UKI, kernel and initrd compared by sha256 (docs/image.md#reproducible-builds).
+REPRO_DIR := build/repro
+repro: DEBIAN_LOCK := check
+repro: setup build/wheels/.stamp $(VENV)/.stamp
+	@rm -rf $(REPRO_DIR); \
+	for build in 1 2; do \
+	  $(call build_image,,$(REPRO_DIR)/$$build,--incremental=no); \
+	done; \
+	PYTHONPATH=qemu $(PYTHON) -m noos_image repro $(REPRO_DIR)/1 $(REPRO_DIR)/2 $(IMAGE_NAME)
 
 ## Boot the demo image in QEMU on this terminal (PROFILE=uefi|direct|gpu; Ctrl-A X quits).
 ## PROFILE=gpu GPU=0000:01:00.0 passes that GPU's IOMMU group through (exit 77: host not ready).

@@ -5,6 +5,7 @@ lock warn MANIFEST LOCK     print the same table loudly, and succeed (`make imag
 lock write MANIFEST LOCK    write the lock from the manifest (when it changed)
 lock digest LOCK            print the lock's digest, as os-release carries it
 files ROOT OUTPUT           list ROOT's files into OUTPUT (mkosi.finalize)
+repro FIRST SECOND IMAGE    compare two builds' artifacts by sha256; fail if any differs
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from noos_image import debian_lock, files
+from noos_image import debian_lock, files, repro
+
+# Lines of each diffoscope report printed; the whole report is beside the builds.
+REPORT_HEAD = 80
 
 
 def lock_check(manifest: Path, lock: Path, *, strict: bool = True) -> int:
@@ -63,6 +67,21 @@ def lock_write(manifest: Path, lock: Path) -> int:
     return 0
 
 
+def repro_compare(first: Path, second: Path, image: str) -> int:
+    rows = repro.compare(first, second, image)
+    print(f"repro: {first} and {second}, sha256:\n{repro.table(rows)}")
+    if all(row.same for row in rows):
+        print("repro: the two builds are identical")
+        return 0
+    for report in repro.diffoscope(first, second, image, rows, first.parent):
+        head = (
+            report.read_text(errors="replace").splitlines()[:REPORT_HEAD] if report.exists() else []
+        )
+        print(f"repro: diffoscope ({report}, first {REPORT_HEAD} lines):")
+        print("\n".join(head))
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="noos_image", description=__doc__)
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -75,8 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     listing = sub.add_parser("files")
     listing.add_argument("root", type=Path)
     listing.add_argument("output", type=Path)
+    compared = sub.add_parser("repro")
+    compared.add_argument("first", type=Path)
+    compared.add_argument("second", type=Path)
+    compared.add_argument("image")
     args = parser.parse_args(argv)
     try:
+        if args.verb == "repro":
+            return repro_compare(args.first, args.second, args.image)
         if args.verb == "files":
             args.output.write_text(files.dump(files.list_tree(args.root)))
             return 0

@@ -21,7 +21,7 @@ Listing = dict[str, list[str | int]]
 CHUNK = 1 << 20
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as file:
         while chunk := file.read(CHUNK):
@@ -31,7 +31,7 @@ def _sha256(path: Path) -> str:
 
 def _kind_and_content(path: Path, mode: int) -> tuple[str, str]:
     if stat.S_ISREG(mode):
-        return "file", _sha256(path)
+        return "file", file_sha256(path)
     if stat.S_ISLNK(mode):
         return "link", str(path.readlink())
     if stat.S_ISDIR(mode):
@@ -79,13 +79,10 @@ def tree_paths(trees: Iterable[Path]) -> set[str]:
     return paths
 
 
-def differences(
-    base: Listing, derived: Listing, added: set[str], fresh: frozenset[str] = frozenset()
-) -> list[str]:
+def differences(base: Listing, derived: Listing, added: set[str]) -> list[str]:
     """How `derived` departs from `base` plus the paths `added`: each problem
     in a line. Directories that `added` shares with `base` (/etc, /usr) are
-    expected in both; any other path of `added` must be in `derived` alone.
-    The paths `fresh` must be in both, but their content is new in each build."""
+    expected in both; any other path of `added` must be in `derived` alone."""
     problems = []
     for path in sorted(added):
         if path not in derived:
@@ -97,8 +94,6 @@ def differences(
     for path in sorted(base.keys() - derived.keys()):
         problems.append(f"{path}: only in the base image")
     for path in sorted(base.keys() & derived.keys() - added):
-        if base[path] != derived[path] and not (
-            path in fresh and base[path][:4] == derived[path][:4]
-        ):
+        if base[path] != derived[path]:
             problems.append(f"{path}: {base[path]} in the base image, {derived[path]} derived")
     return problems

@@ -69,15 +69,3 @@ def test_the_cli_writes_the_list(tmp_path: Path) -> None:
     output = tmp_path / "noos.files"
     assert main(["files", str(root), str(output)]) == 0
     assert files.load(output.read_text()) == files.list_tree(root)
-
-
-def test_a_file_made_anew_in_each_build_may_differ_in_content_alone(tmp_path: Path) -> None:
-    base = files.list_tree(tree(tmp_path / "base", {**BASE, "efi/loader/random-seed": "1"}))
-    seed = {**BASE, "efi/loader/random-seed": "2"}
-    derived = files.list_tree(tree(tmp_path / "derived", seed))
-    fresh = frozenset({"/efi/loader/random-seed"})
-    assert files.differences(base, derived, set(), fresh) == []
-    (tmp_path / "derived/efi/loader/random-seed").chmod(0o600)
-    derived = files.list_tree(tmp_path / "derived")
-    assert len(files.differences(base, derived, set(), fresh)) == 1
-    assert len(files.differences(base, files.list_tree(tmp_path / "base"), set(), fresh)) == 0
