@@ -14,26 +14,45 @@ export NOOS_CACHE
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 PROFILE ?= uefi
-IMAGE_DIR := build/image
 # VARIANT=gpu: the image with the NVIDIA driver (mkosi.profiles/gpu), and
 # llama.cpp built with CUDA when this host has the toolkit (nvcc).
 VARIANT ?=
 IMAGE_NAME := noos$(if $(VARIANT),-$(VARIANT))
-IMAGE := $(IMAGE_DIR)/$(IMAGE_NAME).raw
+# What each image is for (mkosi.profiles/, docs/image.md#profiles), each in a
+# directory of its own: build/image/ what a user installs (`make image`);
+# build/image-demo/ the default plus console autologin (`make run`);
+# build/image-test/ the demo plus the test driver's backdoor (`make e2e`).
+image_dir = build/image$(if $(1),-$(1))
+IMAGE := $(call image_dir,)/$(IMAGE_NAME).raw
+DEMO_IMAGE := $(call image_dir,demo)/$(IMAGE_NAME).raw
+TEST_IMAGE := $(call image_dir,test)/$(IMAGE_NAME).raw
 ifeq ($(VARIANT),gpu)
 MKOSI_PROFILE := --profile=gpu
 CUDA_TOOLKIT := $(shell command -v nvcc)
 # Turing to Hopper: the build host may have no GPU to take the architecture from.
 export LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF$(if $(CUDA_TOOLKIT), -DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=75;80;86;89;90)
 endif
+# The Debian packages that go into the image (docs/image.md#the-debian-lock):
+# each build is compared with the lock, and what the mirror moved is printed
+# (warn: the live mirror moves outside our commits); DEBIAN_LOCK=check fails
+# the build instead (`make lock-check`, `make repro`), DEBIAN_LOCK=write
+# records the build's (`make lock`). VARIANT=gpu has a lock of its own.
+DEBIAN_LOCK_FILE := requirements/debian$(if $(VARIANT),-$(VARIANT)).lock
+DEBIAN_LOCK ?= warn
+# The build's version in the image's os-release (IMAGE_VERSION=).
+IMAGE_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 PYTEST_ARGS ?=
 
 PACKAGES := sdk services shell
 PACKAGE_FILES := $(shell find $(PACKAGES) -type f \( -name '*.py' -o -name '*.toml' -o -name '*.xml' -o -name '*.tcss' -o -name py.typed \) -not -path '*/build/*' -not -path '*.egg-info*')
-MKOSI_FILES := $(shell find mkosi.conf mkosi.conf.d mkosi.extra mkosi.repart mkosi.pkgmngr mkosi.profiles mkosi.postinst.chroot -type f 2>/dev/null)
+# The demo and test profiles' trees are inputs of their images alone.
+MKOSI_FILES := $(shell find mkosi.conf mkosi.conf.d mkosi.extra mkosi.repart mkosi.pkgmngr mkosi.profiles mkosi.postinst.chroot mkosi.finalize -type f -not -path 'mkosi.profiles/demo/*' -not -path 'mkosi.profiles/test/*' 2>/dev/null)
+DEMO_FILES := $(shell find mkosi.profiles/demo -type f)
+TEST_FILES := $(shell find mkosi.profiles/test -type f)
+NOOS_IMAGE_FILES := $(wildcard qemu/noos_image/*.py)
 LOCKS := requirements/image.lock requirements/dev.lock requirements/models.lock
 
-.PHONY: run test image dev bench clean setup lint unit integration security e2e lock wheelhouse models
+.PHONY: run test image image-demo image-test lock-debian lock-check repro dev bench clean setup lint unit integration security e2e lock wheelhouse models
 
 ## Host packages (mkosi 24 and systemd 254 from bookworm-backports, QEMU, OVMF, ...).
 setup:
@@ -64,27 +83,64 @@ build/wheels/.stamp: $(PACKAGE_FILES)
 	@$(PYTHON) -m pip wheel -q --disable-pip-version-check --no-deps -w build/wheels $(addprefix ./,$(PACKAGES))
 	@touch $@
 
-## The bootable disk image (build/image/noos.raw, with noos.efi, noos.vmlinuz, noos.initrd).
+## The bootable disk image (build/image/noos.raw, with noos.efi, noos.vmlinuz,
+## noos.initrd, noos.manifest and noos.files); image-demo and image-test
+## build the demo and test profiles' beside it (build/image-demo/, build/image-test/).
 image: setup $(IMAGE)
+image-demo: setup $(DEMO_IMAGE)
+image-test: setup $(TEST_IMAGE)
 
-$(IMAGE): build/wheels/.stamp $(VENV)/.stamp $(MKOSI_FILES) $(LOCKS) tools/build-wheelhouse.sh tools/stage-models.py
-	@if [ "$(VARIANT)" = gpu ] && [ -z "$(CUDA_TOOLKIT)" ]; then \
-	  echo "image: no CUDA toolkit (nvcc) on this host: $(IMAGE_NAME) gets llama.cpp's CPU build (its scheduler says so)" >&2; fi
-	@wheelhouse=$$(bash tools/build-wheelhouse.sh); models=$$($(VENV)/bin/python tools/stage-models.py); \
-	start=$$(date +%s); \
-	mkosi --force $(MKOSI_PROFILE) \
-	  --cache-dir="$(NOOS_CACHE)/mkosi/incremental" \
-	  --package-cache-dir="$(NOOS_CACHE)/mkosi/packages" \
-	  --build-sources=".,$$wheelhouse:wheelhouse" \
-	  --extra-tree="$$models:/usr/share/noos/models" \
-	  build; \
-	echo "image: built $(IMAGE) in $$(( $$(date +%s) - start )) s"
-	@mkdir -p $(NOOS_CACHE)/mkosi/incremental $(NOOS_CACHE)/mkosi/packages
+IMAGE_INPUTS := build/wheels/.stamp $(VENV)/.stamp $(MKOSI_FILES) $(LOCKS) $(wildcard $(DEBIAN_LOCK_FILE)) $(NOOS_IMAGE_FILES) tools/build-wheelhouse.sh tools/stage-models.py
 
-## Boot the image in QEMU on this terminal (PROFILE=uefi|direct|gpu; Ctrl-A X quits).
+$(IMAGE): $(IMAGE_INPUTS)
+	@$(call build_image,)
+$(DEMO_IMAGE): $(IMAGE_INPUTS) $(DEMO_FILES)
+	@$(call build_image,demo)
+$(TEST_IMAGE): $(IMAGE_INPUTS) $(DEMO_FILES) $(TEST_FILES)
+	@$(call build_image,test)
+
+# $(1): the profile ("" for the default image); $(2): the output directory
+# (its profile's by default); $(3): more mkosi options. mkosi 24.3 builds a single
+# Profile= (a second --profile replaces the first), so the variant is the
+# profile and the purpose, whose directory holds only files, is included.
+# A build that DEBIAN_LOCK=check fails leaves no disk behind.
+define build_image
+if [ "$(VARIANT)" = gpu ] && [ -z "$(CUDA_TOOLKIT)" ]; then \
+  echo "image: no CUDA toolkit (nvcc) on this host: $(IMAGE_NAME) gets llama.cpp's CPU build (its scheduler says so)" >&2; fi; \
+wheelhouse=$$(bash tools/build-wheelhouse.sh); models=$$($(VENV)/bin/python tools/stage-models.py); \
+output=$(or $(2),$(call image_dir,$(1))); \
+start=$$(date +%s); \
+mkosi --force $(MKOSI_PROFILE) $(if $(1),--include=mkosi.profiles/$(1)) $(3) \
+  --output-dir="$$output" \
+  --image-version="$(IMAGE_VERSION)" \
+  --environment=NOOS_DEBIAN_LOCK="$$(PYTHONPATH=qemu $(PYTHON) -m noos_image lock digest $(DEBIAN_LOCK_FILE))" \
+  --cache-dir="$(NOOS_CACHE)/mkosi/incremental" \
+  --package-cache-dir="$(NOOS_CACHE)/mkosi/packages" \
+  --build-sources=".,$$wheelhouse:wheelhouse" \
+  --extra-tree="$$models:/usr/share/noos/models" \
+  build; \
+echo "image: built $$output/$(IMAGE_NAME).raw$(if $(1), (profile $(1))) in $$(( $$(date +%s) - start )) s"; \
+PYTHONPATH=qemu $(PYTHON) -m noos_image lock $(DEBIAN_LOCK) "$$output/$(IMAGE_NAME).manifest" $(DEBIAN_LOCK_FILE) \
+  || { rm -f "$$output/$(IMAGE_NAME).raw"; exit 1; }; \
+mkdir -p $(NOOS_CACHE)/mkosi/incremental $(NOOS_CACHE)/mkosi/packages
+endef
+
+## The default image built twice, each from empty mkosi caches (no incremental
+## tree, no cached default initrd; the downloaded packages are kept), and its
+## disk, UKI, kernel and initrd compared by sha256 (docs/image.md#reproducible-builds).
+REPRO_DIR := build/repro
+repro: DEBIAN_LOCK := check
+repro: setup build/wheels/.stamp $(VENV)/.stamp
+	@rm -rf $(REPRO_DIR); \
+	for build in 1 2; do \
+	  $(call build_image,,$(REPRO_DIR)/$$build,--incremental=no); \
+	done; \
+	PYTHONPATH=qemu $(PYTHON) -m noos_image repro $(REPRO_DIR)/1 $(REPRO_DIR)/2 $(IMAGE_NAME)
+
+## Boot the demo image in QEMU on this terminal (PROFILE=uefi|direct|gpu; Ctrl-A X quits).
 ## PROFILE=gpu GPU=0000:01:00.0 passes that GPU's IOMMU group through (exit 77: host not ready).
-run: image
-	@PYTHONPATH=qemu $(PYTHON) -m noos_qemu run --profile $(PROFILE) --image-name $(IMAGE_NAME)$(if $(GPU), --gpu $(GPU))
+run: image-demo
+	@PYTHONPATH=qemu $(PYTHON) -m noos_qemu run --profile $(PROFILE) --image-dir $(dir $(DEMO_IMAGE)) --image-name $(IMAGE_NAME)$(if $(GPU), --gpu $(GPU))
 
 lint: dev
 	$(VENV)/bin/ruff check .
@@ -103,9 +159,10 @@ integration: dev
 security: dev
 	$(VENV)/bin/pytest tests/security $(PYTEST_ARGS)
 
-## The image booted in QEMU (E2E_ARGS="--e2e-shuffle=SEED" runs them in a random order).
-e2e: dev image
-	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS) $(E2E_ARGS)
+## The test image booted in QEMU, and the default image compared with it
+## (E2E_ARGS="--e2e-shuffle=SEED" runs them in a random order).
+e2e: dev image image-test
+	NOOS_IMAGE_DIR=$(dir $(TEST_IMAGE)) $(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS) $(E2E_ARGS)
 
 ## Every phase in turn, timed: set-up, image, lint, unit, integration, security, e2e.
 test:
@@ -115,12 +172,23 @@ test:
 bench: dev
 	$(VENV)/bin/python -m tests.bench
 
-## Re-resolve the lock files (needs PyPI); commit the result.
-lock:
+## Re-resolve the lock files (needs PyPI and the Debian mirror); commit the result.
+lock: lock-debian
 	$(PYTHON) -m venv build/lock-venv && build/lock-venv/bin/pip install -q pip-tools
 	cd requirements && ../build/lock-venv/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-header -o image.lock image.in
 	cd requirements && ../build/lock-venv/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-header -o dev.lock dev.in
 	$(PYTHON) tools/lock-models.py
+
+## The Debian lock afresh: mkosi's incremental cache is dropped, so the
+## packages come from the mirror as it is now; the build's manifest is recorded.
+lock-debian: setup
+	rm -rf $(NOOS_CACHE)/mkosi/incremental $(IMAGE)
+	$(MAKE) --no-print-directory image DEBIAN_LOCK=write
+
+## The default image (VARIANT=gpu: the gpu image) built, failing if its
+## Debian packages are not the lock's (a build only warns).
+lock-check: image
+	PYTHONPATH=qemu $(PYTHON) -m noos_image lock check $(IMAGE:.raw=.manifest) $(DEBIAN_LOCK_FILE)
 
 clean:
 	rm -rf build $(VENV) .mypy_cache .ruff_cache .pytest_cache

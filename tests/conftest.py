@@ -12,6 +12,7 @@ from noos.bus import Connection
 from noosd.runtime import HostOptions, ServiceHost
 from noosd.runtime.settings import CONFIG_DIR_ENV
 from noosd.system.service import SystemService
+from tests.fixtures.image_release import write_os_release
 from tests.fixtures.noosd_process import NoosdProcess
 from tests.fixtures.private_bus import PrivateBus
 from tests.fixtures.probe import PROBE_MAX_IN_FLIGHT, ProbeService
@@ -56,6 +57,12 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def os_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An os-release like the image's (tests.fixtures.image_release)."""
+    return write_os_release(tmp_path_factory.mktemp("os-release") / "os-release")
+
+
 @pytest_asyncio.fixture
 async def probe(bus_address: str) -> AsyncIterator[ServiceHost]:
     """The probe service, served in the test's own event loop."""
@@ -70,10 +77,11 @@ async def probe(bus_address: str) -> AsyncIterator[ServiceHost]:
 
 @pytest_asyncio.fixture
 async def system_host(
-    bus_address: str, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+    bus_address: str, models_dir: Path, os_release: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[ServiceHost]:
     """org.noos.System1, served in the test's own event loop."""
     monkeypatch.setenv("NOOS_MODELS_DIR", str(models_dir))
+    monkeypatch.setenv("NOOS_OS_RELEASE", str(os_release))
     host = ServiceHost(SystemService.configured(), HostOptions(bus_address=bus_address))
     await host.start()
     yield host
@@ -88,10 +96,13 @@ async def connection(bus_address: str) -> AsyncIterator[Connection]:
 
 
 @pytest.fixture
-def noosd_system(bus_address: str, models_dir: Path) -> Iterator[NoosdProcess]:
+def noosd_system(bus_address: str, models_dir: Path, os_release: Path) -> Iterator[NoosdProcess]:
     """`noosd system` serving on the private bus, as a process of its own."""
     process = NoosdProcess(
-        "system", "--bus", bus_address, env={"NOOS_MODELS_DIR": str(models_dir)}
+        "system",
+        "--bus",
+        bus_address,
+        env={"NOOS_MODELS_DIR": str(models_dir), "NOOS_OS_RELEASE": str(os_release)},
     ).wait_ready()
     yield process
     process.terminate()

@@ -45,7 +45,7 @@ trap summary EXIT
 phase setup "$MAKE" --no-print-directory setup || exit 1
 phase dev "$MAKE" --no-print-directory dev || exit 1
 image_ok=1
-phase image "$MAKE" --no-print-directory image || image_ok=0
+phase image "$MAKE" --no-print-directory image image-test || image_ok=0
 phase lint "$MAKE" --no-print-directory lint
 phase unit "$MAKE" --no-print-directory unit
 phase integration "$MAKE" --no-print-directory integration

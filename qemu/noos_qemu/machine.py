@@ -1,11 +1,12 @@
 """Drive a booted noos guest from tests, in the style of NixOS's test driver.
 
-    with Machine(BootImage.from_output(Path("build/image"))) as machine:
+    with Machine(BootImage.from_output(Path("build/image-test"))) as machine:
         machine.wait_for_unit("multi-user.target")
         print(machine.succeed("uname -a"))
 
 Commands run as root through a shell on a virtio serial port that only this
-driver adds (see mkosi.extra/usr/lib/udev/rules.d/60-noos-test-backdoor.rules).
+driver adds, and only the test profile's image answers (`make image-test`;
+mkosi.profiles/test/mkosi.extra/usr/lib/udev/rules.d/60-noos-test-backdoor.rules).
 The serial console goes to a log file that is watched for kernel panics, so a
 broken boot fails in seconds instead of at a timeout, and `type_on_console`
 types on it as a person at `make run` would. Timeouts are generous:

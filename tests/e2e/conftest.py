@@ -64,7 +64,9 @@ def _within_session_budget(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(scope="session")
 def boot_image() -> BootImage:
-    return BootImage.from_output(Path(os.environ.get("NOOS_IMAGE_DIR", REPO / "build/image")))
+    """The test profile's image (`make image-test`): the default image plus the
+    test driver's backdoor and the demo's console autologin (mkosi.profiles/)."""
+    return BootImage.from_output(Path(os.environ.get("NOOS_IMAGE_DIR", REPO / "build/image-test")))
 
 
 # The second disk: a removable medium with one file, mounted by the tests.

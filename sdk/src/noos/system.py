@@ -31,6 +31,14 @@ class System(Client):
         """The version of the noos services."""
         return str(await self._get("Version"))
 
+    async def image_version(self) -> str:
+        """The build of the image the services run in; "" outside a noos image."""
+        return str(await self._get("ImageVersion"))
+
+    async def debian_lock(self) -> str:
+        """The digest of the Debian lock that image was built to; "" outside one."""
+        return str(await self._get("DebianLock"))
+
     async def models(self) -> list[Model]:
         """The models installed on the system."""
         return [protocol.model_of(fields) for fields in await self._get("Models")]
@@ -48,5 +56,7 @@ class SyncSystem(SyncClient[System]):
     ping = blocking(System.ping)
     whoami = blocking(System.whoami)
     version = blocking(System.version)
+    image_version = blocking(System.image_version)
+    debian_lock = blocking(System.debian_lock)
     models = blocking(System.models)
     model_info = blocking(System.model_info)

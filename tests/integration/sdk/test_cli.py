@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.image_release import DEBIAN_LOCK, IMAGE_VERSION
+
 NOOS = Path(sys.executable).with_name("noos")
 
 
@@ -33,6 +35,7 @@ def test_status_as_json(bus_address: str, models_dir: Path) -> None:
     assert json.loads(result.stdout) == {
         "version": version("noosd"),
         "uid": os.geteuid(),
+        "image": {"version": IMAGE_VERSION, "debian_lock": DEBIAN_LOCK},
         "models": [
             {
                 "name": "tiny-chat",
@@ -62,7 +65,8 @@ def test_status_as_text(bus_address: str) -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == f"version:  {version('noosd')}"
     assert lines[1] == f"uid:      {os.geteuid()}"
-    assert lines[3].split()[:2] == ["tiny-chat", "chat"]
+    assert lines[2] == f"image:    {IMAGE_VERSION}, Debian lock {DEBIAN_LOCK}"
+    assert lines[4].split()[:2] == ["tiny-chat", "chat"]
 
 
 @pytest.mark.usefixtures("noosd_system")

@@ -23,6 +23,7 @@ from noosd.runtime.health_interface import HEALTH_INTERFACE
 from noosd.runtime.registry import load_service, registered_services
 from noosd.system.service import SystemService
 from tests.fixtures import whoami_as
+from tests.fixtures.image_release import DEBIAN_LOCK, IMAGE_VERSION
 
 NOBODY = 65534
 
@@ -33,6 +34,26 @@ async def test_it_answers_ping_version_and_who_am_i(connection: Connection) -> N
     assert await system.ping() == "pong"
     assert await system.version() == version("noosd")
     assert await system.whoami() == os.geteuid()
+
+
+@pytest.mark.usefixtures("system_host")
+async def test_it_says_which_build_of_the_image_it_runs_in(connection: Connection) -> None:
+    system = System(connection)
+    assert await system.image_version() == IMAGE_VERSION
+    assert await system.debian_lock() == DEBIAN_LOCK
+
+
+async def test_outside_a_noos_image_the_build_is_empty(
+    bus_address: str, connection: Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NOOS_OS_RELEASE", str(tmp_path / "no-os-release"))
+    host = ServiceHost(SystemService.configured(), HostOptions(bus_address=bus_address))
+    await host.start()
+    try:
+        system = System(connection)
+        assert (await system.image_version(), await system.debian_lock()) == ("", "")
+    finally:
+        await host.stop()
 
 
 @pytest.mark.usefixtures("system_host")

@@ -103,8 +103,11 @@ def notify_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
     receiver.close()
 
 
-def _wait_until_stuck(loop: WorkLoop) -> None:
+def _wait_until_stuck(loop: WorkLoop, receiver: socket.socket) -> None:
+    """Wait, reading the pings meanwhile: a full socket (10 datagrams) would
+    block the event loop's next ping, and so the test, on a loaded machine."""
     while not stuck([loop]):
+        _received(receiver)
         time.sleep(0.05)
 
 
@@ -130,7 +133,7 @@ async def test_the_watchdog_is_not_pinged_while_a_loop_is_stuck(
     worker.start()
     try:
         # Stuck after 0.3 s of CPU, however long a loaded machine takes to give it.
-        await asyncio.to_thread(lambda: _wait_until_stuck(loop))
+        await asyncio.to_thread(lambda: _wait_until_stuck(loop, notify_socket))
         await asyncio.sleep(0.3)  # the check after it has seen the loop stuck
         _received(notify_socket)
         with caplog.at_level(logging.ERROR):

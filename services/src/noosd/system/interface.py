@@ -20,18 +20,20 @@ from noos.protocol.system import (
 )
 from noosd.runtime import NoosInterface, caller_uid, noos_method
 from noosd.shared.models import find_models
+from noosd.system.image import ImageRelease
 
 ModelList = Annotated[list[ModelFields], DBusSignature(MODELS_SIGNATURE)]
 VariantDict = Annotated[dict[str, Variant], DBusSignature("a{sv}")]
 
 
 class SystemInterface(NoosInterface):
-    """What this noos is: its version and models; and who the caller is to it."""
+    """What this noos is: its version, its image's build and models; and who the caller is to it."""
 
-    def __init__(self, version: str, models_dir: Path) -> None:
+    def __init__(self, version: str, models_dir: Path, image: ImageRelease) -> None:
         super().__init__(INTERFACE)
         self._version = version
         self._models_dir = models_dir
+        self._image = image
 
     @noos_method()
     def Ping(self) -> DBusStr:
@@ -67,6 +69,17 @@ class SystemInterface(NoosInterface):
     def Version(self) -> DBusStr:
         """The version of noosd."""
         return self._version
+
+    @dbus_property(access=PropertyAccess.READ)
+    def ImageVersion(self) -> DBusStr:
+        """The build of the image (its os-release's IMAGE_VERSION); "" outside a noos image."""
+        return self._image.version
+
+    @dbus_property(access=PropertyAccess.READ)
+    def DebianLock(self) -> DBusStr:
+        """The digest of the Debian lock the image was built to (its os-release's
+        NOOS_DEBIAN_LOCK, sha256:...); "" outside a noos image."""
+        return self._image.debian_lock
 
     # Read afresh on each Get: the directory is small, and may change under us.
     @dbus_property(access=PropertyAccess.READ)

@@ -10,6 +10,7 @@ from dbus_fast.service import ServiceInterface
 from noos.protocol import system as protocol
 from noosd.runtime import Service
 from noosd.runtime.settings import Settings
+from noosd.system.image import read_image_release
 from noosd.system.interface import SystemInterface
 from noosd.system.settings import SETTINGS
 
@@ -21,7 +22,9 @@ class SystemService(Service):
 
     def __init__(self, settings: Settings) -> None:
         self._interface = SystemInterface(
-            version=version("noosd"), models_dir=settings["models_dir"]
+            version=version("noosd"),
+            models_dir=settings["models_dir"],
+            image=read_image_release(settings["os_release"]),
         )
 
     def interfaces(self) -> Sequence[ServiceInterface]:

@@ -20,13 +20,22 @@ def register(subcommands: Subcommands) -> None:
 async def status(args: argparse.Namespace, connection: Connection) -> Report:
     system = System(connection)
     version, uid, models = await system.version(), await system.whoami(), await system.models()
-    lines = [f"version:  {version}", f"uid:      {uid}", "models:" if models else "models:   none"]
+    image_version, debian_lock = await system.image_version(), await system.debian_lock()
+    lines = [
+        f"version:  {version}",
+        f"uid:      {uid}",
+        f"image:    {image_version}, Debian lock {debian_lock or 'none'}"
+        if image_version
+        else "image:    none (not a noos image)",
+        "models:" if models else "models:   none",
+    ]
     width = max((len(model.name) for model in models), default=0)
     lines += [f"  {model.name:<{width}}  {model.kind:<9}  {model.path}" for model in models]
     return Report(
         data={
             "version": version,
             "uid": uid,
+            "image": {"version": image_version, "debian_lock": debian_lock},
             "models": [
                 {"name": model.name, "kind": model.kind, "path": model.path} for model in models
             ],
