@@ -240,11 +240,17 @@ async def test_another_users_private_words_do_not_reorder_my_own_hits(
     mine = home / "herbarium"
     mine.mkdir()
     os.chown(mine, NOBODY, NOBODY)
-    # Of equal weight, the newer chunk ranks first by words: the first word's file is newer.
-    second = write(mine / "wren.txt", "Field notes: the sedgewren sings from the reed bed.\n")
-    first = write(mine / "tarn.txt", "Field notes: the quillwort grows in the shallow tarn.\n")
-    for path, query in ((second, "sedgewren"), (first, "quillwort")):
+    # Of equal weight, the newer chunk ranks first by words: the first word's
+    # file is indexed last. Each is nobody's before it has its text, so that
+    # no later chown indexes them again, in another order.
+    second, first = mine / "wren.txt", mine / "tarn.txt"
+    for path, query, text in (
+        (second, "sedgewren", "Field notes: the sedgewren sings from the reed bed.\n"),
+        (first, "quillwort", "Field notes: the quillwort grows in the shallow tarn.\n"),
+    ):
+        path.touch()
         os.chown(path, NOBODY, NOBODY)
+        write(path, text)
         await eventually(lambda path=path, query=query: found(index, query, path))
     theirs = home / "victim-herbarium"
     theirs.mkdir(mode=0o700)
