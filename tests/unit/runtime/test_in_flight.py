@@ -155,3 +155,26 @@ async def test_stopping_waits_for_the_calls_in_flight(
     assert service.probe.finished_sleeps == 1
     assert service.stopped
     assert await slow_call
+
+
+async def test_a_connection_back_before_its_retry_after_is_refused_only_then(
+    probe: ServiceHost, connection: Connection
+) -> None:
+    # A flood that sends each refused call again at once would spend the
+    # service's CPU on refusals: the second refusal waits for the first's hint.
+    share = PROBE_MAX_IN_FLIGHT // 4
+    holding = [asyncio.ensure_future(sleep(connection, 3 * LONG_CALL_S)) for _ in range(share)]
+    while probe.gate.in_flight < share:  # noqa: ASYNC110 - the gate has no event to wait on
+        await asyncio.sleep(0.01)
+    loop = asyncio.get_running_loop()
+
+    with pytest.raises(errors.Busy) as first:
+        await sleep(connection, 0)
+    told = loop.time()
+    with pytest.raises(errors.Busy):
+        await sleep(connection, 0)
+    held = loop.time() - told
+
+    assert held >= first.value.retry_after * 0.9
+    assert await asyncio.gather(*holding) == [True] * share
+    assert probe.gate.in_flight == 0

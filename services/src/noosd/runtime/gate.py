@@ -21,6 +21,13 @@ DEFAULT_MAX_WAITING = 4 * DEFAULT_MAX_IN_FLIGHT
 
 # What a refused caller is told to wait: about the time a typical call takes.
 RETRY_AFTER_S = 0.5
+# The longest a refusal is held back from a caller who came back too soon
+# (`CallGate.hold_refusal`): long enough to slow a flood's round trips to a
+# few a second, short enough that a service stopping is not kept waiting.
+MAX_HOLD_S = 4 * RETRY_AFTER_S
+# Connections whose last refusal's time is kept; past this, those whose time
+# has passed are forgotten.
+TOLD_KEPT = 4096
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,12 @@ class CallGate:
     larger budget shared out the same way. So many waits of one caller keep
     neither its own ordinary calls nor anyone else's out, and still have a
     bound.
+
+    A refusal costs the service a call's decoding and an error's sending: a
+    flood that sends each refused call again at once, whatever retry_after
+    said, would spend the CPU others wait on refusing it. So a connection
+    that comes back before its last refusal said is answered only then
+    (`hold_refusal`).
     """
 
     def __init__(
@@ -140,6 +153,8 @@ class CallGate:
         self.closed = False
         self._idle = asyncio.Event()
         self._idle.set()
+        # Per connection, the loop time before which its last refusal said not to retry.
+        self._told: dict[str, float] = {}
 
     @property
     def limit(self) -> int:
@@ -170,6 +185,33 @@ class CallGate:
             _admitted.reset(token)
             call.ended = True
             (self.waits if call.waits else self.work).give_back(caller)
+            if not self.in_flight:
+                self._idle.set()
+
+    async def hold_refusal(self, caller: Caller, refused: Busy) -> None:
+        """Hold `refused`, the answer to a call of `caller`, until the time an
+        earlier refusal of its connection said to retry after (at most
+        MAX_HOLD_S), if the call came before it: a flood ignoring the hint then
+        costs one refusal per retry_after, not one per round trip, while a
+        client that heeds it is answered at once. A held call takes a wait
+        slot; without one left to the caller, it is answered at once."""
+        now = asyncio.get_running_loop().time()
+        due = self._told.get(caller.connection, now)
+        self._told[caller.connection] = max(due, now + refused.retry_after)
+        if len(self._told) > TOLD_KEPT:
+            self._told = {name: at for name, at in self._told.items() if at > now}
+        if due <= now or self.closed:
+            return
+        try:
+            self.waits.check(caller)
+        except Busy:
+            return
+        self.waits.take(caller)
+        self._idle.clear()
+        try:
+            await asyncio.sleep(min(due - now, MAX_HOLD_S))
+        finally:
+            self.waits.give_back(caller)
             if not self.in_flight:
                 self._idle.set()
 

@@ -10,6 +10,7 @@ from typing import Any, ParamSpec, cast
 from dbus_fast.service import dbus_method
 
 from noos.protocol.actions import Action
+from noos.protocol.errors import Busy
 from noosd.runtime.authority import authorize
 from noosd.runtime.caller import caller_uid, current_caller, known_caller
 from noosd.runtime.calls import current_call
@@ -30,8 +31,9 @@ def noos_method(
     Use it as dbus-fast's `@dbus_method()`, with the same signature annotations
     (`dbus_fast.annotations`). On top, each call
     - counts against the service's bound on work in flight, and its caller's
-      share of it (`CallGate`): past it the call fails at once with Busy, and
-      once the service stops, with Unavailable;
+      share of it (`CallGate`): past it the call fails at once with Busy
+      (held back until the last refusal's retry_after from a connection that
+      came back sooner), and once the service stops, with Unavailable;
     - owns the file descriptors that came with the call: a method that keeps
       one says how many a call may bring (`takes_fds`; more are refused before
       it runs) and takes each it keeps (`current_call().fds.take(fd)`); the
@@ -65,10 +67,14 @@ def noos_method(
                         # Refused before asking the bus who calls, when that cannot matter.
                         call.gate.refuse_if_closed()
                         caller = await current_caller()
-                        with call.gate.admit(caller):
-                            if action is not None:
-                                await authorize(await caller_uid(), action)
-                            return await serve_async(*args, **kwargs)
+                        try:
+                            with call.gate.admit(caller):
+                                if action is not None:
+                                    await authorize(await caller_uid(), action)
+                                return await serve_async(*args, **kwargs)
+                        except Busy as refused:
+                            await call.gate.hold_refusal(caller, refused)
+                            raise
                 finally:
                     call.fds.close()
 
