@@ -46,7 +46,7 @@ PYTEST_ARGS ?=
 PACKAGES := sdk services shell
 PACKAGE_FILES := $(shell find $(PACKAGES) -type f \( -name '*.py' -o -name '*.toml' -o -name '*.xml' -o -name '*.tcss' -o -name py.typed \) -not -path '*/build/*' -not -path '*.egg-info*')
 # The demo and test profiles' trees are inputs of their images alone.
-MKOSI_FILES := $(shell find mkosi.conf mkosi.conf.d mkosi.extra mkosi.repart mkosi.pkgmngr mkosi.profiles mkosi.postinst.chroot mkosi.finalize -type f -not -path 'mkosi.profiles/demo/*' -not -path 'mkosi.profiles/test/*' 2>/dev/null)
+MKOSI_FILES := $(shell find mkosi.conf mkosi.reproducible.conf mkosi.conf.d mkosi.extra mkosi.repart mkosi.pkgmngr mkosi.profiles mkosi.postinst.chroot mkosi.finalize -type f -not -path 'mkosi.profiles/demo/*' -not -path 'mkosi.profiles/test/*' 2>/dev/null)
 DEMO_FILES := $(shell find mkosi.profiles/demo -type f)
 TEST_FILES := $(shell find mkosi.profiles/test -type f)
 NOOS_IMAGE_FILES := $(wildcard qemu/noos_image/*.py)
