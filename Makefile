@@ -11,6 +11,10 @@ PYTHON ?= python3
 VENV := .venv
 NOOS_CACHE ?= $(HOME)/.cache/noos
 export NOOS_CACHE
+# The disk room one image build needs at its peak (three copies of the root
+# tree: mkosi's, repart's ext4, the disk; measured 9.7-11.3 GB over the
+# build's start), checked before mkosi starts (docs/image.md#disk-room).
+IMAGE_ROOM_GIB ?= 12
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 PROFILE ?= uefi
@@ -109,6 +113,7 @@ if [ "$(VARIANT)" = gpu ] && [ -z "$(CUDA_TOOLKIT)" ]; then \
   echo "image: no CUDA toolkit (nvcc) on this host: $(IMAGE_NAME) gets llama.cpp's CPU build (its scheduler says so)" >&2; fi; \
 wheelhouse=$$(bash tools/build-wheelhouse.sh); models=$$($(VENV)/bin/python tools/stage-models.py); \
 output=$(or $(2),$(call image_dir,$(1))); \
+PYTHONPATH=qemu $(PYTHON) -m noos_image room $(IMAGE_ROOM_GIB) "$$output" "$${TMPDIR:-/var/tmp}" "$(NOOS_CACHE)" || exit 1; \
 start=$$(date +%s); \
 mkosi --force $(MKOSI_PROFILE) $(if $(1),--include=mkosi.profiles/$(1)) $(3) \
   --output-dir="$$output" \

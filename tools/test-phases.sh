@@ -31,6 +31,8 @@ summary() {
     printf '%-12s %6d s  %s\n' "${names[$i]}" "${times[$i]}" "${results[$i]}"
   done
   printf '%-12s %6d s\n' total "$SECONDS"
+  # Free disk at the end beside the start's: a late "No space left" says how short it was.
+  echo "disk free: $disk_at_start at the start, $(disk_free) at the end"
   # pytest's closing lines of every phase, added up: the run's count.
   local passed failed
   passed=$(cat "$logs"/*.log 2>/dev/null | grep -E '^=+ .* in [0-9.]+s' \
@@ -40,6 +42,9 @@ summary() {
   rm -rf "$logs"
   echo "tests: $passed passed, $failed failed"
 }
+disk_free() { df -h --output=avail "${TMPDIR:-/var/tmp}" . | tail -n +2 | xargs; }
+disk_at_start=$(disk_free)
+echo "disk free (\${TMPDIR:-/var/tmp}, the repo): $disk_at_start"
 trap summary EXIT
 
 phase setup "$MAKE" --no-print-directory setup || exit 1

@@ -6,6 +6,7 @@ lock write MANIFEST LOCK    write the lock from the manifest (when it changed)
 lock digest LOCK            print the lock's digest, as os-release carries it
 files ROOT OUTPUT           list ROOT's files into OUTPUT (mkosi.finalize)
 repro FIRST SECOND IMAGE    compare two builds' artifacts by sha256; fail if any differs
+room GIB OUTPUT PATH...     fail, saying where, unless each filesystem has GIB free
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from noos_image import debian_lock, files, repro
+from noos_image import debian_lock, files, repro, room
 
 # Lines of each diffoscope report printed; the whole report is beside the builds.
 REPORT_HEAD = 80
@@ -82,6 +83,22 @@ def repro_compare(first: Path, second: Path, image: str) -> int:
     return 1
 
 
+def room_check(need_gib: float, output: Path, paths: list[Path]) -> int:
+    """Before a build: enough room where mkosi works and where the disk lands?"""
+    rooms = room.measure([output, *paths], int(need_gib * room.GIB), replaced=output)
+    short = [each for each in rooms if not each.enough]
+    for each in short:
+        print(f"image: not enough disk room: {each.line()}", file=sys.stderr)
+    if short:
+        print(
+            "image: free some (old builds: `make clean`, other build/ trees, /var/tmp), "
+            "or set IMAGE_ROOM_GIB if you know better (docs/image.md#disk-room)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="noos_image", description=__doc__)
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -98,10 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     compared.add_argument("first", type=Path)
     compared.add_argument("second", type=Path)
     compared.add_argument("image")
+    checked = sub.add_parser("room")
+    checked.add_argument("need_gib", type=float)
+    checked.add_argument("output", type=Path)
+    checked.add_argument("paths", type=Path, nargs="*")
     args = parser.parse_args(argv)
     try:
         if args.verb == "repro":
             return repro_compare(args.first, args.second, args.image)
+        if args.verb == "room":
+            return room_check(args.need_gib, args.output, args.paths)
         if args.verb == "files":
             args.output.write_text(files.dump(files.list_tree(args.root)))
             return 0
