@@ -5,9 +5,11 @@ set -euo pipefail
 
 # mkosi 24 and the systemd >= 254 it needs come from bookworm-backports;
 # bookworm's own mkosi 14 cannot build this image.
+# e2fsprogs too: mke2fs clamps the root's inode times to SOURCE_DATE_EPOCH
+# from 1.47.1 on (bookworm has 1.47.0; docs/image.md#reproducible-builds).
 BACKPORTS=(mkosi systemd systemd-container systemd-boot systemd-boot-efi
-           libsystemd-dev)
-PACKAGES=(kmod dosfstools mtools cpio zstd e2fsprogs python3-pefile
+           libsystemd-dev e2fsprogs)
+PACKAGES=(kmod dosfstools mtools cpio zstd python3-pefile
           debian-archive-keyring qemu-system-x86 qemu-utils ovmf dbus
           pkg-config cmake build-essential git socat polkitd)
 
@@ -39,6 +41,9 @@ need=$(missing "${PACKAGES[@]}")
 if command -v mkosi >/dev/null && ! mkosi --version | grep -qE 'mkosi (2[4-9]|[3-9][0-9])'; then
   need_bp="$need_bp mkosi"
 fi
+if ! dpkg --compare-versions "$(dpkg-query -W -f='${Version}' e2fsprogs 2>/dev/null || echo 0)" ge 1.47.1; then
+  need_bp="$need_bp e2fsprogs"
+fi
 if [ -n "$need_bp$need" ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q
@@ -47,4 +52,4 @@ if [ -n "$need_bp$need" ]; then
   # shellcheck disable=SC2086
   [ -z "$need" ] || $SUDO apt-get install -y -q --no-install-recommends $need
 fi
-echo "host-setup: all host packages present ($(mkosi --version))"
+echo "host-setup: all host packages present ($(mkosi --version), e2fsprogs $(dpkg-query -W -f='${Version}' e2fsprogs))"
