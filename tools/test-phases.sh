@@ -50,7 +50,13 @@ trap summary EXIT
 phase setup "$MAKE" --no-print-directory setup || exit 1
 phase dev "$MAKE" --no-print-directory dev || exit 1
 image_ok=1
-phase image "$MAKE" --no-print-directory image image-test || image_ok=0
+phase image "$MAKE" --no-print-directory image || image_ok=0
+# Before the test image, so that the check's second build and the test
+# image's are never on the disk at once (docs/image.md#disk-room).
+if [ "$image_ok" = 1 ]; then
+  phase repro "$MAKE" --no-print-directory repro-check
+fi
+phase image-test "$MAKE" --no-print-directory image-test || image_ok=0
 phase lint "$MAKE" --no-print-directory lint
 phase unit "$MAKE" --no-print-directory unit
 phase integration "$MAKE" --no-print-directory integration

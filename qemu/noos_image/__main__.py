@@ -6,6 +6,7 @@ lock write MANIFEST LOCK    write the lock from the manifest (when it changed)
 lock digest LOCK            print the lock's digest, as os-release carries it
 files ROOT OUTPUT           list ROOT's files into OUTPUT (mkosi.finalize)
 repro FIRST SECOND IMAGE    compare two builds' artifacts by sha256; fail if any differs
+  [--moved-mirror-passes]   (or pass, saying so, when their Debian packages differ)
 room GIB OUTPUT PATH...     fail, saying where, unless each filesystem has GIB free
 """
 
@@ -68,7 +69,15 @@ def lock_write(manifest: Path, lock: Path) -> int:
     return 0
 
 
-def repro_compare(first: Path, second: Path, image: str) -> int:
+def repro_compare(first: Path, second: Path, image: str, *, moved_mirror_passes: bool) -> int:
+    moved = repro.moved_packages(first, second, image)
+    if moved and moved_mirror_passes:
+        print(
+            f"repro: NOT COMPARED: the two builds got other Debian packages ({len(moved)}; "
+            "the mirror moved, or the first came from an older mkosi cache):\n"
+            + "\n".join(f"  {each.package}  {each.locked} -> {each.got}" for each in moved)
+        )
+        return 0
     rows = repro.compare(first, second, image)
     print(f"repro: {first} and {second}, sha256:\n{repro.table(rows)}")
     if all(row.same for row in rows):
@@ -115,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     compared.add_argument("first", type=Path)
     compared.add_argument("second", type=Path)
     compared.add_argument("image")
+    compared.add_argument("--moved-mirror-passes", action="store_true")
     checked = sub.add_parser("room")
     checked.add_argument("need_gib", type=float)
     checked.add_argument("output", type=Path)
@@ -122,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.verb == "repro":
-            return repro_compare(args.first, args.second, args.image)
+            return repro_compare(
+                args.first, args.second, args.image, moved_mirror_passes=args.moved_mirror_passes
+            )
         if args.verb == "room":
             return room_check(args.need_gib, args.output, args.paths)
         if args.verb == "files":

@@ -16,6 +16,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from noos_image import debian_lock
 from noos_image.files import file_sha256
 
 ARTIFACTS = (".raw", ".efi", ".vmlinuz", ".initrd")
@@ -79,6 +80,17 @@ def compare(first: Path, second: Path, image: str) -> list[Compared]:
                     )
                 )
     return rows
+
+
+def moved_packages(first: Path, second: Path, image: str) -> list[debian_lock.Difference]:
+    """The Debian packages the two builds got in other versions (the mirror moved
+    between them, or one came from an older cache): then their bytes may differ
+    for a reason outside the commit."""
+    manifest = image + ".manifest"
+    return debian_lock.compare(
+        debian_lock.from_manifest((first / manifest).read_text()),
+        debian_lock.from_manifest((second / manifest).read_text()),
+    )
 
 
 def table(rows: list[Compared]) -> str:
