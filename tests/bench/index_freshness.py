@@ -36,7 +36,7 @@ from noos import Index
 from noosd.index.core.chunking import chunk_file
 from noosd.index.core.filetypes import file_type
 from noosd.index.live.crawler import CHECKPOINT_FILE, Crawler, walk
-from noosd.index.live.priority import lower_this_thread
+from noosd.index.live.priority import idle_this_thread
 from noosd.index.live.roots import IndexedRoot, RootSet
 from noosd.shared.embedding import Embedder, SentenceTransformerEmbedder
 from tests.bench.support.embedding import shipped_embedder
@@ -173,7 +173,7 @@ def measure_embedding(root: Path, embedder: Embedder) -> tuple[float, int]:
     elapsed: list[float] = []
 
     def embed_all() -> None:
-        lower_this_thread()  # the crawler's priority
+        idle_this_thread()  # the crawler's priority
         start = time.monotonic()
         for batch in batches:
             if batch:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from noos.protocol.errors import NoosError
-from noosd.index.live.priority import lower_this_thread
+from noosd.index.live.priority import idle_this_thread
 from noosd.index.live.roots import IndexedRoot, RootSet
 from noosd.index.live.sink import IndexSink, Interrupted
 from noosd.runtime.health import WorkLoop
@@ -284,7 +284,7 @@ class Crawler:
                 self._save_checkpoint(force=True)
 
     def _run(self) -> None:
-        lower_this_thread()
+        idle_this_thread()
         while True:
             with self._changed:
                 while not self._jobs and not self._stopping:

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import os
 import platform
 import threading
 from collections.abc import Callable
 
-LOWEST_NICE = 19
+from noosd.shared.niceness import LOWEST, lower_this_thread
+
 IOPRIO_WHO_PROCESS = 1  # which takes a thread id, despite its name
 IOPRIO_CLASS_SHIFT = 13
 IOPRIO_CLASS_IDLE = 3
@@ -41,14 +41,11 @@ def _syscall() -> Callable[..., int] | None:
     return function
 
 
-def lower_this_thread() -> None:
+def idle_this_thread() -> None:
     """Put the calling thread at the lowest CPU and I/O priority, for good."""
-    thread = threading.get_native_id()
-    try:
-        os.setpriority(os.PRIO_PROCESS, thread, LOWEST_NICE)
-    except OSError as error:
-        _log.warning("cannot lower the crawl's CPU priority: %s", error)
+    lower_this_thread(LOWEST)
     syscall, number = _syscall(), IOPRIO_SET.get(platform.machine())
     idle = IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT
+    thread = threading.get_native_id()
     if syscall is None or number is None or syscall(number, IOPRIO_WHO_PROCESS, thread, idle) != 0:
         _log.warning("cannot lower the crawl's I/O priority on %s", platform.machine())
