@@ -46,7 +46,25 @@ DEFAULT_MAX_IN_FLIGHT = 128
 PROPERTIES_INTERFACE = "org.freedesktop.DBus.Properties"
 
 
-class Connection:
+class Closing:
+    """`async with` it, and it is closed at the block's end, however it ends."""
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class Connection(Closing):
     """A client's connection to the bus, with a bound on its calls in flight.
 
     Calls past the bound wait here for a free slot instead of overrunning the
@@ -137,14 +155,3 @@ class Connection:
 
     async def close(self) -> None:
         await disconnect_bus(self.bus)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any, ClassVar, Self
 
-from noos.bus import Connection
+from noos.bus import Closing, Connection
 from noos.watch import PropertiesChanged, ServiceChange, Watch, watch_properties, watch_services
 
 
-class Client:
+class Client(Closing):
     """A client of one interface of one noos service, over a `Connection`.
 
     A subclass names the service (`bus_name`, `object_path`, `interface`) and
@@ -32,17 +31,6 @@ class Client:
     async def close(self) -> None:
         """Close the client's connection (and so every client sharing it)."""
         await self.connection.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def watch_properties(self) -> Watch[PropertiesChanged]:
         """The interface's PropertiesChanged, as they come (see `noos.watch`)."""

@@ -13,10 +13,10 @@ root or to the action's owner.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from xml.sax.saxutils import escape
 
 from noos.protocol.actions import ACTIONS, Action
+from noosd.runtime.generated import write_or_print
 
 COMMAND = "python -m noosd.runtime.polkit_policy"
 SHIPPED = "mkosi.extra/usr/share/polkit-1/actions/org.noos.policy"
@@ -56,12 +56,7 @@ def policy() -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = policy()
-    if argv:
-        Path(argv[0]).write_text(text)
-    else:
-        sys.stdout.write(text)
-    return 0
+    return write_or_print(policy(), argv)
 
 
 if __name__ == "__main__":

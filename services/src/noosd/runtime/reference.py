@@ -19,6 +19,7 @@ from dbus_fast import introspection as intr
 import noosd
 from noos.protocol import index, memory, scheduler, system
 from noos.protocol.options import FIELD_ANNOTATION, OPTION_ANNOTATION
+from noosd.runtime.generated import write_or_print
 from noosd.runtime.interface import DOC_ANNOTATION
 
 COMMAND = "python -m noosd.runtime.reference docs/dbus.md"
@@ -122,12 +123,7 @@ def key_rows(annotations: dict[str, str], prefix: str) -> Iterable[str]:
 
 
 def main(argv: list[str]) -> int:
-    text = reference()
-    if argv:
-        Path(argv[0]).write_text(text)
-    else:
-        sys.stdout.write(text)
-    return 0
+    return write_or_print(reference(), argv)
 
 
 if __name__ == "__main__":
