@@ -4,12 +4,16 @@
 set -euo pipefail
 
 # mkosi 24 and the systemd >= 254 it needs come from bookworm-backports;
-# bookworm's own mkosi 14 cannot build this image.
+# bookworm's own mkosi 14 cannot build this image. python3-virt-firmware
+# (virt-fw-vars) writes OVMF's Secure Boot variables with our key enrolled
+# (the Secure Boot e2e test); bookworm has none.
 BACKPORTS=(mkosi systemd systemd-container systemd-boot systemd-boot-efi
-           libsystemd-dev)
+           libsystemd-dev python3-virt-firmware)
+# sbsigntool: mkosi's SecureBoot= signs with sbsign and writes systemd-boot's
+# auto-enrollment files with sbsiglist and sbvarsign.
 PACKAGES=(kmod dosfstools mtools cpio zstd e2fsprogs python3-pefile
           debian-archive-keyring qemu-system-x86 qemu-utils ovmf dbus
-          pkg-config cmake build-essential git socat polkitd)
+          pkg-config cmake build-essential git socat polkitd sbsigntool)
 
 missing() {
   local p

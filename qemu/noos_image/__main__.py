@@ -6,6 +6,7 @@ lock write MANIFEST LOCK    write the lock from the manifest (when it changed)
 lock digest LOCK            print the lock's digest, as os-release carries it
 files ROOT OUTPUT           list ROOT's files into OUTPUT (mkosi.finalize)
 repro FIRST SECOND IMAGE    compare two builds' artifacts by sha256; fail if any differs
+secure-boot KEY CERT        check a Secure Boot key pair before a signed build ("" ""; unsigned)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from noos_image import debian_lock, files, repro
+from noos_image import debian_lock, files, repro, secure_boot
 
 # Lines of each diffoscope report printed; the whole report is beside the builds.
 REPORT_HEAD = 80
@@ -82,6 +83,23 @@ def repro_compare(first: Path, second: Path, image: str) -> int:
     return 1
 
 
+def secure_boot_check(key: str, certificate: str) -> int:
+    try:
+        signer = secure_boot.check_variables(key, certificate)
+    except secure_boot.KeyPairError as error:
+        print(f"image: Secure Boot: {error}; nothing was built", file=sys.stderr)
+        return 1
+    if signer is None:
+        print("image: unsigned (SECURE_BOOT_KEY= and SECURE_BOOT_CERT= sign it)", file=sys.stderr)
+    else:
+        print(
+            f"image: signing systemd-boot and the UKI for Secure Boot with {signer.subject} "
+            f"(valid until {signer.not_after:%Y-%m-%d})",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="noos_image", description=__doc__)
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -98,8 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     compared.add_argument("first", type=Path)
     compared.add_argument("second", type=Path)
     compared.add_argument("image")
+    signing = sub.add_parser("secure-boot")
+    signing.add_argument("key")
+    signing.add_argument("certificate")
     args = parser.parse_args(argv)
     try:
+        if args.verb == "secure-boot":
+            return secure_boot_check(args.key, args.certificate)
         if args.verb == "repro":
             return repro_compare(args.first, args.second, args.image)
         if args.verb == "files":
