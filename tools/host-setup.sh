@@ -10,10 +10,11 @@ set -euo pipefail
 BACKPORTS=(mkosi systemd systemd-container systemd-boot systemd-boot-efi
            libsystemd-dev python3-virt-firmware)
 # sbsigntool: mkosi's SecureBoot= signs with sbsign and writes systemd-boot's
-# auto-enrollment files with sbsiglist and sbvarsign.
+# auto-enrollment files with sbsiglist and sbvarsign; openssl checks the pair
+# and makes the test image's (noos_image.secure_boot, the Makefile).
 PACKAGES=(kmod dosfstools mtools cpio zstd e2fsprogs python3-pefile
           debian-archive-keyring qemu-system-x86 qemu-utils ovmf dbus
-          pkg-config cmake build-essential git socat polkitd sbsigntool)
+          pkg-config cmake build-essential git socat polkitd sbsigntool openssl)
 
 missing() {
   local p
