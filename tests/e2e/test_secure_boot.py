@@ -109,6 +109,8 @@ def test_a_signed_build_boots_with_secure_boot_enforced(
         assert state[-1] == "1", f"SecureBoot variable: {state}"
         kernel = machine.succeed("dmesg")
         assert re.search(r"(?i)secure ?boot:? enabled", kernel), kernel[-3000:]
+        # Debian's kernel locks itself down under Secure Boot (unsigned modules refused).
+        assert "Kernel is locked down from EFI Secure Boot" in kernel, kernel[-3000:]
 
 
 def test_the_unsigned_default_image_is_refused(enrolled_vars: Path) -> None:
