@@ -43,6 +43,19 @@ endif
 # records the build's (`make lock`). VARIANT=gpu has a lock of its own.
 DEBIAN_LOCK_FILE := requirements/debian$(if $(VARIANT),-$(VARIANT)).lock
 DEBIAN_LOCK ?= warn
+# Secure Boot (docs/image.md#secure-boot): SECURE_BOOT_KEY= and
+# SECURE_BOOT_CERT= (PEM) sign systemd-boot and the UKI of the default and
+# demo images (mkosi's SecureBoot=); the pair is checked before anything is
+# built. Unset, those images are unsigned. The test image is always signed,
+# with a throwaway pair made here per build directory (build/keys/, never
+# committed), so that the e2e suite boots a signed build under Secure Boot.
+SECURE_BOOT_KEY ?=
+SECURE_BOOT_CERT ?=
+TEST_KEY := build/keys/noos-test.key
+TEST_CERT := build/keys/noos-test.crt
+# Which pair signed the default and demo images: a build with another (or
+# none) is a new build, though no file changed.
+SIGNER_STAMP := build/secure-boot-signer
 # The build's version in the image's os-release (IMAGE_VERSION=).
 IMAGE_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 PYTEST_ARGS ?=
@@ -56,7 +69,8 @@ TEST_FILES := $(shell find mkosi.profiles/test -type f)
 NOOS_IMAGE_FILES := $(wildcard qemu/noos_image/*.py)
 LOCKS := requirements/image.lock requirements/dev.lock requirements/models.lock
 
-.PHONY: run test image image-demo image-test lock-debian lock-check repro repro-check dev bench clean setup lint unit integration security e2e lock wheelhouse models
+FORCE:
+.PHONY: FORCE run test image image-demo image-test lock-debian lock-check repro repro-check dev bench clean setup lint unit integration security e2e lock wheelhouse models
 
 ## Host packages (mkosi 24 and systemd 254 from bookworm-backports, QEMU, OVMF, ...).
 setup:
@@ -96,19 +110,40 @@ image-test: setup $(TEST_IMAGE)
 
 IMAGE_INPUTS := build/wheels/.stamp $(VENV)/.stamp $(MKOSI_FILES) $(LOCKS) $(wildcard $(DEBIAN_LOCK_FILE)) $(NOOS_IMAGE_FILES) tools/build-wheelhouse.sh tools/stage-models.py
 
-$(IMAGE): $(IMAGE_INPUTS)
-	@$(call build_image,)
-$(DEMO_IMAGE): $(IMAGE_INPUTS) $(DEMO_FILES)
-	@$(call build_image,demo)
-$(TEST_IMAGE): $(IMAGE_INPUTS) $(DEMO_FILES) $(TEST_FILES)
-	@$(call build_image,test)
+$(IMAGE): $(SIGNER_STAMP) $(IMAGE_INPUTS)
+	@$(call build_image,,,,$(SECURE_BOOT_KEY),$(SECURE_BOOT_CERT))
+$(DEMO_IMAGE): $(SIGNER_STAMP) $(IMAGE_INPUTS) $(DEMO_FILES)
+	@$(call build_image,demo,,,$(SECURE_BOOT_KEY),$(SECURE_BOOT_CERT))
+$(TEST_IMAGE): $(IMAGE_INPUTS) $(DEMO_FILES) $(TEST_FILES) $(TEST_CERT)
+	@$(call build_image,test,,,$(TEST_KEY),$(TEST_CERT))
+
+# Rewritten only when the pair (its paths, or the certificate's bytes) changed;
+# a bad pair stops `make image` here, before the wheels and the venv are built.
+$(SIGNER_STAMP): FORCE
+	@said=$$(PYTHONPATH=qemu $(PYTHON) -m noos_image secure-boot "$(SECURE_BOOT_KEY)" "$(SECURE_BOOT_CERT)" 2>&1) \
+	  || { echo "$$said" >&2; exit 1; }; \
+	mkdir -p $(@D); \
+	signer="$(SECURE_BOOT_KEY) $(SECURE_BOOT_CERT) $$({ cat "$(SECURE_BOOT_CERT)" 2>/dev/null || true; } | sha256sum)"; \
+	[ -f $@ ] && [ "$$(cat $@)" = "$$signer" ] || echo "$$signer" > $@
+
+# The test image's throwaway pair: RSA-2048, what every firmware checks.
+$(TEST_CERT):
+	@mkdir -p $(@D); \
+	openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=noos test image (throwaway)/" \
+	  -keyout $(TEST_KEY) -out $@ 2>/dev/null; \
+	chmod 600 $(TEST_KEY)
 
 # $(1): the profile ("" for the default image); $(2): the output directory
-# (its profile's by default); $(3): more mkosi options. mkosi 24.3 builds a single
+# (its profile's by default); $(3): more mkosi options; $(4), $(5): the Secure
+# Boot key and certificate (none: unsigned), checked first. No signed PCR
+# policy in the UKI (SignExpectedPcr=no): nothing in noos binds secrets to
+# the TPM, and systemd-measure would need the TPM2 libraries on the build
+# host. mkosi 24.3 builds a single
 # Profile= (a second --profile replaces the first), so the variant is the
 # profile and the purpose, whose directory holds only files, is included.
 # A build that DEBIAN_LOCK=check fails leaves no disk behind.
 define build_image
+PYTHONPATH=qemu $(PYTHON) -m noos_image secure-boot "$(4)" "$(5)"; \
 if [ "$(VARIANT)" = gpu ] && [ -z "$(CUDA_TOOLKIT)" ]; then \
   echo "image: no CUDA toolkit (nvcc) on this host: $(IMAGE_NAME) gets llama.cpp's CPU build (its scheduler says so)" >&2; fi; \
 wheelhouse=$$(bash tools/build-wheelhouse.sh); models=$$($(VENV)/bin/python tools/stage-models.py); \
@@ -116,6 +151,7 @@ output=$(or $(2),$(call image_dir,$(1))); \
 PYTHONPATH=qemu $(PYTHON) -m noos_image room $(IMAGE_ROOM_GIB) "$$output" "$${TMPDIR:-/var/tmp}" "$(NOOS_CACHE)" || exit 1; \
 start=$$(date +%s); \
 mkosi --force $(MKOSI_PROFILE) $(if $(1),--include=mkosi.profiles/$(1)) $(3) \
+  $(if $(4),--secure-boot=yes --secure-boot-key="$(4)" --secure-boot-certificate="$(5)" --sign-expected-pcr=no) \
   --output-dir="$$output" \
   --image-version="$(IMAGE_VERSION)" \
   --environment=NOOS_DEBIAN_LOCK="$$(PYTHONPATH=qemu $(PYTHON) -m noos_image lock digest $(DEBIAN_LOCK_FILE))" \
@@ -155,8 +191,10 @@ repro-check: setup image
 
 ## Boot the demo image in QEMU on this terminal (PROFILE=uefi|direct|gpu; Ctrl-A X quits).
 ## PROFILE=gpu GPU=0000:01:00.0 passes that GPU's IOMMU group through (exit 77: host not ready).
+## SECURE_BOOT_VARS=vars.fd enforces Secure Boot from those OVMF variables
+## (`python -m noos_qemu enroll CERT vars.fd`; docs/image.md#secure-boot).
 run: image-demo
-	@PYTHONPATH=qemu $(PYTHON) -m noos_qemu run --profile $(PROFILE) --image-dir $(dir $(DEMO_IMAGE)) --image-name $(IMAGE_NAME)$(if $(GPU), --gpu $(GPU))
+	@PYTHONPATH=qemu $(PYTHON) -m noos_qemu run --profile $(PROFILE) --image-dir $(dir $(DEMO_IMAGE)) --image-name $(IMAGE_NAME)$(if $(GPU), --gpu $(GPU))$(if $(SECURE_BOOT_VARS), --secure-boot $(SECURE_BOOT_VARS))
 
 lint: dev
 	$(VENV)/bin/ruff check .

@@ -4,14 +4,19 @@
 set -euo pipefail
 
 # mkosi 24 and the systemd >= 254 it needs come from bookworm-backports;
-# bookworm's own mkosi 14 cannot build this image.
-# e2fsprogs too: mke2fs clamps the root's inode times to SOURCE_DATE_EPOCH
-# from 1.47.1 on (bookworm has 1.47.0; docs/image.md#reproducible-builds).
+# bookworm's own mkosi 14 cannot build this image. e2fsprogs too: mke2fs
+# clamps the root's inode times to SOURCE_DATE_EPOCH from 1.47.1 on (bookworm
+# has 1.47.0; docs/image.md#reproducible-builds). python3-virt-firmware
+# (virt-fw-vars) writes OVMF's Secure Boot variables with our key enrolled
+# (the Secure Boot e2e test); bookworm has none.
 BACKPORTS=(mkosi systemd systemd-container systemd-boot systemd-boot-efi
-           libsystemd-dev e2fsprogs)
+           libsystemd-dev e2fsprogs python3-virt-firmware)
+# sbsigntool: mkosi's SecureBoot= signs with sbsign and writes systemd-boot's
+# auto-enrollment files with sbsiglist and sbvarsign; openssl checks the pair
+# and makes the test image's (noos_image.secure_boot, the Makefile).
 PACKAGES=(kmod dosfstools mtools cpio zstd python3-pefile
           debian-archive-keyring qemu-system-x86 qemu-utils ovmf dbus
-          pkg-config cmake build-essential git socat polkitd)
+          pkg-config cmake build-essential git socat polkitd sbsigntool openssl)
 
 missing() {
   local p

@@ -8,6 +8,7 @@ files ROOT OUTPUT           list ROOT's files into OUTPUT (mkosi.finalize)
 repro FIRST SECOND IMAGE    compare two builds' artifacts by sha256; fail if any differs
   [--moved-mirror-passes]   (or pass, saying so, when their Debian packages differ)
 room GIB OUTPUT PATH...     fail, saying where, unless each filesystem has GIB free
+secure-boot KEY CERT        check a Secure Boot key pair before a signed build ("" ""; unsigned)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from noos_image import debian_lock, files, repro, room
+from noos_image import debian_lock, files, repro, room, secure_boot
 
 # Lines of each diffoscope report printed; the whole report is beside the builds.
 REPORT_HEAD = 80
@@ -108,6 +109,23 @@ def room_check(need_gib: float, output: Path, paths: list[Path]) -> int:
     return 0
 
 
+def secure_boot_check(key: str, certificate: str) -> int:
+    try:
+        signer = secure_boot.check_variables(key, certificate)
+    except secure_boot.KeyPairError as error:
+        print(f"image: Secure Boot: {error}; nothing was built", file=sys.stderr)
+        return 1
+    if signer is None:
+        print("image: unsigned (SECURE_BOOT_KEY= and SECURE_BOOT_CERT= sign it)", file=sys.stderr)
+    else:
+        print(
+            f"image: signing systemd-boot and the UKI for Secure Boot with {signer.subject} "
+            f"(valid until {signer.not_after:%Y-%m-%d})",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="noos_image", description=__doc__)
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -129,8 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     checked.add_argument("need_gib", type=float)
     checked.add_argument("output", type=Path)
     checked.add_argument("paths", type=Path, nargs="*")
+    signing = sub.add_parser("secure-boot")
+    signing.add_argument("key")
+    signing.add_argument("certificate")
     args = parser.parse_args(argv)
     try:
+        if args.verb == "secure-boot":
+            return secure_boot_check(args.key, args.certificate)
         if args.verb == "repro":
             return repro_compare(
                 args.first, args.second, args.image, moved_mirror_passes=args.moved_mirror_passes

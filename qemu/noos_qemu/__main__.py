@@ -18,6 +18,7 @@ from noos_qemu.gpu.session import GpuRequest, run_passthrough
 from noos_qemu.image import BootImage
 from noos_qemu.launcher import QEMU, Launch
 from noos_qemu.profiles import OVMF_CODE, OVMF_VARS, PROFILES
+from noos_qemu.secure_boot import EnrollError, enroll
 
 
 def pci_address(text: str) -> str:
@@ -45,6 +46,17 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     run.add_argument("--cpus", type=int, help="guest CPUs (default: the profile's)")
     run.add_argument("--no-network", action="store_true", help="boot without a network card")
     run.add_argument("--print", action="store_true", help="print the QEMU command, run nothing")
+    run.add_argument(
+        "--secure-boot",
+        metavar="VARS",
+        type=Path,
+        help="Secure Boot enforced, from these OVMF variables (`enroll` writes them; uefi only)",
+    )
+    enrolled = sub.add_parser(
+        "enroll", help="write OVMF variables with a certificate as PK, KEK and db, Secure Boot on"
+    )
+    enrolled.add_argument("certificate", type=Path, help="the PEM certificate (SECURE_BOOT_CERT)")
+    enrolled.add_argument("output", type=Path, help="the variables file to write")
     gpu = run.add_argument_group("the gpu profile")
     gpu.add_argument(
         "--gpu", metavar="BDF", type=pci_address, help="the host GPU's PCI address (0000:01:00.0)"
@@ -60,6 +72,13 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         help="an emulated PCI display device instead of a host GPU; no host checks",
     )
     args = parser.parse_args(argv)
+    if args.verb == "enroll":
+        return args
+    if args.secure_boot is not None:
+        if PROFILES[args.profile].firmware != "uefi":
+            parser.error(f"--secure-boot needs UEFI firmware; --profile {args.profile} has none")
+        if not args.secure_boot.is_file():
+            parser.error(f"--secure-boot {args.secure_boot}: no such file (`enroll` writes it)")
     if PROFILES[args.profile].gpu:
         if (args.gpu is None) == (not args.test_mode):
             parser.error("the gpu profile needs either --gpu BDF or --test-mode")
@@ -78,6 +97,14 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None, host: Host | None = None) -> int:
     """`host`: where /sys, /dev and /proc are read (the tests' recorded trees)."""
     args = parse_arguments(argv)
+    if args.verb == "enroll":
+        try:
+            enroll(args.certificate, args.output)
+        except EnrollError as error:
+            print(f"noos-qemu: {error}", file=sys.stderr)
+            return 1
+        print(f"noos-qemu: wrote {args.output} ({args.certificate} as PK, KEK and db)")
+        return 0
     image = BootImage.from_output(args.image_dir, args.image_name)
     profile = PROFILES[args.profile]
 
@@ -89,6 +116,7 @@ def main(argv: list[str] | None = None, host: Host | None = None) -> int:
             memory=args.memory,
             cpus=args.cpus,
             passthrough=passthrough,
+            secure_boot_vars=args.secure_boot,
         )
         with tempfile.TemporaryDirectory(prefix="noos-qemu-") as workdir:
             command = launch.command(Path(workdir))

@@ -10,6 +10,8 @@ from noos_qemu.accel import choose_accel
 from noos_qemu.gpu.devices import Passthrough, emulated_display_args
 from noos_qemu.image import BootImage
 from noos_qemu.profiles import OVMF_CODE, OVMF_VARS, Profile
+from noos_qemu.secure_boot import MACHINE as SECURE_MACHINE
+from noos_qemu.secure_boot import OVMF_SECURE_CODE, SECURE_FLASH
 
 QEMU = "qemu-system-x86_64"
 
@@ -30,8 +32,13 @@ class Launch:
     # The GPU profile's host functions; without them it runs in test mode, with
     # an emulated display device in their place.
     passthrough: Passthrough | None = None
+    # Secure Boot enforced: OVMF's Secure Boot build starts from a copy of
+    # these variables (noos_qemu.secure_boot.enroll writes them). UEFI only.
+    secure_boot_vars: Path | None = None
 
     def command(self, workdir: Path) -> list[str]:
+        if self.secure_boot_vars is not None and self.profile.firmware != "uefi":
+            raise ValueError(f"Secure Boot needs UEFI firmware; {self.profile.name} has none")
         # VFIO needs KVM; the GPU checklist has already proved that it works.
         accel = "kvm" if self.passthrough is not None else choose_accel(QEMU, self.image.kernel)
         cpu = "host" if accel == "kvm" else "max"
@@ -39,7 +46,7 @@ class Launch:
         argv = [
             QEMU,
             "-machine",
-            "q35",
+            "q35" if self.secure_boot_vars is None else SECURE_MACHINE,
             "-accel",
             accel_arg,
             "-cpu",
@@ -65,11 +72,15 @@ class Launch:
             "user,model=virtio-net-pci" if self.network else "none",
         ]
         if self.profile.firmware == "uefi":
+            code, template = OVMF_CODE, OVMF_VARS
+            if self.secure_boot_vars is not None:
+                code, template = OVMF_SECURE_CODE, self.secure_boot_vars
+                argv += SECURE_FLASH
             variables = workdir / "OVMF_VARS.fd"
-            shutil.copyfile(OVMF_VARS, variables)
+            shutil.copyfile(template, variables)
             argv += [
                 "-drive",
-                f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+                f"if=pflash,format=raw,unit=0,readonly=on,file={code}",
                 "-drive",
                 f"if=pflash,format=raw,unit=1,file={variables}",
             ]

@@ -100,9 +100,12 @@ class Machine:
         memory: str | None = None,
         cpus: int | None = None,
         disks: Sequence[Path] = (),
+        secure_boot_vars: Path | None = None,
     ) -> None:
         """`disks`: raw images attached as extra virtio disks (/dev/vdb, ...), written
-        to a throw-away snapshot, each with the serial `noos-disk<N>`."""
+        to a throw-away snapshot, each with the serial `noos-disk<N>`.
+        `secure_boot_vars`: boot with Secure Boot enforced, from these OVMF
+        variables (noos_qemu.secure_boot.enroll; the uefi profile)."""
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="noos-machine-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.serial_log = self.log_dir / "serial.log"
@@ -115,6 +118,7 @@ class Machine:
             network=network,
             memory=memory,
             cpus=cpus,
+            secure_boot_vars=secure_boot_vars,
             extra=[
                 "-chardev",
                 f"socket,id=console,path={self._console_path},server=on,wait=on",

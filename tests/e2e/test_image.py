@@ -1,7 +1,8 @@
 """The images' builds (`make image image-test`): the default image, what a
 user installs, holds nothing of the tests; the test image, which the e2e
 tests boot, differs from it by the test profile's files alone (file lists
-written by mkosi.finalize, package manifests by mkosi); and the booted image
+written by mkosi.finalize, package manifests by mkosi) and its Secure Boot
+signature (systemd-boot signed, its auto-enrollment files); and the booted image
 says which build it is and which Debian lock it was checked against."""
 
 from __future__ import annotations
@@ -30,6 +31,20 @@ TEST_FILES = (
     "/etc/systemd/system/getty@tty1.service.d/autologin.conf",
     "/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf",
 )
+# What mkosi's SecureBoot= adds to the root tree of the test image, which the
+# Makefile signs with a throwaway pair (docs/image.md#secure-boot): the signed
+# copy of systemd-boot that bootctl installs, and systemd-boot's
+# auto-enrollment files (SecureBootAutoEnroll=, on by default); and what it
+# changes: systemd-boot in the ESP, signed. The default image is unsigned.
+SIGNING_ADDS = (
+    "/usr/lib/systemd/boot/efi/systemd-bootx64.efi.signed",
+    "/efi/loader/keys",
+    "/efi/loader/keys/auto",
+    "/efi/loader/keys/auto/PK.auth",
+    "/efi/loader/keys/auto/KEK.auth",
+    "/efi/loader/keys/auto/db.auth",
+)
+SIGNING_CHANGES = ("/efi/EFI/BOOT/BOOTX64.EFI", "/efi/EFI/systemd/systemd-bootx64.efi")
 LOCK = REPO / "requirements/debian.lock"
 # bootctl's random bytes, which mkosi.finalize removes (docs/image.md#reproducible-builds).
 RANDOM_SEED = "/efi/loader/random-seed"
@@ -53,6 +68,14 @@ def test_the_default_image_has_no_test_files_and_the_test_image_only_adds_them(
         assert path not in default, path
         assert test[path][0] == "file", path
     assert RANDOM_SEED not in default
+    for path in SIGNING_ADDS:
+        assert path not in default, path
+        assert path in test, path
+    for path in SIGNING_CHANGES:
+        assert default[path] != test[path], f"{path}: the same in the signed test image"
+    signing = {*SIGNING_ADDS, *SIGNING_CHANGES}
+    default = {path: entry for path, entry in default.items() if path not in signing}
+    test = {path: entry for path, entry in test.items() if path not in signing}
     added = files.tree_paths(TEST_TREES)
     assert files.differences(default, test, added) == []
     default_packages = json.loads(artifact(DEFAULT_IMAGE_DIR, ".manifest"))["packages"]
