@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from noosd.index.core.ranking import RRF_K, Fused, reciprocal_rank_fusion
+from noosd.shared.ranking import RRF_K, Fused, reciprocal_rank_fusion
 
 
 def keys(fused: list[Fused[str]]) -> list[str]:
