@@ -63,6 +63,11 @@ def record_matches(record: MemoryRecord, pattern: re.Pattern[str]) -> bool:
     return any(pattern.search(text) for text in texts)
 
 
+# Recall refuses a query without a word to search for (".*"); `matching` lists
+# by windows of time, whatever the ranking, so it adds one to the pattern.
+LISTING_WORD = "memory"
+
+
 class Memory(Client):
     """Async client of org.noos.Memory1."""
 
@@ -127,7 +132,7 @@ class Memory(Client):
             since, until = windows.pop()
             only = MemoryFilter(kinds=wanted, since=since, until=until, include_superseded=True)
             try:
-                hits = await self.recall(pattern.pattern, batch, only)
+                hits = await self.recall(f"{pattern.pattern} {LISTING_WORD}", batch, only)
             except InvalidArgument:
                 if batch == 1:
                     raise

@@ -52,6 +52,7 @@ from noosd.memory.user import DATABASE_FILE, UserMemories, directory_bytes
 from noosd.shared.chroma import ChromaError
 from noosd.shared.diskspace import DiskFull, ensure_room
 from noosd.shared.embedding import Embedder
+from noosd.shared.lexical import fts_terms
 from noosd.shared.quarantine import set_aside
 from noosd.shared.sqlite import is_corruption, is_disk_full
 
@@ -260,6 +261,12 @@ class MemoryStore:
         """
         uid = validation.uid(uid)
         query = validation.text(query, self.config.max_text_bytes, "query")
+        terms = fts_terms(query)
+        if not terms:
+            raise InvalidArgument(
+                "the query has no word to search for (only function words such as "
+                "'the' or 'what', or no words at all)"
+            )
         limit = validation.limit(limit, self.config.max_limit)
         filters = _check_filters(filters)
         with self._faults(uid):
@@ -267,7 +274,12 @@ class MemoryStore:
             if user is None:
                 return []
             hits = user.recall(
-                self._embed([query])[0], limit, filters, self._clock(), temporal.asks_when(query)
+                self._embed([query])[0],
+                terms,
+                limit,
+                filters,
+                self._clock(),
+                temporal.asks_when(query),
             )
         self._publish(user)
         return hits

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noosd.memory.core import scoring
+from noosd.memory.core import fusion, scoring
 from noosd.memory.core.codec import Matrix, Vector
 from noosd.memory.core.config import MemoryConfig
 from noosd.memory.core.filters import RecallFilter
@@ -211,27 +211,46 @@ class UserMemories:
         )
 
     def recall(
-        self, query: Vector, limit: int, filters: RecallFilter, now: float, asks_when: bool
+        self,
+        query: Vector,
+        terms: Sequence[str],
+        limit: int,
+        filters: RecallFilter,
+        now: float,
+        asks_when: bool,
     ) -> list[Hit]:
-        """The best `limit` memories for a query vector, across tiers, then accessed;
+        """The best `limit` memories for a query vector and its words (FTS5
+        strings: `noosd.shared.lexical.fts_terms`), across tiers, then accessed;
         `asks_when`: the query asks about time (see scoring).
 
         The accesses are recorded in RAM and reach SQLite later, in a batch
         (`apply_accesses`): the reply does not wait for a write. The memories
         returned show them already, and ranking counts the pending ones.
 
-        Each tier gives its nearest candidates by relevance; SQLite keeps those
-        the filter matches, and the full score re-ranks them. When too few pass
-        and a tier had more to give, SQLite selects everything the filter
-        matches and that is searched exhaustively instead: exact, and cheap
-        because such a filter is selective.
+        Each tier gives its nearest candidates by cosine, and FTS5 the k that
+        best match the words by BM25, in every tier (their cosines computed
+        from their stored vectors); their relevance fuses both (see fusion).
+        SQLite keeps the candidates the filter matches, and the full score
+        re-ranks them. When too few pass and a tier had more to give, SQLite
+        selects everything the filter matches and that is searched
+        exhaustively instead: exact, and cheap because such a filter is
+        selective.
         """
         k = limit * CANDIDATE_FACTOR + CANDIDATE_EXTRA
         nearest, exhausted = self.nearest(query[None, :], k)
-        ranked, matched = self._rank(nearest[0], filters, now, asks_when, limit)
+        lexical = (
+            self.db.lexical(terms, self.memory_count(), k)
+            if self.config.fusion != fusion.NONE
+            else []
+        )
+        ranked, matched = self._rank(
+            self._fused(query, nearest[0], lexical), filters, now, asks_when, limit
+        )
         if matched < limit and not exhausted:
             candidates = self._filtered_candidates(query, k, filters)
-            ranked, matched = self._rank(candidates, filters, now, asks_when, limit)
+            ranked, matched = self._rank(
+                self._fused(query, candidates, lexical), filters, now, asks_when, limit
+            )
         chosen = ranked
         if not chosen:
             return []
@@ -281,6 +300,19 @@ class UserMemories:
                     if sim >= min_sim:
                         found[row].setdefault(memory_id, sim)
         return found
+
+    def _fused(
+        self, query: Vector, cosines: dict[int, float], lexical: Sequence[tuple[int, float]]
+    ) -> dict[int, float]:
+        """The relevance of the semantic and lexical candidates together (see fusion)."""
+        missing = [memory_id for memory_id, _ in lexical if memory_id not in cosines]
+        if missing:
+            ids, vectors = self.db.vectors(missing)
+            computed = dict(zip(ids.tolist(), (vectors @ query).tolist(), strict=True))
+            cosines = {**cosines, **computed}
+        # A lexical hit whose row is gone (none should be) has no cosine: left out.
+        found = [(memory_id, score) for memory_id, score in lexical if memory_id in cosines]
+        return fusion.relevance(cosines, found, self.config.fusion)
 
     def _filtered_candidates(
         self, query: Vector, k: int, filters: RecallFilter

@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from noosd.memory.core.ids import parse_id
 from noosd.memory.storage.database import SCHEMA_VERSION
 from noosd.memory.store import MemoryStore
 from noosd.memory.user import DATABASE_FILE
@@ -21,9 +22,10 @@ def test_a_version_1_database_gains_the_time_reference_flags(
     undated = store.remember(USER, "the spare key is under the flowerpot", "note", {})
     store.close()
     path = state_dir / "users" / str(USER) / DATABASE_FILE
-    # What version 1 wrote: no time_reference column.
+    # What version 1 wrote: no time_reference column, no memory_words.
     db = sqlite3.connect(path)
     db.execute("ALTER TABLE memories DROP COLUMN time_reference")
+    db.execute("DROP TABLE memory_words")
     db.execute("PRAGMA user_version = 1")
     db.commit()
     db.close()
@@ -35,3 +37,47 @@ def test_a_version_1_database_gains_the_time_reference_flags(
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     db.close()
+
+
+def test_a_version_2_database_gets_its_words_indexed(
+    make_store: Callable[..., MemoryStore], state_dir: Path
+) -> None:
+    """A user's memories.db from before hybrid recall opens, and its memories,
+    cold ones included, are found by their words."""
+    store = make_store(hot_capacity=1, warm_capacity=1)
+    # Long enough that going cold compresses it.
+    cold_text = "the locker combination for the gym is 4471, as the gym said. " * 4
+    cold = store.remember(USER, cold_text, "note", {})
+    store.remember(USER, "water the ferns on Sunday", "note", {})
+    kept = store.remember(USER, "the boiler engineer is called Wojciechowski", "note", {})
+    store.close()
+    path = state_dir / "users" / str(USER) / DATABASE_FILE
+    db = sqlite3.connect(path)
+    # Cold: its text compressed, which the migration reads as such.
+    tier = "SELECT tier, text_zlib FROM memories WHERE id = ?"
+    assert db.execute(tier, (parse_id(cold.id),)).fetchone() == (2, 1)
+    db.execute("DROP TABLE memory_words")  # what version 2 lacked
+    db.execute("PRAGMA user_version = 2")
+    db.commit()
+    db.close()
+
+    store = make_store()
+    assert store.recall(USER, "Wojciechowski", 1)[0].memory.id == kept.id
+    store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    found = {
+        word: [
+            row[0]
+            for row in db.execute(
+                "SELECT rowid FROM memory_words WHERE memory_words MATCH ?", (word,)
+            )
+        ]
+        for word in ("wojciechowski", "4471", "boiler")
+    }
+    db.close()
+    assert found == {
+        "wojciechowski": [parse_id(kept.id)],
+        "4471": [parse_id(cold.id)],
+        "boiler": [parse_id(kept.id)],
+    }
