@@ -12,15 +12,15 @@ provenance).
   scoring, no tiers, nothing forgotten), and plain BM25 over the turns' words
   (SQLite FTS5's bm25() with its defaults, the store's tokenizer and query
   words, nothing else), top 10 per conversation;
-- noos: the store as the service runs it (hybrid recall, RRF: see
-  noosd.memory.core.fusion): consolidating before each session
+- noos: the store as the service runs it (hybrid recall, a normalised score
+  sum: see noosd.memory.core.fusion): consolidating before each session
   starts and once before the questions, as its periodic job would have by
   then, so what decayed below the prune threshold over the months a LoCoMo
   conversation spans is forgotten. Each question is asked of a fresh copy of
   that state: a recall promotes what it returns (recency 1, importance up),
   which would change the ranking of the questions after it;
-- noos, fused by a normalised score sum, and by cosine alone (the store
-  before hybrid recall), each otherwise the same;
+- noos, fused by reciprocal ranks (RRF, k = 60), and by cosine alone (the
+  store before hybrid recall), each otherwise the same;
 - noos, asked in a row: the same, all questions on one store, as a user
   asking them one after another would;
 - noos, never consolidated: the store's scoring alone (relevance, recency,
@@ -250,9 +250,9 @@ def main() -> None:
         "noos store",
         lambda: store_run(conversations, embedder, consolidating=True, in_a_row=True),
     )
-    summed = timed(
-        "noos store, score sum",
-        lambda: store_run(conversations, embedder, True, MemoryConfig(fusion=fusion.SUM)),
+    by_ranks = timed(
+        "noos store, RRF",
+        lambda: store_run(conversations, embedder, True, MemoryConfig(fusion=fusion.RRF)),
     )
     semantic = timed(
         "noos store, cosine alone",
@@ -276,8 +276,8 @@ def main() -> None:
     columns = {
         "cosine": cosine,
         "BM25": bm25,
-        "noos (RRF)": served.isolated,
-        "noos, score sum": summed.isolated,
+        "noos (score sum)": served.isolated,
+        "noos, RRF": by_ranks.isolated,
         "noos, cosine alone": semantic.isolated,
         "noos, asked in a row": served.in_a_row,
         "noos, no consolidation": raw.isolated,

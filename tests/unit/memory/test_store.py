@@ -76,7 +76,8 @@ def test_recall_ranks_the_relevant_memory_first_and_shows_its_score(
             + weights.recency * hit.recency
             + weights.importance * hit.importance
         )
-        assert -1 <= hit.relevance <= 1 and 0 < hit.recency <= 1 and 0 <= hit.importance <= 1
+        # Relevance: the cosine, plus up to 1 for the words (see fusion).
+        assert -1 <= hit.relevance <= 2 and 0 < hit.recency <= 1 and 0 <= hit.importance <= 1
     assert hits[0].relevance > 0.5 > hits[-1].relevance
 
 

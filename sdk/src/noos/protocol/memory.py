@@ -57,7 +57,11 @@ RECORD_DETAILS = OptionTable(
     Option("provenance", "as", "the ids of the latest near-duplicates merged into it"),
     Option("superseded_at", "d", "when a newer memory contradicted it (Unix time)"),
     Option("superseded_by", "s", "the id of the memory that contradicts it"),
-    Option("relevance", "d", "Recall: how well it matches the query, 0 to 1"),
+    Option(
+        "relevance",
+        "d",
+        "Recall: how well it matches the query: the cosine, plus up to 1 for its words",
+    ),
     Option("recency", "d", "Recall: how recent it is, 0 to 1"),
     Option("timely", "b", "Recall: the query asks when, and the memory says when"),
 )

@@ -94,7 +94,7 @@ TUNABLES = (
         "fusion",
         TEXT,
         fusion,
-        "how recall fuses cosine with the words' BM25: rrf, sum, or none (cosine alone)",
+        "how recall fuses cosine with the words' BM25: sum, rrf, or none (cosine alone)",
     ),
     tunable("hot_on_gpu", BOOLEAN, None, "search the hot tier on a CUDA GPU when there is one"),
     weight("relevance", "weight of relevance (cosine to the query) in a recall's score"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from noosd.memory.core.fusion import FUSIONS, RRF
+from noosd.memory.core.fusion import FUSIONS, SUM
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class MemoryConfig:
     weights: the weights of relevance, recency, importance and time reference
         in a recall's score.
     fusion: how a recall's relevance fuses the cosine with the lexical (BM25)
-        evidence: "rrf", "sum" or "none" (cosine alone); see fusion.
+        evidence: "sum" (the default), "rrf" or "none" (cosine alone); see fusion.
     duplicate_similarity: the cosine from which two memories of the same kind
         may be near-duplicates that consolidation merges (if they also say
         the same words, or are events naming the same particulars).
@@ -77,7 +77,7 @@ class MemoryConfig:
     hot_capacity: int = 1000
     warm_capacity: int = 100_000
     weights: ScoreWeights = field(default_factory=ScoreWeights)
-    fusion: str = RRF
+    fusion: str = SUM
     duplicate_similarity: float = 0.95
     prune_threshold: float = 0.1
     cold_threshold: float = 0.25

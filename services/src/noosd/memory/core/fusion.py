@@ -11,22 +11,27 @@ its stored vector); only those the lexical stage found have a BM25 score.
 The relevance that scoring then blends with recency, importance and time
 (`scoring.blend`) is, by `MemoryConfig.fusion`:
 
-- RRF (the default): reciprocal-rank fusion (Cormack, Clarke and Büttcher,
-  2009) with the paper's k = 60 (`noosd.shared.ranking`, as Index1 fuses),
-  of the candidates ranked by cosine and by BM25 (equal scores share a
-  rank: `competition_ranks`), scaled by (k + 1) / 2 so
-  that first in both rankings is 1, as a cosine's best: relevance lies in
-  (0, 1], and scoring's small bonuses keep the share of it they had. Ranks
-  only, so neither score's scale matters (BM25's grows with the words a
-  query has and the corpus; cosines crowd near their top).
-- SUM: the cosine plus the BM25 score divided by the best BM25 score of the
-  recall (in [0, 1]; 0 for a candidate without the words): a normalised
-  score sum, which keeps how far apart the scores are.
+- SUM (the default): a normalised score sum, the cosine plus the BM25 score
+  divided by the best BM25 score of the recall (in [0, 1]; 0 for a candidate
+  without the words). The cosine is already bounded and comparable between
+  recalls, and the bonuses' weights were set against it, so only BM25, which
+  grows with the words a query has and with the corpus, is normalised. A
+  recall whose words match nothing ranks as by the cosine alone.
+- RRF: reciprocal-rank fusion (Cormack, Clarke and Büttcher, 2009) with the
+  paper's k = 60 (`noosd.shared.ranking`, as Index1 fuses), of the
+  candidates ranked by cosine and by BM25 (equal scores share a rank:
+  `competition_ranks`), scaled by (k + 1) / 2 so that first in both rankings
+  is 1, as a cosine's best. Ranks only: neither score's scale matters, but
+  neither does how far apart the scores are, and the gap between two ranks
+  (about 0.008 near the top) is smaller than scoring's bonuses (up to 0.21),
+  which then reorder more than near-ties.
 - NONE: the cosine alone (the store before hybrid recall: a baseline).
 
 No constant here was fitted to data: k = 60 is the paper's, and the two
-terms of each sum weigh the same. What the LoCoMo benchmark measured of each
-choice is in docs/memory.md.
+terms of each sum weigh the same. On the LoCoMo dev set (tests/bench
+memory_locomo) the sum found more answering turns than RRF; docs/memory.md
+has the figures. A weight of 0.5 on the words scored about the same there
+and is not used: it would be a constant fitted to that set.
 """
 
 from __future__ import annotations
