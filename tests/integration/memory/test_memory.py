@@ -274,6 +274,24 @@ async def test_a_rare_word_finds_what_the_embedding_alone_misses(
         bus.stop()
 
 
+async def test_recall_brings_a_hits_neighbours_marked_as_such(memory: Memory) -> None:
+    asked = await memory.remember(
+        "Caroline: when is your ceramics exhibition at the town library?", kind="conversation"
+    )
+    answer = await memory.remember("Melanie: the Saturday after next", kind="conversation")
+
+    plain = await memory.recall("ceramics exhibition library", limit=1)
+    hits = await memory.recall("ceramics exhibition library", limit=1, neighbours=True)
+
+    assert [hit.memory.id for hit in plain] == [asked]
+    # The memory remembered before `asked` (by another test, just now) comes too.
+    assert hits[0].memory.id == asked
+    assert "neighbour_of" not in hits[0].memory.details
+    neighbours = {hit.memory.id: hit.memory.details["neighbour_of"] for hit in hits[1:]}
+    assert neighbours[answer] == asked
+    assert set(neighbours.values()) == {asked}
+
+
 async def test_another_users_words_never_change_my_ranking(
     memory: Memory, bus_address: str
 ) -> None:
@@ -387,6 +405,11 @@ async def test_bad_metadata_and_options_are_invalid_arguments(connection: Connec
                 "Remember",
                 "ssa{sv}a{sv}",
                 ["text", "note", metadata, options],
+            )
+    for filters in ({"neighbours": Variant("s", "yes")}, {"neighbour": Variant("b", True)}):
+        with pytest.raises(InvalidArgument):
+            await connection.call(
+                "org.noos.Memory1", path, "org.noos.Memory1", "Recall", "sua{sv}", ["x", 5, filters]
             )
 
 

@@ -250,9 +250,16 @@ class MemoryStore:
     # --- recalling ---
 
     def recall(
-        self, uid: int, query: str, limit: int, filters: RecallFilter | None = None
+        self,
+        uid: int,
+        query: str,
+        limit: int,
+        filters: RecallFilter | None = None,
+        neighbours: bool = False,
     ) -> list[Hit]:
-        """The user's memories that best answer `query`, best first (see scoring).
+        """The user's memories that best answer `query`, best first (see scoring);
+        with `neighbours`, each hit followed by its neighbours (see
+        `UserMemories.recall`), beyond `limit`.
 
         Each memory returned counts as accessed: it moves to the hot tier, and
         its last access and access count are updated, in RAM at once and on
@@ -269,6 +276,8 @@ class MemoryStore:
             )
         limit = validation.limit(limit, self.config.max_limit)
         filters = _check_filters(filters)
+        if not isinstance(neighbours, bool):
+            raise InvalidArgument("neighbours must be a boolean")
         with self._faults(uid):
             user = self._existing_user(uid)
             if user is None:
@@ -280,6 +289,7 @@ class MemoryStore:
                 filters,
                 self._clock(),
                 temporal.asks_when(query),
+                neighbours,
             )
         self._publish(user)
         return hits

@@ -437,6 +437,26 @@ class MemoryDatabase(OutboxDatabase):
             )
         ]
 
+    def neighbours(self, ids: Sequence[int], window_s: float) -> dict[int, list[int]]:
+        """For each of these ids, the memories remembered right before and right
+        after it (by id, which grows with time) if within `window_s` of it."""
+        found: dict[int, list[int]] = {}
+        for memory_id in ids:
+            row = self._db.execute(
+                "SELECT created_at FROM memories WHERE id = ?", (memory_id,)
+            ).fetchone()
+            found[memory_id] = []
+            if row is None:
+                continue
+            for query in (
+                "SELECT id, created_at FROM memories WHERE id < ? ORDER BY id DESC LIMIT 1",
+                "SELECT id, created_at FROM memories WHERE id > ? ORDER BY id LIMIT 1",
+            ):
+                near = self._db.execute(query, (memory_id,)).fetchone()
+                if near is not None and abs(float(near[1]) - float(row[0])) <= window_s:
+                    found[memory_id].append(int(near[0]))
+        return found
+
     def ids_after(self, watermark: int) -> list[int]:
         """The ids of the current memories added after `watermark`, oldest first."""
         return [
