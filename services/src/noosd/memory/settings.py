@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from noosd.memory.core.config import MemoryConfig, ScoreWeights
-from noosd.memory.core.fusion import FUSIONS
+from noosd.memory.core.config import FUSIONS, MemoryConfig, ScoreWeights
 from noosd.runtime.settings import (
     BOOLEAN,
     INTEGER,

@@ -5,7 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from noosd.memory.core.fusion import FUSIONS, SUM
+# How a recall's relevance fuses the cosine with the words' BM25 (see fusion;
+# named here so that reading the settings loads no numerical library).
+SUM = "sum"
+RRF = "rrf"
+NONE = "none"
+FUSIONS = (SUM, RRF, NONE)
 
 
 @dataclass(frozen=True)

@@ -40,12 +40,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from noosd.memory.core.config import FUSIONS, NONE, RRF, SUM
 from noosd.shared.ranking import RRF_K, competition_ranks, reciprocal_rank
 
-RRF = "rrf"
-SUM = "sum"
-NONE = "none"
-FUSIONS = (RRF, SUM, NONE)
+__all__ = ["FUSIONS", "NONE", "RRF", "SUM", "relevance"]
 
 
 def relevance(
