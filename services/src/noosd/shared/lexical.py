@@ -20,8 +20,8 @@ within one and its length change little.
 
 Memory1 ranks a user's memories by FTS5's bm25() (its defaults, k1 = 1.2,
 b = 0.75) over the words that are not common in that user's memories by the
-same `common_limit`, which bounds the rows bm25() scores (see
-`noosd.memory.storage.database`).
+same `common_limit`, rarest first up to a bound on the rows bm25() scores
+(see `noosd.memory.storage.database`).
 
 Function words are left out too: they match most documents and name nothing.
 """

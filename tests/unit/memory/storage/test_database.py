@@ -6,8 +6,10 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from noosd.memory.core.ids import parse_id
-from noosd.memory.storage.database import SCHEMA_VERSION
+from noosd.memory.storage.database import SCHEMA_VERSION, MemoryDatabase, NewMemoryRow
 from noosd.memory.store import MemoryStore
 from noosd.memory.user import DATABASE_FILE
 
@@ -81,3 +83,42 @@ def test_a_version_2_database_gets_its_words_indexed(
         "4471": [parse_id(cold.id)],
         "boiler": [parse_id(kept.id)],
     }
+
+
+def lexical_database(path: Path, texts: list[str]) -> MemoryDatabase:
+    db = MemoryDatabase(path)
+    vector = np.zeros(4, dtype=np.float32)
+    with db.transaction():
+        db.insert(
+            [
+                NewMemoryRow(n, "note", text, {}, 0.0, 0.5, vector)
+                for n, text in enumerate(texts, start=1)
+            ]
+        )
+    return db
+
+
+def test_the_lexical_stage_scores_the_rarest_words_first_within_its_budget(
+    tmp_path: Path,
+) -> None:
+    """ "zyzzyva" (1 memory) and "shared" (2,500, within a million's common
+    limit of 10,000): both together would score 2,501 rows, over the budget,
+    so the commoner word is left out and only the rare word's memory comes."""
+    texts = ["a zyzzyva is a weevil"] + [f"shared note {n}" for n in range(2500)]
+    db = lexical_database(tmp_path / "words.sqlite3", texts)
+
+    found = db.lexical(['"shared"', '"zyzzyva"'], memories=1_000_000, k=10)
+    alone = db.lexical(['"shared"'], memories=1_000_000, k=10)
+    db.close()
+
+    assert [memory_id for memory_id, _ in found] == [1]
+    assert len(alone) == 10  # the rarest word is always scored, whatever its count
+
+
+def test_a_word_in_more_than_the_common_limit_is_left_out(tmp_path: Path) -> None:
+    texts = ["a zyzzyva is a weevil"] + [f"shared note {n}" for n in range(1001)]
+    db = lexical_database(tmp_path / "words.sqlite3", texts)
+
+    assert db.lexical(['"shared"'], memories=1002, k=10) == []
+    assert [memory_id for memory_id, _ in db.lexical(['"weevil"'], 1002, 10)] == [1]
+    db.close()
