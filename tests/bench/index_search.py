@@ -312,8 +312,8 @@ def known_item_ranks(state: Path) -> dict[str, list[float]]:
     corpus is root's), and the rest are another user's that it may read."""
     import sqlite3
 
-    from noosd.index.core.lexical import fts_terms
     from noosd.index.store import DATABASE_FILE, Caller, IndexStore
+    from noosd.shared.lexical import fts_terms
 
     rng = random.Random(7)
     callers = {

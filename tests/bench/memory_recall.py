@@ -8,11 +8,14 @@
   holding the same 100,000 vectors.
 
 Both embed the query, with the shipped MiniLM through the service's own
-embedder (ONNX Runtime) on one thread, and both time that. Two more rows say
+embedder (ONNX Runtime) on one thread, and both time that. More rows say
 where the gap comes from: the store called in this process (no D-Bus), and
-the query's embedding alone. The calls are interleaved in blocks of
-BLOCK_QUERIES queries per side, so that a neighbour's load on the shared
-cores hits every row alike while each side's working set stays in cache.
+the query's embedding alone; and what hybrid recall's lexical stage costs:
+the same store in this process ranking by the cosine alone (`fusion` none,
+the store before hybrid recall), on its own copy of the state. The calls are
+interleaved in blocks of BLOCK_QUERIES queries per side, so that a
+neighbour's load on the shared cores hits every row alike while each side's
+working set stays in cache.
 
 Populating takes minutes (100,000 embeddings), so the vectors, the populated
 state directory and the baseline's chromadb are cached under
@@ -166,6 +169,8 @@ async def measure(
     uid: int, state: Path, chroma: Path, queries: list[str]
 ) -> tuple[dict[str, Samples], dict[str, int]]:
     from noos import Memory
+    from noosd.memory.core import fusion
+    from noosd.memory.core.config import MemoryConfig
     from noosd.memory.store import MemoryStore
     from tests.fixtures.noosd_process import NoosdProcess
     from tests.fixtures.private_bus import PrivateBus
@@ -173,9 +178,24 @@ async def measure(
     embedder = shipped_embedder()
     timed = TimedEmbedder(shipped_embedder())
     collection = chroma_client(chroma).get_collection(COLLECTION)
-    samples = {name: Samples() for name in ("baseline", "embedding", "store", "store_rest", "dbus")}
+    samples = {
+        name: Samples()
+        for name in (
+            "baseline",
+            "embedding",
+            "store",
+            "store_rest",
+            "cosine",
+            "cosine_rest",
+            "dbus",
+        )
+    }
     bus = PrivateBus()
-    with scratch_copy(state) as service_state, scratch_copy(state) as local_state:
+    with (
+        scratch_copy(state) as service_state,
+        scratch_copy(state) as local_state,
+        scratch_copy(state) as cosine_state,
+    ):
         service = NoosdProcess(
             "memory",
             "--bus",
@@ -188,6 +208,7 @@ async def measure(
             },
         )
         store = MemoryStore(local_state, timed)
+        cosine_alone = MemoryStore(cosine_state, timed, MemoryConfig(fusion=fusion.NONE))
         try:
             service.wait_ready()
             memory = await Memory.connect(bus.address)
@@ -223,9 +244,17 @@ async def measure(
                     if n >= WARM_UP:
                         samples["store"].seconds.append(local)
                         samples["store_rest"].seconds.append(local - timed.durations[-1])
+                for n, query in block:
+                    started = time.perf_counter()
+                    cosine_alone.recall(uid, query, LIMIT)
+                    local = time.perf_counter() - started
+                    if n >= WARM_UP:
+                        samples["cosine"].seconds.append(local)
+                        samples["cosine_rest"].seconds.append(local - timed.durations[-1])
             await memory.close()
         finally:
             store.close()
+            cosine_alone.close()
             status = service.terminate()
             bus.stop()
             if status != 0:
@@ -248,6 +277,8 @@ def main() -> None:
         ("embedding", "  of which the query's embedding"),
         ("store", "noos store in-process"),
         ("store_rest", "  of which not the embedding"),
+        ("cosine", "noos store in-process, cosine alone (no lexical stage)"),
+        ("cosine_rest", "  of which not the embedding"),
         ("dbus", "noos Recall over D-Bus (SDK)"),
     ):
         s = samples[name]
@@ -260,6 +291,10 @@ def main() -> None:
                 f"{s.p(99) / base.p(99):.2f}",
             )
         )
+    lexical = samples["store_rest"].p(50) - samples["cosine_rest"].p(50)
+    rows.append(
+        ("the lexical stage (p50 difference, not the embedding)", f"{lexical:.1f}", "", "", "")
+    )
     dbus = samples["dbus"]
     ratio = dbus.p(99) / base.p(99)
     counts = ", ".join(

@@ -70,6 +70,29 @@ def test_the_noos_cli_remembers_and_recalls(machine: Machine) -> None:
     assert "hot_count" in machine.succeed(as_user("noos memory stats"))
 
 
+def test_recall_finds_by_a_rare_word_and_by_meaning(machine: Machine) -> None:
+    """Hybrid recall: a number the embedding blurs is found by its word (MiniLM
+    alone ranks the door code and the parking permit above the locker for
+    "what is 4471?"), and a paraphrase that shares no word by its meaning."""
+    locker = remember(machine, "the locker at the gym is number 4471")
+    for text in (
+        "the office door code is 2280",
+        "the parking permit number is 55-2210",
+        "the bike lock code is 9182",
+        "Dr. Okonkwo moved my physiotherapy session to Thursday",
+    ):
+        remember(machine, text)
+    boiler = remember(machine, "the boiler engineer Wojciechowski comes on Friday morning")
+
+    assert recall_ids(machine, "what is 4471?")[0] == locker
+    assert recall_ids(machine, "Wojciechowski")[0] == boiler
+    assert recall_ids(machine, "when is the heating being repaired?")[0] == boiler
+    # A query of function words alone has nothing to search for: refused, by
+    # org.noos.Error.InvalidArgument's message (busctl shows the message).
+    refused = machine.fail(as_user(f"{BUSCTL} Recall 'sua{{sv}}' 'what is it?' 10 0"))
+    assert "no word to search for" in refused
+
+
 def test_the_memory_unit_is_hardened_with_its_own_state(machine: Machine) -> None:
     shown = machine.succeed(
         "systemctl show noosd@memory.service -p User -p StateDirectory -p ProtectSystem"

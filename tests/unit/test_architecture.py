@@ -22,7 +22,13 @@ FRONT_DOOR = ("service.py", "interface.py")
 # What a pure core may not touch: threads, processes, databases, the bus, devices.
 IMPURE = ("threading", "subprocess", "sqlite3", "chromadb", "dbus_fast", "pyudev", "socket")
 # The shared kit's pure parts, which a core may use: arithmetic on arrays.
-PURE_SHARED = ("noosd.shared.quantize", "noosd.shared.arrays", "noosd.shared.matrix")
+PURE_SHARED = (
+    "noosd.shared.quantize",
+    "noosd.shared.arrays",
+    "noosd.shared.matrix",
+    "noosd.shared.lexical",
+    "noosd.shared.ranking",
+)
 MOST_MODULES_PER_FOLDER = 12
 
 

@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 
-from dbus_fast import Message
+from dbus_fast import Message, Variant
 
 from noos.client import Client
 from noos.protocol import memory as protocol
@@ -63,6 +63,11 @@ def record_matches(record: MemoryRecord, pattern: re.Pattern[str]) -> bool:
     return any(pattern.search(text) for text in texts)
 
 
+# Recall refuses a query without a word to search for (".*"); `matching` lists
+# by windows of time, whatever the ranking, so it adds one to the pattern.
+LISTING_WORD = "memory"
+
+
 class Memory(Client):
     """Async client of org.noos.Memory1."""
 
@@ -89,10 +94,18 @@ class Memory(Client):
         return str(reply[0])
 
     async def recall(
-        self, query: str, limit: int = 10, filters: MemoryFilter | None = None
+        self,
+        query: str,
+        limit: int = 10,
+        filters: MemoryFilter | None = None,
+        neighbours: bool = False,
     ) -> list[RecallHit]:
-        """The memories that best match `query`, best first."""
+        """The memories that best match `query`, best first; with `neighbours`,
+        each hit followed by the memories remembered beside it (their
+        details' `neighbour_of` names the hit)."""
         wanted = (filters or MemoryFilter()).to_dbus()
+        if neighbours:
+            wanted["neighbours"] = Variant("b", True)
         (hits,) = await self._call("Recall", "sua{sv}", query, limit, wanted)
         return [hit_of(hit) for hit in hits]
 
@@ -127,7 +140,7 @@ class Memory(Client):
             since, until = windows.pop()
             only = MemoryFilter(kinds=wanted, since=since, until=until, include_superseded=True)
             try:
-                hits = await self.recall(pattern.pattern, batch, only)
+                hits = await self.recall(f"{pattern.pattern} {LISTING_WORD}", batch, only)
             except InvalidArgument:
                 if batch == 1:
                     raise

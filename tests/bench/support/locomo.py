@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-DATASET = Path("/work/shared/data/locomo-dev.json")
+# In the repository, with its licence note (README.md beside it).
+DATASET = Path(__file__).resolve().parents[2] / "data" / "locomo" / "locomo-dev.json"
 ATTRIBUTION = (
     "LoCoMo (Maharana et al., 'Evaluating Very Long-Term Conversational Memory of LLM "
     "Agents', ACL 2024; github.com/snap-research/LoCoMo), conversations 0-4, CC BY-NC 4.0"

@@ -14,11 +14,11 @@ import pytest
 import pytest_asyncio
 from dbus_fast import Message, MessageType, Variant
 
-from noos import InvalidArgument, Memory, MemoryFilter, MemoryStats, NotFound
+from noos import InvalidArgument, Memory, MemoryFilter, MemoryStats, NotFound, RecallHit
 from noos.bus import Connection
 from noos.protocol.errors import NoosError
 from noos.watch import DBUS_NAME, DBUS_PATH
-from tests.fixtures import memory_as, memory_quota_as, memory_stats_as
+from tests.fixtures import memory_as, memory_quota_as, memory_stats_as, memory_words_as
 from tests.fixtures.memory import start_memory
 from tests.fixtures.models import shipped_models_tree
 from tests.fixtures.noosd_process import NoosdProcess
@@ -236,6 +236,98 @@ async def test_two_users_never_see_each_other(memory: Memory, bus_address: str) 
     assert (await memory.get(nobody["secret"], for_uid=NOBODY)).text.endswith("4711")
 
 
+# Notes with numbers: MiniLM ranks the locker's number third for "what is
+# 4471?" (the office's door code and the parking permit are nearer).
+NUMBERED_NOTES = (
+    "the locker at the gym is number 4471",
+    "the gym membership renews in March for 320 euros",
+    "the bike lock code is 9182",
+    "the parking permit number is 55-2210",
+    "the gym opens at 6am on weekdays",
+    "the train to work leaves at 7:42 from platform 3",
+    "the office door code is 2280",
+)
+
+
+async def remember_numbered_notes(memory: Memory) -> list[str]:
+    return [await memory.remember(text, kind="note") for text in NUMBERED_NOTES]
+
+
+async def test_a_rare_word_finds_what_the_embedding_alone_misses(
+    memory: Memory, tmp_path: Path, shipped_models: Path
+) -> None:
+    locker = (await remember_numbered_notes(memory))[0]
+
+    hybrid = await memory.recall("what is 4471?", limit=3)
+
+    assert hybrid[0].memory.id == locker
+    # The same notes in a store that ranks by the embedding alone.
+    bus = PrivateBus()
+    process = start_memory(bus.address, tmp_path, shipped_models, fusion="none")
+    try:
+        async with await Memory.connect(bus.address) as alone:
+            cosine_locker = (await remember_numbered_notes(alone))[0]
+            cosine = await alone.recall("what is 4471?", limit=3)
+        assert cosine[0].memory.id != cosine_locker
+    finally:
+        assert process.terminate() == 0, process.stderr
+        bus.stop()
+
+
+async def test_recall_brings_a_hits_neighbours_marked_as_such(memory: Memory) -> None:
+    asked = await memory.remember(
+        "Caroline: when is your ceramics exhibition at the town library?", kind="conversation"
+    )
+    answer = await memory.remember("Melanie: the Saturday after next", kind="conversation")
+
+    plain = await memory.recall("ceramics exhibition library", limit=1)
+    hits = await memory.recall("ceramics exhibition library", limit=1, neighbours=True)
+
+    assert [hit.memory.id for hit in plain] == [asked]
+    # The memory remembered before `asked` (by another test, just now) comes too.
+    assert hits[0].memory.id == asked
+    assert "neighbour_of" not in hits[0].memory.details
+    neighbours = {hit.memory.id: hit.memory.details["neighbour_of"] for hit in hits[1:]}
+    assert neighbours[answer] == asked
+    assert set(neighbours.values()) == {asked}
+
+
+async def test_another_users_words_never_change_my_ranking(
+    memory: Memory, bus_address: str
+) -> None:
+    """The attack: nobody floods their memories with the word of root's query
+    that makes root's best hit best ("Hvalsey"), hoping to make it common, and
+    so light, in root's ranking (as one FTS index of every user's memories
+    would: a word's BM25 weight is its rarity). Each user's words are in their
+    own database: root's hits and their relevance stay exactly the same."""
+    church = await memory.remember("we visited the ruined church at Hvalsey in Greenland")
+    await memory.remember("the cathedral in Trondheim had a choir rehearsing")
+    await memory.remember("a church bell rang in the old fjord village")
+
+    def ranking(hits: list[RecallHit]) -> list[tuple[str, float]]:
+        return [(hit.memory.id, hit.memory.details["relevance"]) for hit in hits]
+
+    before = await memory.recall("Hvalsey church", limit=3)
+    other_user = await asyncio.create_subprocess_exec(
+        sys.executable,
+        memory_words_as.__file__,
+        str(NOBODY),
+        bus_address,
+        "Hvalsey",
+        "60",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    stdout, _ = await asyncio.wait_for(other_user.communicate(), timeout=300)
+    assert other_user.returncode == 0
+    nobodys = json.loads(stdout)
+    after = await memory.recall("Hvalsey church", limit=3)
+
+    assert before[0].memory.id == church
+    assert ranking(after) == ranking(before)
+    assert not {hit.memory.id for hit in after} & set(nobodys)
+    assert church not in nobodys
+
+
 async def test_a_user_at_their_quota_is_refused_and_another_is_not(
     tmp_path: Path, shipped_models: Path
 ) -> None:
@@ -274,6 +366,10 @@ async def test_a_user_at_their_quota_is_refused_and_another_is_not(
         (lambda m: m.remember("x" * 1_000_000), InvalidArgument),
         (lambda m: m.remember("text", kind="telepathy"), InvalidArgument),
         (lambda m: m.remember("text", importance=7.0), InvalidArgument),
+        (lambda m: m.recall(""), InvalidArgument),
+        (lambda m: m.recall("what is it and where was it?"), InvalidArgument),  # function words
+        (lambda m: m.recall("?!"), InvalidArgument),
+        (lambda m: m.recall("x" * 1_000_000), InvalidArgument),
         (lambda m: m.recall("query", limit=0), InvalidArgument),
         (lambda m: m.recall("query", limit=10**9), InvalidArgument),
         (
@@ -309,6 +405,11 @@ async def test_bad_metadata_and_options_are_invalid_arguments(connection: Connec
                 "Remember",
                 "ssa{sv}a{sv}",
                 ["text", "note", metadata, options],
+            )
+    for filters in ({"neighbours": Variant("s", "yes")}, {"neighbour": Variant("b", True)}):
+        with pytest.raises(InvalidArgument):
+            await connection.call(
+                "org.noos.Memory1", path, "org.noos.Memory1", "Recall", "sua{sv}", ["x", 5, filters]
             )
 
 

@@ -76,7 +76,8 @@ def test_recall_ranks_the_relevant_memory_first_and_shows_its_score(
             + weights.recency * hit.recency
             + weights.importance * hit.importance
         )
-        assert -1 <= hit.relevance <= 1 and 0 < hit.recency <= 1 and 0 <= hit.importance <= 1
+        # Relevance: the cosine, plus up to 1 for the words (see fusion).
+        assert -1 <= hit.relevance <= 2 and 0 < hit.recency <= 1 and 0 <= hit.importance <= 1
     assert hits[0].relevance > 0.5 > hits[-1].relevance
 
 
@@ -271,3 +272,52 @@ def test_stats_of_a_store_not_yet_opened_for_the_user_are_read_from_disk(
     first.close()
 
     assert make_store().stats(USER).counts[Tier.HOT] == len(FACTS)
+
+
+def test_a_recall_with_neighbours_brings_what_was_said_beside_each_hit(
+    store: MemoryStore, clock: Clock
+) -> None:
+    """A conversation's turns: the answer ("Saturday") is in the turn after the
+    one the query finds, which names the subject."""
+    earlier = store.remember(USER, "Melanie: I signed up for the pottery class", "conversation", {})
+    clock.advance(DAY)
+    asked = store.remember(USER, "Caroline: when is your pottery exhibition?", "conversation", {})
+    clock.advance(30)
+    answer = store.remember(USER, "Melanie: on Saturday, at the town hall", "conversation", {})
+    clock.advance(3600)
+    later = store.remember(USER, "Caroline: I need new running shoes", "conversation", {})
+
+    plain = store.recall(USER, "pottery exhibition", 1)
+    hits = store.recall(USER, "pottery exhibition", 1, neighbours=True)
+
+    assert [hit.memory.id for hit in plain] == [asked.id]
+    assert [(hit.memory.id, hit.neighbour_of) for hit in hits] == [
+        (asked.id, None),
+        (answer.id, asked.id),  # 30 s after; `earlier` a day before and `later` an hour after
+    ]
+    assert {earlier.id, later.id}.isdisjoint(hit.memory.id for hit in hits)
+    assert hits[1].memory.access_count == 1  # returned, so accessed
+
+
+def test_neighbours_already_among_the_hits_come_once_and_obey_the_filter(
+    store: MemoryStore, clock: Clock
+) -> None:
+    first = store.remember(USER, "the pottery kiln reaches 1200 degrees", "note", {})
+    clock.advance(30)
+    second = store.remember(USER, "the pottery glaze needs two coats", "note", {})
+    clock.advance(30)
+    store.remember(USER, "git commit -m pottery", "command", {})
+
+    hits = store.recall(
+        USER, "pottery", 2, RecallFilter(kinds=frozenset({"note"})), neighbours=True
+    )
+
+    assert sorted(hit.memory.id for hit in hits) == sorted([first.id, second.id])
+    assert all(hit.neighbour_of is None for hit in hits)
+
+
+def test_neighbours_must_be_a_boolean(store: MemoryStore) -> None:
+    store.remember(USER, "the pottery kiln reaches 1200 degrees", "note", {})
+
+    with pytest.raises(InvalidArgument, match="neighbours"):
+        store.recall(USER, "pottery", 1, neighbours="yes")  # type: ignore[arg-type]

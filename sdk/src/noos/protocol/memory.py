@@ -36,13 +36,24 @@ REMEMBER_OPTIONS = OptionTable(
     Option("supersedes", "s", "the id of the memory this one contradicts"),
     FOR_UID,
 )
-FILTER_OPTIONS = OptionTable(
-    "filter",
+FILTERS = (
     Option("kinds", "as", "only memories of these kinds"),
     Option("since", "d", "only memories made at or after this Unix time"),
     Option("until", "d", "only memories made before this Unix time"),
     Option("metadata", "a{sv}", "only memories whose metadata has these exact values"),
     Option("include_superseded", "b", "also memories a newer one contradicts"),
+)
+FILTER_OPTIONS = OptionTable("filter", *FILTERS, FOR_UID)
+# Recall's: the filters, and whether to bring each hit's neighbours.
+RECALL_OPTIONS = OptionTable(
+    "filter",
+    *FILTERS,
+    Option(
+        "neighbours",
+        "b",
+        "also each hit's neighbours: the memories remembered just before and after it, "
+        "within minutes (marked neighbour_of)",
+    ),
     FOR_UID,
 )
 UID_OPTIONS = OptionTable("option", FOR_UID)
@@ -57,9 +68,18 @@ RECORD_DETAILS = OptionTable(
     Option("provenance", "as", "the ids of the latest near-duplicates merged into it"),
     Option("superseded_at", "d", "when a newer memory contradicted it (Unix time)"),
     Option("superseded_by", "s", "the id of the memory that contradicts it"),
-    Option("relevance", "d", "Recall: how well it matches the query, 0 to 1"),
+    Option(
+        "relevance",
+        "d",
+        "Recall: how well it matches the query: the cosine, plus up to 1 for its words",
+    ),
     Option("recency", "d", "Recall: how recent it is, 0 to 1"),
     Option("timely", "b", "Recall: the query asks when, and the memory says when"),
+    Option(
+        "neighbour_of",
+        "s",
+        "Recall: returned as the neighbour of this hit (remembered beside it), not for the query",
+    ),
 )
 # What Stats answers.
 STATS = OptionTable(
@@ -74,7 +94,7 @@ KEYS = InterfaceKeys(
     INTERFACE,
     arguments={
         ("Remember", "options"): REMEMBER_OPTIONS,
-        ("Recall", "filters"): FILTER_OPTIONS,
+        ("Recall", "filters"): RECALL_OPTIONS,
         ("ForgetWhere", "filters"): FILTER_OPTIONS,
         ("Get", "options"): UID_OPTIONS,
         ("Forget", "options"): UID_OPTIONS,

@@ -13,7 +13,7 @@ only the files the caller could open.
    over the mask.
 3. Lexical ranking: the chunks of the same files that contain the query's
    rarer words, by the sum of their IDFs, from FTS5's posting lists
-   (`lexical`). A word's IDF, and whether it is too common to count, are the
+   (`noosd.shared.lexical`). A word's IDF, and whether it is too common to count, are the
    caller's: counted among the chunks of the files the caller owns (every
    chunk for root), so that other users' files, which the caller may not be
    able to read, never change how the caller's hits order among themselves.
@@ -21,7 +21,7 @@ only the files the caller could open.
    in rank order, by stat(2) now (`access`, once per file and directory in a
    search), before they are fused: a caller's ranks and scores are those
    among what they may read, and say nothing of other users' files.
-5. Reciprocal-rank fusion of the two (`ranking`); each file is represented by
+5. Reciprocal-rank fusion of the two (`noosd.shared.ranking`); each file is represented by
    its best chunk. When fewer than `limit` files come out, the search asks
    for four times as many candidates and goes on.
 
@@ -53,16 +53,16 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from noosd.index.core.lexical import common_limit, fts_terms, idf, read_limit
 from noosd.index.core.model import SearchHit
 from noosd.index.core.owners import FileOwners, IdArray
-from noosd.index.core.ranking import Fused, reciprocal_rank_fusion
 from noosd.index.core.snippets import Snippet, snippet
 from noosd.index.storage.access import ROOT_UID, AccessCheck, Caller
 from noosd.index.storage.chroma import ChromaIndex
 from noosd.index.storage.database import FileFilter, FileRow, IndexDatabase
+from noosd.shared.lexical import common_limit, fts_terms, idf, read_limit
 from noosd.shared.matrix import Mask, Vector, VectorMatrix
 from noosd.shared.outbox import ChromaOutbox
+from noosd.shared.ranking import Fused, reciprocal_rank_fusion
 
 # Candidates asked of each ranking per hit wanted (a file has several chunks
 # that rank together, and some files are closed to the caller), plus a few.

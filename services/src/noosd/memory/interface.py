@@ -24,6 +24,7 @@ from noos.protocol.memory import (
     HIT_SIGNATURE,
     INTERFACE,
     OBJECT_PATH,
+    RECALL_OPTIONS,
     RECORD_SIGNATURE,
     REMEMBER_OPTIONS,
     SCALAR_SIGNATURES,
@@ -107,6 +108,7 @@ def recall_hit_struct(hit: Hit) -> HitFields:
     details["recency"] = hit.recency
     details["importance"] = hit.importance
     details["timely"] = hit.timely
+    details["neighbour_of"] = hit.neighbour_of
     return hit_struct(RecallHit(hit.score, record_of(hit.memory, details)))
 
 
@@ -165,9 +167,12 @@ class MemoryInterface(NoosInterface):
     @noos_method()
     async def Recall(self, query: DBusStr, limit: DBusUInt32, filters: VariantDict) -> HitList:
         """The `limit` memories that best match `query`, best first."""
-        opts = FILTER_OPTIONS.decode(filters)
+        opts = RECALL_OPTIONS.decode(filters)
         uid, wanted = await self._uid(opts), recall_filter(opts)
-        hits = await self._store.run(lambda store: store.recall(uid, query, limit, wanted))
+        neighbours = bool(opts.get("neighbours", False))
+        hits = await self._store.run(
+            lambda store: store.recall(uid, query, limit, wanted, neighbours)
+        )
         self._store.settle_later()
         return [recall_hit_struct(hit) for hit in hits]
 

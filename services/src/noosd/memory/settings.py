@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from noosd.memory.core.config import MemoryConfig, ScoreWeights
+from noosd.memory.core.config import FUSIONS, MemoryConfig, ScoreWeights
 from noosd.runtime.settings import (
     BOOLEAN,
     INTEGER,
     NUMBER,
     PATH,
+    TEXT,
     Check,
     Kind,
     Setting,
@@ -29,6 +30,10 @@ DEFAULTS = MemoryConfig()
 
 def fraction(value: float) -> str | None:
     return None if 0 <= value < 1 else f"must be at least 0 and less than 1, not {value}"
+
+
+def fusion(value: str) -> str | None:
+    return None if value in FUSIONS else f"must be one of {', '.join(FUSIONS)}, not {value!r}"
 
 
 def similarity(value: float) -> str | None:
@@ -83,6 +88,12 @@ TUNABLES = (
         INTEGER,
         at_least(0),
         "free bytes the state's file system keeps; a write finding no more is refused",
+    ),
+    tunable(
+        "fusion",
+        TEXT,
+        fusion,
+        "how recall fuses cosine with the words' BM25: sum, rrf, or none (cosine alone)",
     ),
     tunable("hot_on_gpu", BOOLEAN, None, "search the hot tier on a CUDA GPU when there is one"),
     weight("relevance", "weight of relevance (cosine to the query) in a recall's score"),

@@ -52,6 +52,7 @@ from noosd.memory.user import DATABASE_FILE, UserMemories, directory_bytes
 from noosd.shared.chroma import ChromaError
 from noosd.shared.diskspace import DiskFull, ensure_room
 from noosd.shared.embedding import Embedder
+from noosd.shared.lexical import fts_terms
 from noosd.shared.quarantine import set_aside
 from noosd.shared.sqlite import is_corruption, is_disk_full
 
@@ -249,9 +250,16 @@ class MemoryStore:
     # --- recalling ---
 
     def recall(
-        self, uid: int, query: str, limit: int, filters: RecallFilter | None = None
+        self,
+        uid: int,
+        query: str,
+        limit: int,
+        filters: RecallFilter | None = None,
+        neighbours: bool = False,
     ) -> list[Hit]:
-        """The user's memories that best answer `query`, best first (see scoring).
+        """The user's memories that best answer `query`, best first (see scoring);
+        with `neighbours`, each hit followed by its neighbours (see
+        `UserMemories.recall`), beyond `limit`.
 
         Each memory returned counts as accessed: it moves to the hot tier, and
         its last access and access count are updated, in RAM at once and on
@@ -260,14 +268,28 @@ class MemoryStore:
         """
         uid = validation.uid(uid)
         query = validation.text(query, self.config.max_text_bytes, "query")
+        terms = fts_terms(query)
+        if not terms:
+            raise InvalidArgument(
+                "the query has no word to search for (only function words such as "
+                "'the' or 'what', or no words at all)"
+            )
         limit = validation.limit(limit, self.config.max_limit)
         filters = _check_filters(filters)
+        if not isinstance(neighbours, bool):
+            raise InvalidArgument("neighbours must be a boolean")
         with self._faults(uid):
             user = self._existing_user(uid)
             if user is None:
                 return []
             hits = user.recall(
-                self._embed([query])[0], limit, filters, self._clock(), temporal.asks_when(query)
+                self._embed([query])[0],
+                terms,
+                limit,
+                filters,
+                self._clock(),
+                temporal.asks_when(query),
+                neighbours,
             )
         self._publish(user)
         return hits

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noosd.memory.core import scoring
+from noosd.memory.core import fusion, scoring
 from noosd.memory.core.codec import Matrix, Vector
 from noosd.memory.core.config import MemoryConfig
 from noosd.memory.core.filters import RecallFilter
@@ -63,6 +63,10 @@ WARM_DIR = "warm"
 # few) nearest memories from each tier, then re-ranks them by the full score.
 CANDIDATE_FACTOR = 4
 CANDIDATE_EXTRA = 16
+# Memories remembered within this many seconds of each other, one right
+# after the other, are neighbours: a conversation's turns, a shell session's
+# commands. Ten minutes: "turns within minutes", not fitted to any data.
+NEIGHBOUR_WINDOW_S = 600.0
 # Unwritten warm memories written to chromadb at a time when there are too many:
 # about a second of chromadb's writes.
 WARM_WRITE_CHUNK = 1000
@@ -87,6 +91,7 @@ class _Ranked:
     recency: float
     importance: float
     timely: bool
+    neighbour_of: int | None = None
 
 
 class UserMemories:
@@ -211,35 +216,99 @@ class UserMemories:
         )
 
     def recall(
-        self, query: Vector, limit: int, filters: RecallFilter, now: float, asks_when: bool
+        self,
+        query: Vector,
+        terms: Sequence[str],
+        limit: int,
+        filters: RecallFilter,
+        now: float,
+        asks_when: bool,
+        neighbours: bool = False,
     ) -> list[Hit]:
-        """The best `limit` memories for a query vector, across tiers, then accessed;
-        `asks_when`: the query asks about time (see scoring).
+        """The best `limit` memories for a query vector and its words (FTS5
+        strings: `noosd.shared.lexical.fts_terms`), across tiers, then accessed;
+        `asks_when`: the query asks about time (see scoring). With
+        `neighbours`, each hit is followed by its neighbours (`_neighbours`)
+        not returned already, beyond `limit`.
 
         The accesses are recorded in RAM and reach SQLite later, in a batch
         (`apply_accesses`): the reply does not wait for a write. The memories
         returned show them already, and ranking counts the pending ones.
 
-        Each tier gives its nearest candidates by relevance; SQLite keeps those
-        the filter matches, and the full score re-ranks them. When too few pass
-        and a tier had more to give, SQLite selects everything the filter
-        matches and that is searched exhaustively instead: exact, and cheap
-        because such a filter is selective.
+        Each tier gives its nearest candidates by cosine, and FTS5 the k that
+        best match the words by BM25, in every tier (their cosines computed
+        from their stored vectors); their relevance fuses both (see fusion).
+        SQLite keeps the candidates the filter matches, and the full score
+        re-ranks them. When too few pass and a tier had more to give, SQLite
+        selects everything the filter matches and that is searched
+        exhaustively instead: exact, and cheap because such a filter is
+        selective.
         """
         k = limit * CANDIDATE_FACTOR + CANDIDATE_EXTRA
         nearest, exhausted = self.nearest(query[None, :], k)
-        ranked, matched = self._rank(nearest[0], filters, now, asks_when, limit)
+        lexical = (
+            self.db.lexical(terms, self.memory_count(), k)
+            if self.config.fusion != fusion.NONE
+            else []
+        )
+        ranked, matched = self._rank(
+            self._fused(query, nearest[0], lexical), filters, now, asks_when, limit
+        )
         if matched < limit and not exhausted:
             candidates = self._filtered_candidates(query, k, filters)
-            ranked, matched = self._rank(candidates, filters, now, asks_when, limit)
+            ranked, matched = self._rank(
+                self._fused(query, candidates, lexical), filters, now, asks_when, limit
+            )
         chosen = ranked
         if not chosen:
             return []
+        if neighbours:
+            chosen = self._neighbours(chosen, query, filters, now, asks_when)
         accessed = self._access_later([hit.id for hit in chosen], now)
         return [
-            Hit(accessed[hit.id], hit.score, hit.relevance, hit.recency, hit.importance, hit.timely)
+            Hit(
+                accessed[hit.id],
+                hit.score,
+                hit.relevance,
+                hit.recency,
+                hit.importance,
+                hit.timely,
+                None if hit.neighbour_of is None else format_id(hit.neighbour_of),
+            )
             for hit in chosen
         ]
+
+    def _neighbours(
+        self,
+        chosen: list[_Ranked],
+        query: Vector,
+        filters: RecallFilter,
+        now: float,
+        asks_when: bool,
+    ) -> list[_Ranked]:
+        """The hits, each followed by its neighbours that the filter matches and
+        that are not returned already: the memories remembered right before and
+        right after it, within NEIGHBOUR_WINDOW_S. A neighbour is scored as a
+        hit is, by its cosine alone (it came for its hit, not for the words)."""
+        links = self.db.neighbours([hit.id for hit in chosen], NEIGHBOUR_WINDOW_S)
+        taken = {hit.id for hit in chosen}
+        wanted = list(dict.fromkeys(n for hit in chosen for n in links[hit.id] if n not in taken))
+        if not wanted:
+            return chosen
+        ids, vectors = self.db.vectors(wanted)
+        cosines = dict(zip(ids.tolist(), (vectors @ query).tolist(), strict=True))
+        ranked, _ = self._rank(cosines, filters, now, asks_when, len(cosines))
+        scored = {hit.id: hit for hit in ranked}
+        with_neighbours: list[_Ranked] = []
+        for hit in chosen:
+            with_neighbours.append(hit)
+            for neighbour in links[hit.id]:
+                if neighbour in scored and neighbour not in taken:
+                    taken.add(neighbour)
+                    with_neighbours.append(
+                        dataclasses.replace(scored[neighbour], neighbour_of=hit.id)
+                    )
+        return with_neighbours
 
     def nearest(self, queries: Matrix, k: int) -> tuple[list[dict[int, float]], bool]:
         """Up to k nearest memories of each tier per query (id to cosine), and whether
@@ -281,6 +350,19 @@ class UserMemories:
                     if sim >= min_sim:
                         found[row].setdefault(memory_id, sim)
         return found
+
+    def _fused(
+        self, query: Vector, cosines: dict[int, float], lexical: Sequence[tuple[int, float]]
+    ) -> dict[int, float]:
+        """The relevance of the semantic and lexical candidates together (see fusion)."""
+        missing = [memory_id for memory_id, _ in lexical if memory_id not in cosines]
+        if missing:
+            ids, vectors = self.db.vectors(missing)
+            computed = dict(zip(ids.tolist(), (vectors @ query).tolist(), strict=True))
+            cosines = {**cosines, **computed}
+        # A lexical hit whose row is gone (none should be) has no cosine: left out.
+        found = [(memory_id, score) for memory_id, score in lexical if memory_id in cosines]
+        return fusion.relevance(cosines, found, self.config.fusion)
 
     def _filtered_candidates(
         self, query: Vector, k: int, filters: RecallFilter

@@ -31,6 +31,11 @@ def register(subcommands: Subcommands) -> None:
     recall_parser.add_argument("-n", "--limit", type=int, default=5)
     recall_parser.add_argument("--kind", action="append", default=[], help="only these kinds")
     recall_parser.add_argument("--since-hours", type=float, help="only the last N hours")
+    recall_parser.add_argument(
+        "--neighbours",
+        action="store_true",
+        help="also what was remembered beside each hit (marked: neighbour of ...)",
+    )
     recall_parser.set_defaults(run=recall)
 
     forget_parser = verbs.add_parser("forget", help="forget memories by id")
@@ -102,16 +107,21 @@ async def remember(args: argparse.Namespace, connection: Connection) -> Report:
 def hit_line(hit: RecallHit) -> str:
     """One line per memory: its text's line breaks and controls are shown, not obeyed."""
     memory = hit.memory
+    neighbour_of = memory.details.get("neighbour_of")
+    marked = f"  (neighbour of {terminal_safe_line(str(neighbour_of))})" if neighbour_of else ""
     return (
         f"{hit.score:5.2f}  {when(memory.created_at)}  {terminal_safe_line(memory.kind):<12}"
-        f"  {terminal_safe_line(memory.text)}  [{terminal_safe_line(memory.id)}]"
+        f"  {terminal_safe_line(memory.text)}  [{terminal_safe_line(memory.id)}]{marked}"
     )
 
 
 async def recall(args: argparse.Namespace, connection: Connection) -> Report:
     since = time.time() - args.since_hours * 3600 if args.since_hours is not None else None
     hits = await Memory(connection).recall(
-        args.query, args.limit, MemoryFilter(kinds=tuple(args.kind), since=since)
+        args.query,
+        args.limit,
+        MemoryFilter(kinds=tuple(args.kind), since=since),
+        neighbours=args.neighbours,
     )
     lines = [hit_line(hit) for hit in hits]
     return Report(

@@ -19,14 +19,15 @@ query meet them:
   device and inode);
 - `query`: a query's filters said in words (time, type, place) and the text
   left to search for;
-- `ranking`: the semantic and lexical rankings fused by reciprocal rank;
 - `snippets`: the lines of a found chunk to show, with their numbers.
 
 On these build, outside the core: `store.IndexStore` (read, chunk, embed,
 store and search, with `search`), over `storage/` (SQLite as the truth in
-`storage.database`, FTS5 for `lexical`, chromadb in `storage.chroma` kept in
-step by `noosd.shared.outbox`, int8 vectors in RAM in `noosd.shared.matrix`,
-and `storage.access`: what a caller may open, checked at query time); the
+`storage.database`, FTS5 for `noosd.shared.lexical`, fused with the semantic
+ranking by `noosd.shared.ranking` as Memory1's recall is, chromadb in
+`storage.chroma` kept in step by `noosd.shared.outbox`, int8 vectors in RAM
+in `noosd.shared.matrix`, and `storage.access`: what a caller may open,
+checked at query time); the
 threads in `live/` (`watcher` debounced by `pending`, `crawler` at idle
 priority, `media`, the store's worker `runner`); `engine.Indexer`, which wires
 them; and the D-Bus facade `interface`/`service`.
@@ -38,7 +39,6 @@ from noosd.index.core.filetypes import Category, FileType, Format, file_type
 from noosd.index.core.ignore import IgnoreRules, SizeLimits
 from noosd.index.core.metadata import FileMetadata
 from noosd.index.core.query import ParsedQuery, parse_query
-from noosd.index.core.ranking import Fused, reciprocal_rank_fusion
 from noosd.index.core.snippets import Snippet, snippet
 
 __all__ = [
@@ -48,7 +48,6 @@ __all__ = [
     "FileMetadata",
     "FileType",
     "Format",
-    "Fused",
     "IgnoreRules",
     "ParsedQuery",
     "SizeLimits",
@@ -59,6 +58,5 @@ __all__ = [
     "is_binary",
     "parse_query",
     "plan_changes",
-    "reciprocal_rank_fusion",
     "snippet",
 ]

@@ -41,12 +41,13 @@ import numpy.typing as npt
 
 from noosd.index.core.chunking import Chunk
 from noosd.index.core.metadata import FileMetadata
+from noosd.shared.lexical import FTS_TOKENIZE
 from noosd.shared.outbox import OutboxDatabase, OutboxSchema
 from noosd.shared.sqlite import batches, marks
 
 SCHEMA_VERSION = 1
 
-_SCHEMA = """
+_SCHEMA = f"""
 CREATE TABLE files (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     path BLOB NOT NULL UNIQUE,        -- os.fsencode(path)
@@ -86,7 +87,7 @@ CREATE INDEX chunks_by_hash ON chunks (hash);
 CREATE INDEX chunks_unsynced ON chunks (id) WHERE synced = 0;
 CREATE VIRTUAL TABLE chunk_text USING fts5 (
     text,
-    tokenize = 'porter unicode61 remove_diacritics 2'
+    tokenize = '{FTS_TOKENIZE}'
 );
 CREATE TABLE chroma_removals (id INTEGER PRIMARY KEY);
 CREATE TABLE failures (

@@ -5,6 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+# How a recall's relevance fuses the cosine with the words' BM25 (see fusion;
+# named here so that reading the settings loads no numerical library).
+SUM = "sum"
+RRF = "rrf"
+NONE = "none"
+FUSIONS = (SUM, RRF, NONE)
+
 
 @dataclass(frozen=True)
 class ScoreWeights:
@@ -34,6 +41,8 @@ class MemoryConfig:
         Everything else of a user is cold.
     weights: the weights of relevance, recency, importance and time reference
         in a recall's score.
+    fusion: how a recall's relevance fuses the cosine with the lexical (BM25)
+        evidence: "sum" (the default), "rrf" or "none" (cosine alone); see fusion.
     duplicate_similarity: the cosine from which two memories of the same kind
         may be near-duplicates that consolidation merges (if they also say
         the same words, or are events naming the same particulars).
@@ -73,6 +82,7 @@ class MemoryConfig:
     hot_capacity: int = 1000
     warm_capacity: int = 100_000
     weights: ScoreWeights = field(default_factory=ScoreWeights)
+    fusion: str = SUM
     duplicate_similarity: float = 0.95
     prune_threshold: float = 0.1
     cold_threshold: float = 0.25
@@ -90,6 +100,8 @@ class MemoryConfig:
     def __post_init__(self) -> None:
         if not (math.isfinite(self.half_life_s) and self.half_life_s > 0):
             raise ValueError(f"half_life_s must be > 0, not {self.half_life_s}")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, not {self.fusion!r}")
         if self.hot_capacity < 1 or self.warm_capacity < 1:
             raise ValueError("hot_capacity and warm_capacity must be >= 1")
         if not 0 < self.duplicate_similarity <= 1:

@@ -57,6 +57,8 @@ class Hit:
     importance: float
     # The query asked when, and the memory says when (see scoring).
     timely: bool
+    # Returned as the neighbour of this hit (remembered beside it), not for the query.
+    neighbour_of: str | None = None
 
 
 @dataclass(frozen=True)

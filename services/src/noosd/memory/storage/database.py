@@ -17,6 +17,12 @@ next open replays them.
 `metadata_index` lets SQLite answer metadata filters (and find the current
 fact about a subject) without reading every row's JSON; `text_hash` finds the
 repetitions of a text without comparing vectors.
+
+`memory_words` is FTS5 over every memory's text, in every tier (rowid = the
+memory's id), for the lexical half of a recall (`lexical`). It is contentless
+(the words' postings only, not a second copy of the text: a cold memory's
+text stays compressed), so a deletion hands FTS5 the text it removes. Since
+version 3; a database of an earlier version gets it filled when it opens.
 """
 
 from __future__ import annotations
@@ -45,14 +51,25 @@ from noosd.memory.core.kinds import NEVER_PRUNED
 from noosd.memory.core.model import MetadataValue
 from noosd.memory.core.temporal import refers_to_time
 from noosd.memory.core.tiering import COLD, HOT, WARM
+from noosd.shared.lexical import FTS_TOKENIZE, common_limit
 from noosd.shared.matrix import IdArray
 from noosd.shared.outbox import OutboxDatabase, OutboxSchema
 from noosd.shared.quantize import Codes, dequantized, quantized
 from noosd.shared.sqlite import batches, marks
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
-_SCHEMA = """
+# Version 3's: the words of every memory (see the module's docstring).
+_WORDS_SCHEMA = f"""
+CREATE VIRTUAL TABLE memory_words USING fts5 (
+    text,
+    content = '',
+    tokenize = '{FTS_TOKENIZE}'
+);
+"""
+
+_SCHEMA = (
+    """
 CREATE TABLE memories (
     id INTEGER PRIMARY KEY,           -- see ids.py
     kind TEXT NOT NULL,
@@ -90,6 +107,8 @@ CREATE TABLE metadata_index (
 CREATE TABLE warm_removals (id INTEGER PRIMARY KEY);
 CREATE TABLE state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 """
+    + _WORDS_SCHEMA
+)
 
 # The columns `StoredMemory` is read from, in order.
 _MEMORY_COLUMNS = (
@@ -104,6 +123,9 @@ _SCAN_ROWS = 8192
 MAX_PROVENANCE = 100
 # One provenance entry: a merged memory's id and when it was remembered.
 _PROVENANCE = np.dtype([("id", "<i8"), ("created_at", "<f8")])
+# The most rows a recall's lexical stage scores by bm25() (see `lexical`):
+# about 2 ms, a tenth of a recall's p99 budget (20 ms at 100,000 memories).
+MAX_SCORED_POSTINGS = 2000
 # The WAL is truncated back to this after a checkpoint.
 _WAL_LIMIT_BYTES = 4 * 1024 * 1024
 # SQLite's automatic checkpoint (every 1,000 WAL pages) runs inside whichever
@@ -217,14 +239,14 @@ class MemoryDatabase(OutboxDatabase):
                 "journal_size_limit": _WAL_LIMIT_BYTES,
                 "wal_autocheckpoint": 0,
             },
-            migrations={1: self._migrate_from_1},
+            migrations={1: self._migrate_from_1, 2: self._migrate_from_2},
             # The truth of its user's memories: damage is found on open, not later.
             verify=True,
         )
 
     def _migrate_from_1(self) -> None:
         """Version 2 flags the memories that mention a time, and hashes texts by
-        their words (`codec.text_key`): flag and hash the old ones."""
+        their words (`codec.text_key`): flag and hash the old ones; then on to 3."""
         with self.transaction():
             self._db.execute(
                 "ALTER TABLE memories ADD COLUMN time_reference INTEGER NOT NULL DEFAULT 0"
@@ -238,7 +260,23 @@ class MemoryDatabase(OutboxDatabase):
                     for memory_id, kind, text in texts
                 ],
             )
-            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._add_words(texts)
+
+    def _migrate_from_2(self) -> None:
+        """Version 3 indexes every memory's words (`memory_words`): index the old ones."""
+        with self.transaction():
+            rows = self._db.execute("SELECT id, kind, text, text_zlib FROM memories").fetchall()
+            self._add_words([(row[0], row[1], unpack_text(row[2], bool(row[3]))) for row in rows])
+
+    def _add_words(self, texts: Sequence[tuple[int, str, str]]) -> None:
+        """Inside a migration's transaction: index these (id, kind, text), and
+        mark the file as of this version."""
+        self._db.execute(_WORDS_SCHEMA)
+        self._db.executemany(
+            "INSERT INTO memory_words (rowid, text) VALUES (?, ?)",
+            [(memory_id, text) for memory_id, _, text in texts],
+        )
+        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -374,6 +412,64 @@ class MemoryDatabase(OutboxDatabase):
             )
         ]
 
+    def lexical(self, terms: Sequence[str], memories: int, k: int) -> list[tuple[int, float]]:
+        """The k memories (of every tier) that best match these FTS5 words by BM25
+        (FTS5's bm25(): k1 = 1.2, b = 0.75), best first, with their scores
+        (higher is better).
+
+        bm25() costs about 1 us per row it scores, so the words are taken
+        rarest first while the memories holding them number at most
+        MAX_SCORED_POSTINGS (the rarest is always taken), and a word in more
+        than `common_limit(memories)` of them never: the words left out are
+        the commonest, which weigh least."""
+        limit = common_limit(memories)
+        counted = []
+        for term in terms:
+            (count,) = self._db.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM memory_words WHERE memory_words MATCH ? "
+                "LIMIT ?)",
+                (term, limit + 1),
+            ).fetchone()
+            if 0 < count <= limit:
+                counted.append((int(count), term))
+        kept: list[str] = []
+        scored = 0
+        for count, term in sorted(counted):
+            if kept and scored + count > MAX_SCORED_POSTINGS:
+                break
+            kept.append(term)
+            scored += count
+        if not kept:
+            return []
+        return [
+            (int(memory_id), -float(rank))
+            for memory_id, rank in self._db.execute(
+                "SELECT rowid, rank FROM memory_words WHERE memory_words MATCH ? "
+                "ORDER BY rank LIMIT ?",
+                (" OR ".join(kept), k),
+            )
+        ]
+
+    def neighbours(self, ids: Sequence[int], window_s: float) -> dict[int, list[int]]:
+        """For each of these ids, the memories remembered right before and right
+        after it (by id, which grows with time) if within `window_s` of it."""
+        found: dict[int, list[int]] = {}
+        for memory_id in ids:
+            row = self._db.execute(
+                "SELECT created_at FROM memories WHERE id = ?", (memory_id,)
+            ).fetchone()
+            found[memory_id] = []
+            if row is None:
+                continue
+            for query in (
+                "SELECT id, created_at FROM memories WHERE id < ? ORDER BY id DESC LIMIT 1",
+                "SELECT id, created_at FROM memories WHERE id > ? ORDER BY id LIMIT 1",
+            ):
+                near = self._db.execute(query, (memory_id,)).fetchone()
+                if near is not None and abs(float(near[1]) - float(row[0])) <= window_s:
+                    found[memory_id].append(int(near[0]))
+        return found
+
     def ids_after(self, watermark: int) -> list[int]:
         """The ids of the current memories added after `watermark`, oldest first."""
         return [
@@ -441,6 +537,10 @@ class MemoryDatabase(OutboxDatabase):
                 for row in rows
                 for key, value in row.metadata.items()
             ],
+        )
+        self._db.executemany(
+            "INSERT INTO memory_words (rowid, text) VALUES (?, ?)",
+            [(row.id, row.text) for row in rows],
         )
 
     def touch(self, accesses: Mapping[int, tuple[float, int]]) -> None:
@@ -510,10 +610,15 @@ class MemoryDatabase(OutboxDatabase):
         deleted: list[tuple[int, int]] = []
         for chunk in batches(ids):
             rows = self._db.execute(
-                "SELECT id, tier, warm_synced, metadata FROM memories "
+                "SELECT id, tier, warm_synced, metadata, text, text_zlib FROM memories "
                 f"WHERE id IN ({marks(chunk)})",
                 chunk,
             ).fetchall()
+            # A contentless FTS5 table forgets a text's words when handed the text.
+            self._db.executemany(
+                "INSERT INTO memory_words (memory_words, rowid, text) VALUES ('delete', ?, ?)",
+                [(row[0], unpack_text(row[4], bool(row[5]))) for row in rows],
+            )
             self._db.executemany(
                 "DELETE FROM metadata_index WHERE key = ? AND value = ? AND memory_id = ?",
                 [
@@ -585,7 +690,12 @@ class MemoryDatabase(OutboxDatabase):
     # --- the file ---
 
     def reclaim(self) -> None:
-        """Hand freed pages back to the file system and empty the WAL."""
+        """Hand freed pages back to the file system and empty the WAL.
+
+        First FTS5 merges its segments, which drops the postings of forgotten
+        memories (a deletion only marks them until then)."""
+        with self.transaction():
+            self._db.execute("INSERT INTO memory_words (memory_words) VALUES ('optimize')")
         # incremental_vacuum frees one page per step, and execute() steps once:
         # executescript steps it to the end.
         self._db.executescript("PRAGMA incremental_vacuum;")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from noosd.index.core.ranking import RRF_K, Fused, reciprocal_rank_fusion
+from noosd.shared.ranking import (
+    RRF_K,
+    Fused,
+    competition_ranks,
+    reciprocal_rank,
+    reciprocal_rank_fusion,
+)
 
 
 def keys(fused: list[Fused[str]]) -> list[str]:
@@ -64,3 +70,13 @@ def test_empty_rankings_fuse_to_nothing() -> None:
 def test_a_bad_constant_or_weight_is_refused(arguments: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="fusion"):
         reciprocal_rank_fusion(["a"], ["a"], **arguments)
+
+
+def test_equal_scores_share_the_best_rank_among_them() -> None:
+    assert competition_ranks([0.5, 0.9, 0.5, 0.1]).tolist() == [2, 1, 2, 4]
+    assert competition_ranks([]).tolist() == []
+
+
+def test_a_reciprocal_rank_is_one_over_k_plus_the_rank_and_nothing_when_absent() -> None:
+    assert reciprocal_rank([1, 2]).tolist() == [1 / (RRF_K + 1), 1 / (RRF_K + 2)]
+    assert reciprocal_rank(float("inf")) == 0.0

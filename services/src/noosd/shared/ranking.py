@@ -26,6 +26,9 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+import numpy as np
+import numpy.typing as npt
+
 K = TypeVar("K", bound=Hashable)
 
 RRF_K = 60.0
@@ -81,4 +84,18 @@ def _ranks(ranking: Sequence[K]) -> dict[K, int]:
 
 
 def _term(rank: int | None, k: float, weight: float) -> float:
-    return 0.0 if rank is None else weight / (k + rank)
+    return 0.0 if rank is None else weight * float(reciprocal_rank(rank, k))
+
+
+def reciprocal_rank(rank: npt.ArrayLike, k: float = RRF_K) -> npt.NDArray[np.float64]:
+    """A ranking's term of the fused score for 1-based ranks: 1 / (k + rank)."""
+    return np.asarray(1.0 / (k + np.asarray(rank, dtype=np.float64)), dtype=np.float64)
+
+
+def competition_ranks(scores: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """The 1-based rank of each score, higher first, equal scores sharing the
+    best rank among them ("1224"): two memories that say the same thing are
+    ranked alike, whichever a sort puts first."""
+    values = np.asarray(scores, dtype=np.float64)
+    ordered = np.sort(-values)
+    return np.asarray(np.searchsorted(ordered, -values, side="left") + 1, dtype=np.int64)
