@@ -6,6 +6,7 @@ lock write MANIFEST LOCK    write the lock from the manifest (when it changed)
 lock digest LOCK            print the lock's digest, as os-release carries it
 files ROOT OUTPUT           list ROOT's files into OUTPUT (mkosi.finalize)
 repro FIRST SECOND IMAGE    compare two builds' artifacts by sha256; fail if any differs
+initrd INITRD               list the kernel modules the initrd carries (name, path under kernel/)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from noos_image import debian_lock, files, repro
+from noos_image import debian_lock, files, initrd, repro
 
 # Lines of each diffoscope report printed; the whole report is beside the builds.
 REPORT_HEAD = 80
@@ -98,8 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     compared.add_argument("first", type=Path)
     compared.add_argument("second", type=Path)
     compared.add_argument("image")
+    sub.add_parser("initrd").add_argument("initrd", type=Path)
     args = parser.parse_args(argv)
     try:
+        if args.verb == "initrd":
+            modules = initrd.kernel_modules(initrd.paths(args.initrd))
+            print("\n".join(f"{name} {path}" for name, path in sorted(modules.items())))
+            return 0
         if args.verb == "repro":
             return repro_compare(args.first, args.second, args.image)
         if args.verb == "files":
@@ -111,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "write":
             return lock_write(args.manifest, args.lock)
         return lock_check(args.manifest, args.lock, strict=args.action == "check")
-    except (OSError, debian_lock.LockError) as error:
+    except (OSError, debian_lock.LockError, initrd.InitrdError) as error:
         print(f"noos_image: {error}", file=sys.stderr)
         return 1
 
