@@ -9,6 +9,7 @@ repro FIRST SECOND IMAGE    compare two builds' artifacts by sha256; fail if any
   [--moved-mirror-passes]   (or pass, saying so, when their Debian packages differ)
 room GIB OUTPUT PATH...     fail, saying where, unless each filesystem has GIB free
 secure-boot KEY CERT        check a Secure Boot key pair before a signed build ("" ""; unsigned)
+initrd INITRD               list the kernel modules the initrd carries (name, path under kernel/)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from noos_image import debian_lock, files, repro, room, secure_boot
+from noos_image import debian_lock, files, initrd, repro, room, secure_boot
 
 # Lines of each diffoscope report printed; the whole report is beside the builds.
 REPORT_HEAD = 80
@@ -150,10 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     signing = sub.add_parser("secure-boot")
     signing.add_argument("key")
     signing.add_argument("certificate")
+    sub.add_parser("initrd").add_argument("initrd", type=Path)
     args = parser.parse_args(argv)
     try:
         if args.verb == "secure-boot":
             return secure_boot_check(args.key, args.certificate)
+        if args.verb == "initrd":
+            modules = initrd.kernel_modules(initrd.paths(args.initrd))
+            print("\n".join(f"{name} {path}" for name, path in sorted(modules.items())))
+            return 0
         if args.verb == "repro":
             return repro_compare(
                 args.first, args.second, args.image, moved_mirror_passes=args.moved_mirror_passes
@@ -169,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "write":
             return lock_write(args.manifest, args.lock)
         return lock_check(args.manifest, args.lock, strict=args.action == "check")
-    except (OSError, debian_lock.LockError) as error:
+    except (OSError, debian_lock.LockError, initrd.InitrdError) as error:
         print(f"noos_image: {error}", file=sys.stderr)
         return 1
 

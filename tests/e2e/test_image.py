@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from noos_image import debian_lock, files
+from noos_image import debian_lock, files, initrd
 from noos_qemu import BootImage, Machine
 
 from .conftest import LOG_ROOT, REPO
@@ -48,6 +48,41 @@ SIGNING_CHANGES = ("/efi/EFI/BOOT/BOOTX64.EFI", "/efi/EFI/systemd/systemd-bootx6
 LOCK = REPO / "requirements/debian.lock"
 # bootctl's random bytes, which mkosi.finalize removes (docs/image.md#reproducible-builds).
 RANDOM_SEED = "/efi/loader/random-seed"
+# What finds and mounts the root on bare metal and in QEMU, which the initrd
+# must carry (mkosi.conf.d/11-initrd.conf; each one's dependencies come along).
+INITRD_MODULES = {
+    "nvme",
+    "vmd",
+    "ahci",
+    "sd_mod",
+    "usb_storage",
+    "uas",
+    "xhci_pci",
+    "ehci_pci",
+    "usbhid",
+    "virtio_blk",
+    "virtio_scsi",
+    "virtio_pci",
+    "sdhci_pci",
+    "mmc_block",
+    "ext4",
+    "vfat",
+    "crc32c_generic",
+}
+# Kinds of drivers the initrd no longer carries (sound, wireless and wired
+# networks, graphics, cameras, Bluetooth, other file systems, device-mapper
+# and RAID): the root keeps them all, for udev to load after the switch.
+NOT_IN_INITRD = (
+    "sound/",
+    "drivers/net/",
+    "net/",
+    "drivers/gpu/",
+    "drivers/media/",
+    "drivers/bluetooth/",
+    "fs/btrfs/",
+    "fs/xfs/",
+    "drivers/md/",
+)
 
 
 def artifact(directory: Path, suffix: str) -> str:
@@ -80,6 +115,21 @@ def test_the_default_image_has_no_test_files_and_the_test_image_only_adds_them(
     assert files.differences(default, test, added) == []
     default_packages = json.loads(artifact(DEFAULT_IMAGE_DIR, ".manifest"))["packages"]
     assert json.loads(artifact(test_dir, ".manifest"))["packages"] == default_packages
+
+
+def test_the_initrd_carries_the_root_s_drivers_and_nothing_else() -> None:
+    """The default image's initrd, as its UKI carries it (noos.initrd is the
+    UKI's .initrd section): the storage and file-system drivers, and none of
+    the kinds left to the root; the root still has every module."""
+    listing = initrd.paths(DEFAULT_IMAGE_DIR / "noos.initrd")
+    modules = initrd.kernel_modules(listing)
+    assert sorted(INITRD_MODULES - modules.keys()) == []
+    assert sorted(p for p in modules.values() if p.startswith(NOT_IN_INITRD)) == []
+    root = files.load(artifact(DEFAULT_IMAGE_DIR, ".files"))
+    in_root = {path.split("/kernel/", 1)[1] for path in root if "/kernel/" in path}
+    assert set(modules.values()) <= in_root
+    for kind in NOT_IN_INITRD:
+        assert any(path.startswith(kind) and ".ko" in path for path in in_root), kind
 
 
 def test_noos_status_says_which_build_and_debian_lock_the_image_is(
