@@ -6,15 +6,18 @@ lock write MANIFEST LOCK    write the lock from the manifest (when it changed)
 lock digest LOCK            print the lock's digest, as os-release carries it
 files ROOT OUTPUT           list ROOT's files into OUTPUT (mkosi.finalize)
 repro FIRST SECOND IMAGE    compare two builds' artifacts by sha256; fail if any differs
+usb DEVICE IMAGE            write IMAGE to the disk DEVICE, or refuse with why (`make usb`)
+usb-check DEVICE            refuse as `usb` would, before the image is built
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
-from noos_image import debian_lock, files, repro
+from noos_image import debian_lock, files, repro, usb
 
 # Lines of each diffoscope report printed; the whole report is beside the builds.
 REPORT_HEAD = 80
@@ -82,6 +85,23 @@ def repro_compare(first: Path, second: Path, image: str) -> int:
     return 1
 
 
+def usb_write(device: str, image: Path | None) -> int:
+    """`image` None: only say whether `device` may be written."""
+    try:
+        target = usb.check_device(device) if image is None else usb.check(device, image)
+    except usb.Refused as refusal:
+        print(f"usb: refused, nothing written: {refusal}", file=sys.stderr)
+        return 2
+    if image is None:
+        return 0
+    print(f"usb: writing {image} to {target}: everything on it is lost", file=sys.stderr)
+    usb.write(image, target)
+    print(
+        f"usb: {target} holds noos; boot it (docs/image.md#install-on-bare-metal)", file=sys.stderr
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="noos_image", description=__doc__)
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -98,8 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     compared.add_argument("first", type=Path)
     compared.add_argument("second", type=Path)
     compared.add_argument("image")
+    written = sub.add_parser("usb")
+    written.add_argument("device")
+    written.add_argument("image", type=Path)
+    sub.add_parser("usb-check").add_argument("device")
     args = parser.parse_args(argv)
     try:
+        if args.verb in ("usb", "usb-check"):
+            return usb_write(args.device, getattr(args, "image", None))
         if args.verb == "repro":
             return repro_compare(args.first, args.second, args.image)
         if args.verb == "files":
@@ -111,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "write":
             return lock_write(args.manifest, args.lock)
         return lock_check(args.manifest, args.lock, strict=args.action == "check")
-    except (OSError, debian_lock.LockError) as error:
+    except (OSError, subprocess.CalledProcessError, debian_lock.LockError) as error:
         print(f"noos_image: {error}", file=sys.stderr)
         return 1
 
