@@ -70,7 +70,7 @@ NOOS_IMAGE_FILES := $(wildcard qemu/noos_image/*.py)
 LOCKS := requirements/image.lock requirements/dev.lock requirements/models.lock
 
 FORCE:
-.PHONY: FORCE run test image image-demo image-test lock-debian lock-check repro repro-check dev bench clean setup lint unit integration security e2e lock wheelhouse models
+.PHONY: FORCE run test image image-demo image-test usb lock-debian lock-check repro repro-check dev bench clean setup lint unit integration security e2e lock wheelhouse models
 
 ## Host packages (mkosi 24 and systemd 254 from bookworm-backports, QEMU, OVMF, ...).
 setup:
@@ -165,6 +165,15 @@ PYTHONPATH=qemu $(PYTHON) -m noos_image lock $(DEBIAN_LOCK) "$$output/$(IMAGE_NA
   || { rm -f "$$output/$(IMAGE_NAME).raw"; exit 1; }; \
 mkdir -p $(NOOS_CACHE)/mkosi/incremental $(NOOS_CACHE)/mkosi/packages
 endef
+
+## The default image written to a whole disk (a USB stick) to install noos on
+## bare metal: `make usb DEVICE=/dev/sdX`. DEVICE is checked before anything is
+## built and again before dd: unset, not a block device, a partition, mounted,
+## or the disk of this host's / /usr /boot is refused, nothing written.
+usb:
+	@PYTHONPATH=qemu $(PYTHON) -m noos_image usb-check "$(DEVICE)"
+	@$(MAKE) --no-print-directory image
+	@PYTHONPATH=qemu $(PYTHON) -m noos_image usb "$(DEVICE)" $(IMAGE)
 
 ## The default image built twice, each from empty mkosi caches (no incremental
 ## tree, no cached default initrd; the downloaded packages are kept), and its

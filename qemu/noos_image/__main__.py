@@ -10,15 +10,18 @@ repro FIRST SECOND IMAGE    compare two builds' artifacts by sha256; fail if any
 room GIB OUTPUT PATH...     fail, saying where, unless each filesystem has GIB free
 secure-boot KEY CERT        check a Secure Boot key pair before a signed build ("" ""; unsigned)
 initrd INITRD               list the kernel modules the initrd carries (name, path under kernel/)
+usb DEVICE IMAGE            write IMAGE to the disk DEVICE, or refuse with why (`make usb`)
+usb-check DEVICE            refuse as `usb` would, before the image is built
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
-from noos_image import debian_lock, files, initrd, repro, room, secure_boot
+from noos_image import debian_lock, files, initrd, repro, room, secure_boot, usb
 
 # Lines of each diffoscope report printed; the whole report is beside the builds.
 REPORT_HEAD = 80
@@ -127,6 +130,23 @@ def secure_boot_check(key: str, certificate: str) -> int:
     return 0
 
 
+def usb_write(device: str, image: Path | None) -> int:
+    """`image` None: only say whether `device` may be written."""
+    try:
+        target = usb.check_device(device) if image is None else usb.check(device, image)
+    except usb.Refused as refusal:
+        print(f"usb: refused, nothing written: {refusal}", file=sys.stderr)
+        return 2
+    if image is None:
+        return 0
+    print(f"usb: writing {image} to {target}: everything on it is lost", file=sys.stderr)
+    usb.write(image, target)
+    print(
+        f"usb: {target} holds noos; boot it (docs/image.md#install-on-bare-metal)", file=sys.stderr
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="noos_image", description=__doc__)
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -152,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     signing.add_argument("key")
     signing.add_argument("certificate")
     sub.add_parser("initrd").add_argument("initrd", type=Path)
+    written = sub.add_parser("usb")
+    written.add_argument("device")
+    written.add_argument("image", type=Path)
+    sub.add_parser("usb-check").add_argument("device")
     args = parser.parse_args(argv)
     try:
         if args.verb == "secure-boot":
@@ -160,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
             modules = initrd.kernel_modules(initrd.paths(args.initrd))
             print("\n".join(f"{name} {path}" for name, path in sorted(modules.items())))
             return 0
+        if args.verb in ("usb", "usb-check"):
+            return usb_write(args.device, getattr(args, "image", None))
         if args.verb == "repro":
             return repro_compare(
                 args.first, args.second, args.image, moved_mirror_passes=args.moved_mirror_passes
@@ -175,7 +201,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "write":
             return lock_write(args.manifest, args.lock)
         return lock_check(args.manifest, args.lock, strict=args.action == "check")
-    except (OSError, debian_lock.LockError, initrd.InitrdError) as error:
+    except (
+        OSError,
+        subprocess.CalledProcessError,
+        debian_lock.LockError,
+        initrd.InitrdError,
+    ) as error:
         print(f"noos_image: {error}", file=sys.stderr)
         return 1
 

@@ -16,7 +16,7 @@ import pytest
 from noos_image import debian_lock, files, initrd
 from noos_qemu import BootImage, Machine
 
-from .conftest import LOG_ROOT, REPO
+from .conftest import REPO
 
 pytestmark = pytest.mark.e2e
 
@@ -30,6 +30,7 @@ TEST_FILES = (
     "/usr/lib/noos-image/test-backdoor",
     "/etc/systemd/system/getty@tty1.service.d/autologin.conf",
     "/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf",
+    "/etc/systemd/system/noos-firstboot.service.d/demo.conf",
 )
 # What mkosi's SecureBoot= adds to the root tree of the test image, which the
 # Makefile signs with a throwaway pair (docs/image.md#secure-boot): the signed
@@ -154,14 +155,3 @@ def test_noos_status_says_which_build_and_debian_lock_the_image_is(
     release = machine.succeed("cat /usr/lib/os-release")
     assert f'IMAGE_VERSION="{built}"' in release
     assert f'NOOS_DEBIAN_LOCK="{digest}"' in release
-
-
-def test_the_default_image_asks_who_logs_in_and_for_a_password() -> None:
-    """What a user installs: the console logs nobody in by itself."""
-    default = BootImage.from_output(DEFAULT_IMAGE_DIR)
-    with Machine(default, "direct", log_dir=LOG_ROOT / "default") as vm:
-        prompt = vm.wait_for_console_text(r"noos login: (?!user \(automatic login\))", 600)
-        since = vm.console_position()
-        vm.type_on_console("user\r")
-        vm.wait_for_console_text("Password: ", 120, since)
-        assert "automatic login" not in vm.screen_text(), prompt
