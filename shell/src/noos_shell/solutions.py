@@ -7,7 +7,9 @@ worked). When a command fails, its command line and last lines of output ask
 memory for such solutions, and for the user's notes; a match shows under the
 failure only if it is close enough.
 
-The bar is on the memory's relevance (the cosine of MiniLM embeddings), not
+The bar is on the memory's similarity (the cosine of MiniLM embeddings), not
+its relevance, which adds up to 1 for shared words, scaled by the recall's
+best lexical match (so any failure's best word match would get it all), nor
 its blended score, which importance and recency lift by up to 0.21. Measured
 against solutions for `ls`, `git push`, `pip install` and a Python import:
 failures like them scored 0.62-0.91 (`ls /srv/data` against `ls
@@ -26,7 +28,7 @@ from noos import RecallHit
 from noos_shell.journal import COMMAND_KEY, FAILED_KEY, last_lines
 from noos_shell.pty_runner import CommandResult
 
-SOLUTION_RELEVANCE = 0.6
+SOLUTION_SIMILARITY = 0.6
 SOLUTION_KINDS = ("command", "note")
 SOLUTION_CANDIDATES = 5
 
@@ -37,8 +39,8 @@ def failure_query(result: CommandResult) -> str:
     return f"{result.command}\n{error}" if error else result.command
 
 
-def relevance(hit: RecallHit) -> float:
-    value = hit.memory.details.get("relevance", 0.0)
+def similarity(hit: RecallHit) -> float:
+    value = hit.memory.details.get("similarity", 0.0)
     return float(value) if isinstance(value, int | float) else 0.0
 
 
@@ -50,8 +52,8 @@ def solution_hint(hits: Sequence[RecallHit], failed_command: str) -> str | None:
     not the command that just failed; a note is the user's own words, shown
     as they are.
     """
-    for hit in sorted(hits, key=relevance, reverse=True):
-        if relevance(hit) < SOLUTION_RELEVANCE:
+    for hit in sorted(hits, key=similarity, reverse=True):
+        if similarity(hit) < SOLUTION_SIMILARITY:
             return None
         memory = hit.memory
         fix = memory.metadata.get(COMMAND_KEY)

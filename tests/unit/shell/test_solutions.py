@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from noos import MemoryRecord, RecallHit
 from noos_shell.pty_runner import CommandResult
-from noos_shell.solutions import SOLUTION_RELEVANCE, failure_query, solution_hint
+from noos_shell.solutions import SOLUTION_SIMILARITY, failure_query, solution_hint
 
 
-def hit(text: str, kind: str, relevance: float, **metadata: str) -> RecallHit:
-    record = MemoryRecord("id", text, kind, 0.0, 0.0, dict(metadata), {"relevance": relevance})
-    # The blended score is not what decides: make it mislead.
-    return RecallHit(score=1.0 - relevance, memory=record)
+def hit(text: str, kind: str, similarity: float, **metadata: str) -> RecallHit:
+    # Neither the blended score nor the relevance (cosine plus the words) is
+    # what decides: make both mislead.
+    details = {"similarity": similarity, "relevance": 2.0 - similarity}
+    record = MemoryRecord("id", text, kind, 0.0, 0.0, dict(metadata), details)
+    return RecallHit(score=1.0 - similarity, memory=record)
 
 
 # The failure the hints are for.
@@ -37,7 +39,7 @@ def test_a_close_solution_says_what_worked() -> None:
 
 
 def test_a_distant_solution_is_not_shown() -> None:
-    distant = hit("solution: ...", "command", SOLUTION_RELEVANCE - 0.01, command="a", failed="b")
+    distant = hit("solution: ...", "command", SOLUTION_SIMILARITY - 0.01, command="a", failed="b")
     assert solution_hint([distant], FAILED) is None
 
 

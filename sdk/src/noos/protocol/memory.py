@@ -73,6 +73,12 @@ RECORD_DETAILS = OptionTable(
         "d",
         "Recall: how well it matches the query: the cosine, plus up to 1 for its words",
     ),
+    Option(
+        "similarity",
+        "d",
+        "Recall: the cosine of its embedding and the query's, -1 to 1 (the words left out):"
+        " the same scale in every recall, for a bar on how close a hit is",
+    ),
     Option("recency", "d", "Recall: how recent it is, 0 to 1"),
     Option("timely", "b", "Recall: the query asks when, and the memory says when"),
     Option(

@@ -105,6 +105,7 @@ def struct_of(memory: Memory) -> MemoryFields:
 def recall_hit_struct(hit: Hit) -> HitFields:
     details = details_of(hit.memory)
     details["relevance"] = hit.relevance
+    details["similarity"] = hit.similarity
     details["recency"] = hit.recency
     details["importance"] = hit.importance
     details["timely"] = hit.timely

@@ -91,6 +91,7 @@ class _Ranked:
     recency: float
     importance: float
     timely: bool
+    similarity: float
     neighbour_of: int | None = None
 
 
@@ -252,12 +253,12 @@ class UserMemories:
             else []
         )
         ranked, matched = self._rank(
-            self._fused(query, nearest[0], lexical), filters, now, asks_when, limit
+            *self._fused(query, nearest[0], lexical), filters, now, asks_when, limit
         )
         if matched < limit and not exhausted:
             candidates = self._filtered_candidates(query, k, filters)
             ranked, matched = self._rank(
-                self._fused(query, candidates, lexical), filters, now, asks_when, limit
+                *self._fused(query, candidates, lexical), filters, now, asks_when, limit
             )
         chosen = ranked
         if not chosen:
@@ -273,6 +274,7 @@ class UserMemories:
                 hit.recency,
                 hit.importance,
                 hit.timely,
+                hit.similarity,
                 None if hit.neighbour_of is None else format_id(hit.neighbour_of),
             )
             for hit in chosen
@@ -297,7 +299,7 @@ class UserMemories:
             return chosen
         ids, vectors = self.db.vectors(wanted)
         cosines = dict(zip(ids.tolist(), (vectors @ query).tolist(), strict=True))
-        ranked, _ = self._rank(cosines, filters, now, asks_when, len(cosines))
+        ranked, _ = self._rank(cosines, cosines, filters, now, asks_when, len(cosines))
         scored = {hit.id: hit for hit in ranked}
         with_neighbours: list[_Ranked] = []
         for hit in chosen:
@@ -353,8 +355,9 @@ class UserMemories:
 
     def _fused(
         self, query: Vector, cosines: dict[int, float], lexical: Sequence[tuple[int, float]]
-    ) -> dict[int, float]:
-        """The relevance of the semantic and lexical candidates together (see fusion)."""
+    ) -> tuple[dict[int, float], dict[int, float]]:
+        """The relevance of the semantic and lexical candidates together (see
+        fusion), and the cosine of each."""
         missing = [memory_id for memory_id, _ in lexical if memory_id not in cosines]
         if missing:
             ids, vectors = self.db.vectors(missing)
@@ -362,7 +365,7 @@ class UserMemories:
             cosines = {**cosines, **computed}
         # A lexical hit whose row is gone (none should be) has no cosine: left out.
         found = [(memory_id, score) for memory_id, score in lexical if memory_id in cosines]
-        return fusion.relevance(cosines, found, self.config.fusion)
+        return fusion.relevance(cosines, found, self.config.fusion), cosines
 
     def _filtered_candidates(
         self, query: Vector, k: int, filters: RecallFilter
@@ -381,6 +384,7 @@ class UserMemories:
     def _rank(
         self,
         relevance: dict[int, float],
+        similarity: dict[int, float],
         filters: RecallFilter,
         now: float,
         asks_when: bool,
@@ -402,6 +406,7 @@ class UserMemories:
                 float(recency[i]),
                 float(importance[i]),
                 bool(timely[i]),
+                similarity[int(columns.ids[i])],
             )
             for i in best.tolist()
         ], len(scores)

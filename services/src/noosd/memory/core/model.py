@@ -57,6 +57,9 @@ class Hit:
     importance: float
     # The query asked when, and the memory says when (see scoring).
     timely: bool
+    # The cosine of its embedding and the query's: relevance without the words,
+    # on one scale for every recall (a bar set on it means the same each time).
+    similarity: float
     # Returned as the neighbour of this hit (remembered beside it), not for the query.
     neighbour_of: str | None = None
 
