@@ -237,20 +237,14 @@ async def measure(
                     if n >= WARM_UP:
                         samples["baseline"].seconds.append(time.perf_counter() - started)
                         samples["embedding"].seconds.append(embedding)
-                for n, query in block:
-                    started = time.perf_counter()
-                    store.recall(uid, query, LIMIT)
-                    local = time.perf_counter() - started
-                    if n >= WARM_UP:
-                        samples["store"].seconds.append(local)
-                        samples["store_rest"].seconds.append(local - timed.durations[-1])
-                for n, query in block:
-                    started = time.perf_counter()
-                    cosine_alone.recall(uid, query, LIMIT)
-                    local = time.perf_counter() - started
-                    if n >= WARM_UP:
-                        samples["cosine"].seconds.append(local)
-                        samples["cosine_rest"].seconds.append(local - timed.durations[-1])
+                for in_process, name in ((store, "store"), (cosine_alone, "cosine")):
+                    for n, query in block:
+                        started = time.perf_counter()
+                        in_process.recall(uid, query, LIMIT)
+                        local = time.perf_counter() - started
+                        if n >= WARM_UP:
+                            samples[name].seconds.append(local)
+                            samples[f"{name}_rest"].seconds.append(local - timed.durations[-1])
             await memory.close()
         finally:
             store.close()

@@ -394,19 +394,22 @@ class UserMemories:
         many it matches."""
         columns = self._with_pending(self.db.scoring(ids=list(relevance), filters=filters))
         recency, importance = self.components(columns, now)
-        cosines = np.fromiter(map(relevance.__getitem__, columns.ids.tolist()), np.float64)
+        ids = columns.ids.tolist()
+        # Fused with the words (see fusion): since hybrid recall, not the cosine,
+        # which `similarity` keeps.
+        relevances = np.fromiter(map(relevance.__getitem__, ids), np.float64)
         timely = columns.time_reference & asks_when
-        scores = scoring.blend(cosines, recency, importance, timely, self.config.weights)
+        scores = scoring.blend(relevances, recency, importance, timely, self.config.weights)
         best = np.argsort(-scores, kind="stable")[:limit]
         return [
             _Ranked(
-                int(columns.ids[i]),
+                ids[i],
                 float(scores[i]),
-                float(cosines[i]),
+                float(relevances[i]),
                 float(recency[i]),
                 float(importance[i]),
                 bool(timely[i]),
-                similarity[int(columns.ids[i])],
+                similarity[ids[i]],
             )
             for i in best.tolist()
         ], len(scores)
